@@ -1,0 +1,50 @@
+// Package settings reads Azure Functions app settings the way the official
+// SignalR bindings do and resolves them into SignalR connections and
+// Microsoft Entra credentials. It never touches the network and never logs
+// or returns a secret.
+package settings
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+)
+
+// DefaultConnectionStringSetting is the ConnectionStringSetting the
+// official bindings use when the code names none.
+const DefaultConnectionStringSetting = "AzureSignalRConnectionString"
+
+// Settings holds the process-wide app settings of CONTRACT §1.5.
+type Settings struct {
+	HubName           string        // AzureSignalRHubName, default "default"
+	Port              string        // FUNCTIONS_CUSTOMHANDLER_PORT; "" when standalone
+	HTTPClientTimeout time.Duration // AzureSignalRHttpClientTimeout, default 30s
+	CORSOrigins       []string      // CORS_ALLOWED_ORIGINS (standalone only)
+	LocalAddr         string        // FUNCSIGNALR_LOCAL_ADDR, default 127.0.0.1:8888
+	InAzure           bool          // WEBSITE_INSTANCE_ID is set
+}
+
+// Standalone reports whether the handler runs without the Functions host.
+func (s Settings) Standalone() bool { return s.Port == "" }
+
+// Connection is one resolved SignalR connection (one per ConnectionStringSetting).
+type Connection struct {
+	Setting        string                 // the ConnectionStringSetting it came from
+	Endpoint       string                 // scheme://host[:port], no trailing slash; the token audience comes from it
+	ClientEndpoint string                 // base of the URL handed to clients; defaults to Endpoint
+	ServerEndpoint string                 // base of REST calls and the key exchange; defaults to Endpoint
+	AccessKey      string                 // set for access-key auth; secret
+	Credential     azcore.TokenCredential // set for Microsoft Entra ID auth
+	Auth           string                 // human description without secrets, e.g. "client secret (tenant T, client C)"
+	Local          bool                   // the embedded local service
+}
+
+// LogValue describes the connection for logs: never the key or a secret.
+func (c *Connection) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("setting", c.Setting),
+		slog.String("endpoint", c.Endpoint),
+		slog.String("auth", c.Auth),
+	)
+}
