@@ -1,0 +1,167 @@
+package handler
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net/http"
+	"regexp"
+	"strings"
+
+	"github.com/funcsignalr/funcsignalr/bindings"
+)
+
+// negotiateFunc is the negotiate function: what the signalRConnectionInfo
+// input binding returns, as the HTTP response.
+type negotiateFunc struct {
+	cfg    *Config
+	userID expression
+}
+
+func (f *negotiateFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if f.cfg.ConfigError != nil {
+		writeError(w, f.cfg.ConfigError, -1)
+		return
+	}
+	info, err := f.cfg.Negotiator.Negotiate(r.Context(), f.userID.eval(r), nil)
+	if err != nil {
+		logFailure(f.cfg.Logger, r, "negotiate", err)
+		writeError(w, err, -1)
+		return
+	}
+	writeJSON(w, http.StatusOK, info)
+}
+
+// sendFunc is the send function: the body's messages and group actions,
+// carried out by the signalR output binding.
+type sendFunc struct{ cfg *Config }
+
+type sendResult struct {
+	Sent int `json:"sent"`
+}
+
+func (f *sendFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if f.cfg.ConfigError != nil {
+		writeError(w, f.cfg.ConfigError, -1)
+		return
+	}
+	if err := checkJSONContentType(r.Header.Get("Content-Type")); err != nil {
+		writeError(w, err, -1)
+		return
+	}
+	body, err := readBody(w, r)
+	if err != nil {
+		writeError(w, err, -1)
+		return
+	}
+	ops, err := bindings.DecodeSend(body)
+	if err != nil {
+		writeError(w, err, -1)
+		return
+	}
+	sent, err := f.cfg.Sender.Send(r.Context(), ops)
+	if err != nil {
+		logFailure(f.cfg.Logger, r, "send", err, "sent", sent, "of", len(ops))
+		writeError(w, err, sent)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, sendResult{Sent: sent})
+}
+
+// checkJSONContentType accepts an undeclared body or a JSON media type
+// (application/json, text/json, application/*+json).
+func checkJSONContentType(ct string) error {
+	if strings.TrimSpace(ct) == "" {
+		return nil
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err == nil && (mt == "application/json" || mt == "text/json" ||
+		(strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))) {
+		return nil
+	}
+	return &apiError{CodeUnsupportedMediaType, fmt.Sprintf("the body is declared as %q; send takes application/json", ct)}
+}
+
+func logFailure(logger *slog.Logger, r *http.Request, fn string, err error, args ...any) {
+	code, message := classify(err)
+	logger.LogAttrs(r.Context(), slog.LevelError, fn+" failed",
+		append([]slog.Attr{slog.String("code", code), slog.String("message", message)}, argsToAttrs(args)...)...)
+}
+
+func argsToAttrs(args []any) []slog.Attr {
+	var attrs []slog.Attr
+	for i := 0; i+1 < len(args); i += 2 {
+		attrs = append(attrs, slog.Any(fmt.Sprint(args[i]), args[i+1]))
+	}
+	return attrs
+}
+
+// expression is a binding expression such as "{headers.x-ms-client-principal-id}"
+// or "user-{query.id}": literal text and {headers.NAME} / {query.NAME}
+// placeholders.
+type expression []exprPart
+
+type exprPart struct {
+	literal string
+	source  string // "", "headers" or "query"
+	name    string
+}
+
+var placeholder = regexp.MustCompile(`\{([^{}]*)\}`)
+
+func parseExpression(s string) (expression, error) {
+	var e expression
+	last := 0
+	for _, m := range placeholder.FindAllStringSubmatchIndex(s, -1) {
+		if m[0] > last {
+			e = append(e, exprPart{literal: s[last:m[0]]})
+		}
+		inner := s[m[2]:m[3]]
+		source, name, ok := strings.Cut(inner, ".")
+		source = strings.ToLower(source)
+		if !ok || name == "" || (source != "headers" && source != "query") {
+			return nil, fmt.Errorf("unsupported binding expression {%s}: use {headers.NAME} or {query.NAME}", inner)
+		}
+		e = append(e, exprPart{source: source, name: name})
+		last = m[1]
+	}
+	if last < len(s) {
+		e = append(e, exprPart{literal: s[last:]})
+	}
+	if strings.ContainsAny(strings.Join(literals(e), ""), "{}") {
+		return nil, errors.New("unbalanced braces in binding expression " + s)
+	}
+	return e, nil
+}
+
+func literals(e expression) []string {
+	var out []string
+	for _, p := range e {
+		out = append(out, p.literal)
+	}
+	return out
+}
+
+// eval resolves the expression against r. If any placeholder resolves to
+// nothing, the whole value is empty (no user), as an unresolved binding
+// expression gives no user id.
+func (e expression) eval(r *http.Request) string {
+	var b strings.Builder
+	for _, p := range e {
+		var v string
+		switch p.source {
+		case "":
+			v = p.literal
+		case "headers":
+			v = r.Header.Get(p.name)
+		case "query":
+			v = r.URL.Query().Get(p.name)
+		}
+		if p.source != "" && v == "" {
+			return ""
+		}
+		b.WriteString(v)
+	}
+	return b.String()
+}

@@ -1,0 +1,561 @@
+// Package funchost is a stand-in for the Azure Functions host in tests: it
+// reads host.json and the function folders the way the host does, starts the
+// custom handler binary with FUNCTIONS_CUSTOMHANDLER_PORT, waits on GET /,
+// enforces authLevel with a function key, and invokes functions in
+// forwarding mode or payload mode, following
+// shared/reference/functions-custom-handler.md. Core Tools cannot be
+// installed offline, so this is how tests drive the handler like the host.
+package funchost
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// HostVersion is the host version the fake announces in its headers.
+const HostVersion = "4.1037.0"
+
+// Function is a function as the host sees it in <name>/function.json.
+type Function struct {
+	Name      string
+	Route     string
+	Methods   []string // upper-case; empty = all
+	AuthLevel string
+}
+
+// Config is the app root as the host reads it.
+type Config struct {
+	ExecutablePath string
+	Forwarding     bool
+	RoutePrefix    string
+	Functions      map[string]Function // by name
+}
+
+// ReadConfig reads host.json and every */function.json under root.
+func ReadConfig(root string) (Config, error) {
+	raw, err := os.ReadFile(filepath.Join(root, "host.json"))
+	if err != nil {
+		return Config{}, err
+	}
+	var host struct {
+		Version       string
+		CustomHandler struct {
+			Description struct {
+				DefaultExecutablePath string
+			}
+			EnableForwardingHTTPRequest bool `json:"enableForwardingHttpRequest"`
+		}
+		Extensions struct {
+			HTTP struct {
+				RoutePrefix *string
+			}
+		}
+	}
+	if err := json.Unmarshal(raw, &host); err != nil {
+		return Config{}, fmt.Errorf("host.json: %w", err)
+	}
+	if host.Version != "2.0" {
+		return Config{}, fmt.Errorf("host.json: version %q, want 2.0", host.Version)
+	}
+	if host.CustomHandler.Description.DefaultExecutablePath == "" {
+		return Config{}, errors.New("WorkerDescription DefaultExecutablePath cannot be empty")
+	}
+	cfg := Config{
+		ExecutablePath: host.CustomHandler.Description.DefaultExecutablePath,
+		Forwarding:     host.CustomHandler.EnableForwardingHTTPRequest,
+		RoutePrefix:    "api",
+		Functions:      map[string]Function{},
+	}
+	if p := host.Extensions.HTTP.RoutePrefix; p != nil {
+		cfg.RoutePrefix = *p
+	}
+	dirs, _ := filepath.Glob(filepath.Join(root, "*", "function.json"))
+	for _, path := range dirs {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return Config{}, err
+		}
+		var fj struct {
+			Bindings []map[string]any
+		}
+		if err := json.Unmarshal(raw, &fj); err != nil {
+			return Config{}, fmt.Errorf("%s: %w", path, err)
+		}
+		name := filepath.Base(filepath.Dir(path))
+		fn := Function{Name: name, Route: name, AuthLevel: "function"}
+		var in, out int
+		for _, b := range fj.Bindings {
+			typ, _ := b["type"].(string)
+			switch strings.ToLower(typ) {
+			case "httptrigger":
+				in++
+				if r, _ := b["route"].(string); r != "" {
+					fn.Route = r
+				}
+				if a, _ := b["authLevel"].(string); a != "" {
+					fn.AuthLevel = strings.ToLower(a)
+				}
+				ms, _ := b["methods"].([]any)
+				for _, m := range ms {
+					s, _ := m.(string)
+					fn.Methods = append(fn.Methods, strings.ToUpper(s))
+				}
+			case "http":
+				out++
+			default:
+				in++ // any other binding: the host no longer forwards
+			}
+		}
+		if in != 1 || out != 1 {
+			return Config{}, fmt.Errorf("%s: want exactly one httpTrigger and one http output", path)
+		}
+		cfg.Functions[name] = fn
+	}
+	if len(cfg.Functions) == 0 {
+		return Config{}, errors.New("no function folders under " + root)
+	}
+	return cfg, nil
+}
+
+// Names returns the function names, sorted.
+func (c Config) Names() []string {
+	var names []string
+	for n := range c.Functions {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// PublicPath is /<routePrefix>/<route>.
+func (c Config) PublicPath(fn Function) string {
+	if c.RoutePrefix == "" {
+		return "/" + fn.Route
+	}
+	return "/" + c.RoutePrefix + "/" + fn.Route
+}
+
+// Build compiles the handler in srcDir into an app root under dir laid out
+// as it is deployed: the binary named as host.json's defaultExecutablePath
+// beside host.json and the function folders.
+func Build(srcDir, dir string) (string, error) {
+	cfg, err := ReadConfig(srcDir)
+	if err != nil {
+		return "", err
+	}
+	root := filepath.Join(dir, "approot")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return "", err
+	}
+	cmd := exec.Command("go", "build", "-o", filepath.Join(root, cfg.ExecutablePath), ".")
+	cmd.Dir = srcDir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	if err := copyFile(filepath.Join(srcDir, "host.json"), filepath.Join(root, "host.json")); err != nil {
+		return "", err
+	}
+	for name := range cfg.Functions {
+		if err := os.MkdirAll(filepath.Join(root, name), 0o755); err != nil {
+			return "", err
+		}
+		if err := copyFile(filepath.Join(srcDir, name, "function.json"), filepath.Join(root, name, "function.json")); err != nil {
+			return "", err
+		}
+	}
+	return root, nil
+}
+
+func copyFile(from, to string) error {
+	raw, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(to, raw, 0o644)
+}
+
+// Host is a running fake Functions host with its handler process.
+type Host struct {
+	Config      Config
+	FunctionKey string
+	HandlerAddr string        // 127.0.0.1:PORT of the handler
+	ReadyAfter  time.Duration // process start → first answer on GET /
+	URL         string        // public base URL, e.g. http://127.0.0.1:PORT
+
+	cmd     *exec.Cmd
+	public  *http.Server
+	client  *http.Client
+	waitErr chan error
+	mu      sync.Mutex
+	stdout  bytes.Buffer
+	stderr  bytes.Buffer
+	forward bool
+}
+
+// Options for Start.
+type Options struct {
+	Env         []string // extra environment (app settings), appended to a minimal base
+	FunctionKey string   // default "test-function-key"
+	// PayloadMode forces payload invocations even when host.json enables
+	// forwarding, as the host does for functions with other bindings.
+	PayloadMode bool
+	Timeout     time.Duration // readiness timeout, default 30 s as the host
+}
+
+// Start launches the handler in root as the host does and serves the
+// public function URLs on a loopback port.
+func Start(ctx context.Context, root string, opts Options) (*Host, error) {
+	cfg, err := ReadConfig(root)
+	if err != nil {
+		return nil, err
+	}
+	if opts.FunctionKey == "" {
+		opts.FunctionKey = "test-function-key"
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = 30 * time.Second
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	h := &Host{
+		Config:      cfg,
+		FunctionKey: opts.FunctionKey,
+		HandlerAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+		client: &http.Client{
+			Transport:     &http.Transport{MaxIdleConnsPerHost: 256},
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		waitErr: make(chan error, 1),
+		forward: cfg.Forwarding && !opts.PayloadMode,
+	}
+	exe := filepath.Join(root, cfg.ExecutablePath)
+	h.cmd = exec.Command(exe)
+	h.cmd.Dir = root
+	h.cmd.Env = append([]string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + os.Getenv("HOME"),
+		"FUNCTIONS_CUSTOMHANDLER_PORT=" + strconv.Itoa(port),
+		"FUNCTIONS_HTTPWORKER_PORT=" + strconv.Itoa(port),
+		"FUNCTIONS_CUSTOMHANDLER_WORKER_ID=00000000-0000-0000-0000-000000000001",
+		"FUNCTIONS_APP_ROOT_PATH=" + root,
+	}, opts.Env...)
+	h.cmd.Stdout = &lockedWriter{mu: &h.mu, w: &h.stdout}
+	h.cmd.Stderr = &lockedWriter{mu: &h.mu, w: &h.stderr}
+	start := time.Now()
+	if err := h.cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() { h.waitErr <- h.cmd.Wait() }()
+	if err := h.waitReady(ctx, start, opts.Timeout); err != nil {
+		h.Stop()
+		return nil, err
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		h.Stop()
+		return nil, err
+	}
+	h.URL = "http://" + ln.Addr().String()
+	h.public = &http.Server{Handler: http.HandlerFunc(h.serve)}
+	go h.public.Serve(ln)
+	return h, nil
+}
+
+// waitReady polls GET / every 25 ms, as the host does.
+func (h *Host) waitReady(ctx context.Context, start time.Time, timeout time.Duration) error {
+	probe := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		resp, err := probe.Get("http://" + h.HandlerAddr + "/")
+		if err == nil {
+			resp.Body.Close()
+			h.ReadyAfter = time.Since(start)
+			return nil
+		}
+		select {
+		case err := <-h.waitErr:
+			return fmt.Errorf("handler exited before it was ready: %v\nstderr:\n%s", err, h.Stderr())
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+	return errors.New("Initializing HttpWorker timed out.")
+}
+
+// Stdout and Stderr return what the handler wrote so far.
+func (h *Host) Stdout() string { h.mu.Lock(); defer h.mu.Unlock(); return h.stdout.String() }
+
+// Stderr returns what the handler wrote to stderr so far.
+func (h *Host) Stderr() string { h.mu.Lock(); defer h.mu.Unlock(); return h.stderr.String() }
+
+// Signal sends sig to the handler process.
+func (h *Host) Signal(sig os.Signal) error { return h.cmd.Process.Signal(sig) }
+
+// Wait waits for the handler process to exit.
+func (h *Host) Wait(timeout time.Duration) error {
+	select {
+	case err := <-h.waitErr:
+		h.waitErr <- err
+		return err
+	case <-time.After(timeout):
+		return errors.New("handler did not exit in time")
+	}
+}
+
+// Stop stops the public listener and the handler (SIGTERM, then kill).
+func (h *Host) Stop() {
+	if h.public != nil {
+		h.public.Close()
+	}
+	if h.cmd.ProcessState == nil && h.cmd.Process != nil {
+		h.cmd.Process.Signal(os.Interrupt)
+		if h.Wait(5*time.Second) != nil {
+			h.cmd.Process.Kill()
+			h.Wait(5 * time.Second)
+		}
+	}
+}
+
+// serve is the host's public HTTP front end: route, authLevel, invoke.
+func (h *Host) serve(w http.ResponseWriter, r *http.Request) {
+	var fn Function
+	found := false
+	for _, f := range h.Config.Functions {
+		if strings.EqualFold(r.URL.Path, h.Config.PublicPath(f)) {
+			fn, found = f, true
+		}
+	}
+	if !found {
+		http.NotFound(w, r)
+		return
+	}
+	if fn.AuthLevel != "anonymous" {
+		key := r.Header.Get("x-functions-key")
+		if key == "" {
+			key = r.URL.Query().Get("code")
+		}
+		if key != h.FunctionKey {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+	}
+	body, _ := io.ReadAll(r.Body)
+	var resp *Response
+	var err error
+	if h.forward {
+		resp, err = h.Forward(r.Context(), r.Method, r.URL.Path+queryString(r.URL), r.Header, body)
+	} else {
+		resp, err = h.Payload(r.Context(), fn.Name, r.Method, "http://"+r.Host+r.URL.RequestURI(), r.Header, body)
+	}
+	if err != nil {
+		w.WriteHeader(http.StatusInternalServerError)
+		fmt.Fprint(w, err)
+		return
+	}
+	for k, vs := range resp.Header {
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+	w.WriteHeader(resp.Status)
+	w.Write(resp.Body)
+}
+
+func queryString(u *url.URL) string {
+	if u.RawQuery == "" {
+		return ""
+	}
+	return "?" + u.RawQuery
+}
+
+// Response is what a caller of the public function URL gets back.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+func (h *Host) hostHeaders(hd http.Header) {
+	hd.Set("X-Azure-Functions-HostVersion", HostVersion)
+	hd.Set("X-Azure-Functions-InvocationId", newInvocationID())
+	hd.Add("User-Agent", "Azure-Functions-Host/"+HostVersion)
+}
+
+var invocations struct {
+	sync.Mutex
+	n int
+}
+
+func newInvocationID() string {
+	invocations.Lock()
+	defer invocations.Unlock()
+	invocations.n++
+	return fmt.Sprintf("00000000-0000-4000-8000-%012d", invocations.n)
+}
+
+// Forward sends the request to the handler as forwarding mode does: same
+// method, path (prefix included), query and headers, plus the host's.
+func (h *Host) Forward(ctx context.Context, method, pathAndQuery string, header http.Header, body []byte) (*Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+h.HandlerAddr+pathAndQuery, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	for k, vs := range header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	h.hostHeaders(req.Header)
+	if len(body) == 0 {
+		req.Body, req.ContentLength = http.NoBody, 0
+	}
+	resp, err := h.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	hd := resp.Header.Clone()
+	hd.Del("Date")
+	hd.Del("Content-Length")
+	return &Response{Status: resp.StatusCode, Header: hd, Body: raw}, nil
+}
+
+// Payload invokes function name as the host does in payload mode: POST
+// /<name> with {"Data":{"req":...},"Metadata":...}, then turns
+// Outputs.res back into an HTTP response. A non-2xx or non-JSON answer is
+// an invocation failure, as in the host.
+func (h *Host) Payload(ctx context.Context, name, method, rawURL string, header http.Header, body []byte) (*Response, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	query := map[string]string{}
+	for k, vs := range u.Query() {
+		query[k] = strings.Join(vs, ",")
+	}
+	headers := map[string][]string{}
+	for k, vs := range header {
+		headers[k] = vs
+	}
+	req := map[string]any{"Url": u.String(), "Method": method, "Query": query, "Headers": headers, "Identities": []any{}}
+	if len(body) > 0 {
+		req["Body"] = string(body)
+	}
+	env, _ := json.Marshal(map[string]any{
+		"Data":     map[string]any{"req": req},
+		"Metadata": map[string]any{"Query": mustJSON(query), "Headers": mustJSON(headers), "sys": map[string]any{"MethodName": name, "UtcNow": time.Now().UTC().Format(time.RFC3339Nano)}},
+	})
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+h.HandlerAddr+"/"+name, bytes.NewReader(env))
+	if err != nil {
+		return nil, err
+	}
+	hreq.Header.Set("Content-Type", "application/json; charset=utf-8")
+	h.hostHeaders(hreq.Header)
+	resp, err := h.client.Do(hreq)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode/100 != 2 {
+		return nil, fmt.Errorf("invocation failed: handler answered %d: %s", resp.StatusCode, raw)
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") && !strings.HasPrefix(ct, "text/json") {
+		return nil, fmt.Errorf("Invalid HttpResponseMessage: content type %q", ct)
+	}
+	var result struct {
+		Outputs map[string]json.RawMessage
+		Logs    []string
+	}
+	if err := json.Unmarshal(raw, &result); err != nil {
+		return nil, fmt.Errorf("invalid invocation result: %v", err)
+	}
+	var out struct {
+		StatusCode json.Number      `json:"statusCode"`
+		Headers    map[string]any   `json:"headers"`
+		Body       *json.RawMessage `json:"body"`
+	}
+	res, ok := result.Outputs["res"]
+	if !ok {
+		return nil, errors.New("invocation result has no Outputs.res")
+	}
+	if err := json.Unmarshal(res, &out); err != nil {
+		return nil, fmt.Errorf("Failed while trying to Deserialize to httpOutputBindingResponse: %v", err)
+	}
+	status := http.StatusOK
+	if out.StatusCode != "" {
+		n, err := strconv.Atoi(out.StatusCode.String())
+		if err != nil {
+			return nil, fmt.Errorf("statusCode %q is not a number", out.StatusCode)
+		}
+		status = n
+	}
+	hd := http.Header{}
+	for k, v := range out.Headers {
+		s, ok := v.(string)
+		if !ok {
+			return nil, fmt.Errorf("header %s is %T; the host writes header values with ToString()", k, v)
+		}
+		hd.Set(k, s)
+	}
+	var respBody []byte
+	if out.Body != nil {
+		var s string
+		if err := json.Unmarshal(*out.Body, &s); err != nil {
+			return nil, fmt.Errorf("Outputs.res.body is not a string")
+		}
+		respBody = []byte(s)
+	}
+	return &Response{Status: status, Header: hd, Body: respBody}, nil
+}
+
+func mustJSON(v any) string {
+	raw, _ := json.Marshal(v)
+	return string(raw)
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
