@@ -48,3 +48,12 @@ func (c *Connection) LogValue() slog.Value {
 		slog.String("auth", c.Auth),
 	)
 }
+
+// String describes the connection like LogValue, so that printing a
+// Connection with fmt never shows its AccessKey.
+func (c *Connection) String() string {
+	return "SignalR connection " + c.Setting + " to " + c.Endpoint + " (" + c.Auth + ")"
+}
+
+// GoString is String, for %#v.
+func (c *Connection) GoString() string { return c.String() }

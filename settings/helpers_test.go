@@ -1,0 +1,201 @@
+package settings_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/funcsignalr/funcsignalr/settings"
+)
+
+// valuesOf builds Values from one source given as key, value pairs.
+func valuesOf(tb testing.TB, kv ...string) *settings.Values {
+	tb.Helper()
+	if len(kv)%2 != 0 {
+		tb.Fatalf("valuesOf: odd number of arguments %q", kv)
+	}
+	pairs := make(map[string]string, len(kv)/2)
+	for i := 0; i < len(kv); i += 2 {
+		pairs[kv[i]] = kv[i+1]
+	}
+	return settings.NewValues(discardLogger(), settings.Source{Name: "test", Pairs: pairs})
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// syncBuffer is a bytes.Buffer safe for a logger used from several goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// captureLogger returns a logger whose text output (debug and up) lands in the buffer.
+func captureLogger(tb testing.TB) (*slog.Logger, *syncBuffer) {
+	tb.Helper()
+	buf := &syncBuffer{}
+	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
+}
+
+// writeFile writes content to dir/name and returns the path.
+func writeFile(tb testing.TB, dir, name string, content []byte) string {
+	tb.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, content, 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return path
+}
+
+// testCert is a self-signed RSA certificate with its key.
+type testCert struct {
+	cert *x509.Certificate
+	key  *rsa.PrivateKey
+}
+
+var (
+	testCertOnce sync.Once
+	testCertVal  testCert
+	testCertErr  error
+)
+
+// newTestCert returns a self-signed RSA certificate, generated once per test binary.
+func newTestCert(tb testing.TB) testCert {
+	tb.Helper()
+	testCertOnce.Do(func() {
+		key, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			testCertErr = err
+			return
+		}
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(1),
+			Subject:      pkix.Name{CommonName: "funcsignalr test"},
+			NotBefore:    time.Now().Add(-time.Hour),
+			NotAfter:     time.Now().Add(24 * time.Hour),
+			KeyUsage:     x509.KeyUsageDigitalSignature,
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+		if err != nil {
+			testCertErr = err
+			return
+		}
+		cert, err := x509.ParseCertificate(der)
+		testCertVal, testCertErr = testCert{cert: cert, key: key}, err
+	})
+	if testCertErr != nil {
+		tb.Fatal(testCertErr)
+	}
+	return testCertVal
+}
+
+// pem is the certificate and its PKCS#8 key in PEM.
+func (c testCert) pem(tb testing.TB) []byte {
+	tb.Helper()
+	der, err := x509.MarshalPKCS8PrivateKey(c.key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	out := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.cert.Raw})
+	return append(out, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})...)
+}
+
+// pfx is the certificate and its key in a legacy (SHA-1 MAC) PKCS#12 file.
+func (c testCert) pfx(tb testing.TB, password string) []byte {
+	tb.Helper()
+	b, err := encodeLegacyPFX(c.cert, c.key, password)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+// fakeAuthority is a Microsoft Entra authority on loopback TLS: it answers
+// OpenID discovery and the token endpoint, and records every token request.
+type fakeAuthority struct {
+	srv *httptest.Server
+
+	mu    sync.Mutex
+	forms []url.Values
+	paths []string // every request, "METHOD /path"
+}
+
+func newFakeAuthority(tb testing.TB) *fakeAuthority {
+	tb.Helper()
+	a := &fakeAuthority{}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
+		a.record(r, nil)
+		base := a.srv.URL + "/" + r.PathValue("tenant")
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]string{
+			"issuer":                 base + "/v2.0",
+			"authorization_endpoint": base + "/oauth2/v2.0/authorize",
+			"token_endpoint":         base + "/oauth2/v2.0/token",
+		})
+	})
+	mux.HandleFunc("POST /{tenant}/oauth2/v2.0/token", func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		a.record(r, r.PostForm)
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"access_token":"token-for-%s","expires_in":3600,"token_type":"Bearer"}`, r.PostForm.Get("client_id"))
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		a.record(r, nil)
+		http.NotFound(w, r)
+	})
+	a.srv = httptest.NewTLSServer(mux)
+	tb.Cleanup(a.srv.Close)
+	return a
+}
+
+func (a *fakeAuthority) record(r *http.Request, form url.Values) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.paths = append(a.paths, r.Method+" "+r.URL.Path)
+	if form != nil {
+		a.forms = append(a.forms, form)
+	}
+}
+
+// tokenForms returns the forms of the token requests received so far.
+func (a *fakeAuthority) tokenForms() []url.Values {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]url.Values(nil), a.forms...)
+}
+
+func (a *fakeAuthority) requests() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]string(nil), a.paths...)
+}

@@ -1,0 +1,154 @@
+package settings
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Names and defaults of the process-wide settings of CONTRACT §1.5.
+const (
+	HubNameSetting           = "AzureSignalRHubName"
+	CustomHandlerPortSetting = "FUNCTIONS_CUSTOMHANDLER_PORT"
+	HTTPClientTimeoutSetting = "AzureSignalRHttpClientTimeout"
+	CORSSetting              = "CORS_ALLOWED_ORIGINS"
+	LocalAddrSetting         = "FUNCSIGNALR_LOCAL_ADDR"
+	InstanceIDSetting        = "WEBSITE_INSTANCE_ID"
+
+	DefaultHubName           = "default"
+	DefaultHTTPClientTimeout = 30 * time.Second
+	DefaultLocalAddr         = "127.0.0.1:8888"
+)
+
+// hubNamePattern is the hub-name rule of Azure SignalR Service.
+var hubNamePattern = regexp.MustCompile("^[A-Za-z][A-Za-z0-9_`,.[\\]]{0,127}$")
+
+// ValidHubName reports whether Azure SignalR Service accepts name as a hub
+// name: a letter, then up to 127 letters, digits or any of _`,.[]
+func ValidHubName(name string) bool { return hubNamePattern.MatchString(name) }
+
+// Load reads the process-wide settings of CONTRACT §1.5.
+//
+// Every invalid value is reported, as an *Error naming the key, joined with
+// errors.Join. The returned Settings is usable even then: invalid values are
+// replaced by their defaults, except Port, which keeps the raw value so that
+// Standalone still tells whether the Functions host started the process.
+func Load(v *Values) (Settings, error) {
+	s := Settings{
+		HubName:           DefaultHubName,
+		HTTPClientTimeout: DefaultHTTPClientTimeout,
+		LocalAddr:         DefaultLocalAddr,
+	}
+	var errs []error
+	invalid := func(spelling, format string, args ...any) {
+		errs = append(errs, &Error{Key: spelling, Message: fmt.Sprintf(format, args...)})
+	}
+
+	if hub, key, ok := v.Get(HubNameSetting); ok {
+		if ValidHubName(hub) {
+			s.HubName = hub
+		} else {
+			invalid(key, "invalid hub name %q: it must start with a letter and hold at most 128 letters, digits or _`,.[]", hub)
+		}
+	}
+	if port, key, ok := v.Get(CustomHandlerPortSetting); ok {
+		s.Port = port
+		if n, err := parsePort(port); err != nil {
+			invalid(key, "invalid port %q: %v", port, err)
+		} else {
+			s.Port = strconv.Itoa(n)
+		}
+	}
+	if t, key, ok := v.Get(HTTPClientTimeoutSetting); ok {
+		if d, err := ParseTimeout(t); err != nil {
+			invalid(key, "%v", err)
+		} else {
+			s.HTTPClientTimeout = d
+		}
+	}
+	if origins, _, ok := v.Get(CORSSetting); ok {
+		s.CORSOrigins = splitOrigins(origins)
+	}
+	if addr, key, ok := v.Get(LocalAddrSetting); ok {
+		if err := checkHostPort(addr); err != nil {
+			invalid(key, "invalid address %q: %v", addr, err)
+		} else {
+			s.LocalAddr = addr
+		}
+	}
+	_, _, s.InAzure = v.Get(InstanceIDSetting)
+	return s, errors.Join(errs...)
+}
+
+// parsePort parses a TCP port, 1–65535.
+func parsePort(s string) (int, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n < 1 || n > 65535 {
+		return 0, errors.New("want a number from 1 to 65535")
+	}
+	return n, nil
+}
+
+// checkHostPort accepts host:port with a port from 1 to 65535; the host may
+// be empty (all interfaces).
+func checkHostPort(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errors.New("want host:port, e.g. 127.0.0.1:8888")
+	}
+	_, err = parsePort(port)
+	return err
+}
+
+// splitOrigins splits a comma list of origins, trimming each and dropping
+// empty ones.
+func splitOrigins(s string) []string {
+	var out []string
+	for o := range strings.SplitSeq(s, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// timeSpanPattern matches the .NET TimeSpan forms [d.]hh:mm[:ss[.fffffff]].
+var timeSpanPattern = regexp.MustCompile(`^(?:(\d{1,5})\.)?(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d{1,7}))?)?$`)
+
+// ParseTimeout parses AzureSignalRHttpClientTimeout: a .NET TimeSpan
+// ("00:00:30", "1.02:00:00", "00:01:30.5") as the official bindings read it,
+// or a Go duration ("30s", "1m30s"). The result must be positive. A bare
+// number is rejected: .NET reads "30" as 30 days, which is never meant.
+func ParseTimeout(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if m := timeSpanPattern.FindStringSubmatch(s); m != nil {
+		num := func(i int) int64 { n, _ := strconv.ParseInt(m[i], 10, 64); return n }
+		days, hours, minutes, seconds := num(1), num(2), num(3), num(4)
+		if hours > 23 || minutes > 59 || seconds > 59 {
+			return 0, fmt.Errorf("invalid timeout %q: hours must be 0-23, minutes and seconds 0-59", s)
+		}
+		var frac time.Duration
+		if m[5] != "" {
+			f := m[5] + strings.Repeat("0", 9-len(m[5])) // to nanoseconds
+			n, _ := strconv.ParseInt(f, 10, 64)
+			frac = time.Duration(n)
+		}
+		d := time.Duration(((days*24+hours)*60+minutes)*60+seconds)*time.Second + frac
+		if d <= 0 {
+			return 0, fmt.Errorf("invalid timeout %q: it must be positive", s)
+		}
+		return d, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("invalid timeout %q: want a .NET TimeSpan such as 00:00:30 or a Go duration such as 30s", s)
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("invalid timeout %q: it must be positive", s)
+	}
+	return d, nil
+}

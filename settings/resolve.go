@@ -1,0 +1,285 @@
+package settings
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+)
+
+// DefaultCertificateDir is where App Service on Linux puts the private
+// certificates named in WEBSITE_LOAD_CERTIFICATES, as <THUMBPRINT>.p12.
+const DefaultCertificateDir = "/var/ssl/private"
+
+// Options tunes credential construction; the zero value is production.
+type Options struct {
+	// ClientOptions is applied to every azidentity credential (tests set
+	// Transport and Cloud to a fake authority).
+	ClientOptions azcore.ClientOptions
+	// CertificateDir holds certificates named by thumbprint; default /var/ssl/private.
+	CertificateDir string
+}
+
+// Resolve resolves the connection for a ConnectionStringSetting (CONTRACT
+// §1.2–§1.4), building its credential once. It returns *NotConfiguredError
+// when nothing is set and *Error when a setting is invalid. An empty
+// setting means DefaultConnectionStringSetting.
+//
+// Resolve reads only v, never the process environment, with one exception
+// that azidentity imposes: DefaultAzureCredential (AuthType=azure, and an
+// identity-based connection without tenantId, clientId or clientSecret)
+// reads AZURE_* from the process environment when it is built and used.
+// Standalone, the caller exports local.settings.json and .env values to
+// the process environment first, as func start does, so they reach it.
+//
+// Resolve does no network I/O; the credential fetches tokens when asked.
+// No secret appears in its errors, even when azidentity would echo one.
+func Resolve(v *Values, setting string, opts Options) (*Connection, error) {
+	if setting == "" {
+		setting = DefaultConnectionStringSetting
+	}
+	r := &resolver{v: v, setting: setting, opts: opts}
+	for _, k := range []string{"AZURE_CLIENT_SECRET", "AZURE_PASSWORD", "AZURE_CLIENT_CERTIFICATE_PASSWORD",
+		setting + ":clientSecret", setting + ":clientCertificatePassword"} {
+		if s, _, ok := v.Get(k); ok {
+			r.secrets = append(r.secrets, s)
+		}
+	}
+	c, err := r.resolve()
+	if err != nil {
+		return nil, r.scrub(err)
+	}
+	return c, nil
+}
+
+// resolver holds what one Resolve call needs.
+type resolver struct {
+	v       *Values
+	setting string
+	opts    Options
+	secrets []string // values that must not appear in an error
+}
+
+func (r *resolver) resolve() (*Connection, error) {
+	for _, key := range []string{"ConnectionStrings:" + r.setting, r.setting} {
+		if s, spelling, ok := r.v.Get(key); ok && strings.TrimSpace(s) != "" {
+			return r.fromConnectionString(s, spelling)
+		}
+	}
+	if _, _, ok := r.get("serviceUri"); ok {
+		return r.fromIdentity()
+	}
+	return nil, &NotConfiguredError{Setting: r.setting}
+}
+
+// get reads the key name of the setting's identity section, P:name.
+func (r *resolver) get(name string) (value, spelling string, ok bool) {
+	return r.v.Get(r.setting + ":" + name)
+}
+
+// both spells P:name both ways, for messages.
+func (r *resolver) both(name string) string {
+	return r.setting + "__" + name + " / " + r.setting + ":" + name
+}
+
+// scrub replaces the message of an error that contains a secret. Every
+// message is built not to, so this only guards against text from
+// azidentity and the standard library.
+func (r *resolver) scrub(err error) error {
+	var e *Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	for _, s := range r.secrets {
+		if len(s) >= 4 && (strings.Contains(e.Message, s) || strings.Contains(e.Key, s)) {
+			return &Error{Key: r.setting, Message: "invalid setting (details withheld: they contained a secret value)"}
+		}
+	}
+	return err
+}
+
+func (r *resolver) fromConnectionString(s, spelling string) (*Connection, error) {
+	for part := range strings.SplitSeq(s, ";") {
+		if k, v, ok := strings.Cut(part, "="); ok {
+			switch strings.ToLower(strings.TrimSpace(k)) {
+			case "accesskey", "clientsecret":
+				r.secrets = append(r.secrets, strings.TrimSpace(v))
+			}
+		}
+	}
+	cs, err := parseConnectionString(s)
+	if err != nil {
+		return nil, &Error{Key: spelling, Message: "invalid connection string: " + err.Error()}
+	}
+	c := &Connection{
+		Setting:        r.setting,
+		Endpoint:       cs.endpoint,
+		ClientEndpoint: cs.clientEndpoint,
+		ServerEndpoint: cs.serverEndpoint,
+	}
+	switch cs.auth {
+	case authAccessKey:
+		c.AccessKey, c.Auth = cs.accessKey, "access key"
+	case authDefault:
+		c.Credential, c.Auth, err = r.defaultCredential(spelling)
+	case authManagedIdentity:
+		c.Credential, c.Auth, err = r.managedIdentity(spelling, cs.clientID)
+	case authClientSecret:
+		c.Credential, c.Auth, err = r.clientSecret(spelling, cs.tenantID, cs.clientID, cs.clientSecret)
+	case authClientCertificate:
+		certs, key, cerr := loadCertificate(cs.clientCert, "")
+		if cerr != nil {
+			return nil, &Error{Key: spelling, Message: "invalid connection string: ClientCert: " + cerr.Error()}
+		}
+		c.Credential, c.Auth, err = r.clientCertificate(spelling, cs.tenantID, cs.clientID, certs, key)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (r *resolver) fromIdentity() (*Connection, error) {
+	uri, uriKey, _ := r.get("serviceUri")
+	endpoint, err := normalizeEndpoint(uri, "")
+	if err != nil {
+		return nil, &Error{Key: uriKey, Message: err.Error()}
+	}
+	c := &Connection{Setting: r.setting, Endpoint: endpoint, ClientEndpoint: endpoint, ServerEndpoint: endpoint}
+	for _, e := range []struct {
+		name string
+		dst  *string
+	}{{"clientEndpoint", &c.ClientEndpoint}, {"serverEndpoint", &c.ServerEndpoint}} {
+		if s, key, ok := r.get(e.name); ok {
+			if *e.dst, err = normalizeEndpoint(s, ""); err != nil {
+				return nil, &Error{Key: key, Message: err.Error()}
+			}
+		}
+	}
+	c.Credential, c.Auth, err = r.identityCredential(uriKey)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// identityCredential picks the credential of an identity-based connection:
+// the first row of the CONTRACT §1.4 table that matches.
+func (r *resolver) identityCredential(uriKey string) (azcore.TokenCredential, string, error) {
+	if kind, key, ok := r.get("credential"); ok {
+		if !strings.EqualFold(strings.TrimSpace(kind), "managedidentity") {
+			return nil, "", &Error{Key: key, Message: fmt.Sprintf(
+				"unsupported credential %s: want managedidentity, or omit it", quoteIfName(strings.TrimSpace(kind)))}
+		}
+		clientID, _, _ := r.get("clientId")
+		return r.managedIdentity(key, clientID)
+	}
+
+	tenant, tenantKey, hasTenant := r.get("tenantId")
+	client, clientKey, hasClient := r.get("clientId")
+	secret, secretKey, hasSecret := r.get("clientSecret")
+	if !hasTenant && !hasClient && !hasSecret {
+		return r.defaultCredential(uriKey)
+	}
+	errKey := secretKey
+	switch {
+	case hasTenant:
+		errKey = tenantKey
+	case hasClient:
+		errKey = clientKey
+	}
+
+	// Some or all of the three are set. A missing tenant or client comes
+	// from AZURE_TENANT_ID / AZURE_CLIENT_ID; a missing secret from
+	// AZURE_CLIENT_SECRET unless the section names a certificate.
+	var missing []string
+	fill := func(have bool, val *string, name, env string) {
+		if have {
+			return
+		}
+		if s, _, ok := r.v.Get(env); ok {
+			*val = s
+			return
+		}
+		missing = append(missing, r.both(name)+" (or "+env+")")
+	}
+	fill(hasTenant, &tenant, "tenantId", "AZURE_TENANT_ID")
+	fill(hasClient, &client, "clientId", "AZURE_CLIENT_ID")
+	certPath, certPathKey, hasCertPath := r.get("clientCertificatePath")
+	thumbprint, thumbprintKey, hasThumbprint := r.get("clientCertificate")
+	if !hasSecret && !hasCertPath && !hasThumbprint {
+		fill(false, &secret, "clientSecret", "AZURE_CLIENT_SECRET")
+		hasSecret = secret != ""
+	}
+	if len(missing) > 0 {
+		return nil, "", &Error{Key: errKey, Message: "incomplete identity-based connection: missing " + strings.Join(missing, ", ")}
+	}
+
+	password, _, _ := r.get("clientCertificatePassword")
+	switch {
+	case hasSecret:
+		return r.clientSecret(errKey, tenant, client, secret)
+	case hasCertPath:
+		certs, key, err := loadCertificate(certPath, password)
+		if err != nil {
+			return nil, "", &Error{Key: certPathKey, Message: err.Error()}
+		}
+		return r.clientCertificate(certPathKey, tenant, client, certs, key)
+	default: // hasThumbprint
+		path, err := r.thumbprintPath(thumbprint)
+		if err != nil {
+			return nil, "", &Error{Key: thumbprintKey, Message: err.Error()}
+		}
+		certs, key, err := loadCertificate(path, password)
+		if err != nil {
+			return nil, "", &Error{Key: thumbprintKey, Message: err.Error()}
+		}
+		return r.clientCertificate(thumbprintKey, tenant, client, certs, key)
+	}
+}
+
+// thumbprintPattern guards the file name built from a thumbprint.
+var thumbprintPattern = regexp.MustCompile(`^[0-9A-F]+$`)
+
+// thumbprintPath is the file App Service loads the certificate with this
+// thumbprint to: <CertificateDir>/<THUMBPRINT>.p12.
+func (r *resolver) thumbprintPath(thumbprint string) (string, error) {
+	t := strings.ToUpper(strings.ReplaceAll(strings.TrimSpace(thumbprint), " ", ""))
+	if !thumbprintPattern.MatchString(t) {
+		return "", errors.New("a certificate thumbprint holds hexadecimal digits only")
+	}
+	dir := r.opts.CertificateDir
+	if dir == "" {
+		dir = DefaultCertificateDir
+	}
+	return filepath.Join(dir, t+".p12"), nil
+}
+
+// entraOptions are the options of every Microsoft Entra credential of the
+// connection: opts.ClientOptions, AZURE_AUTHORITY_HOST from the settings
+// unless the options name an authority, and P:disableInstanceDiscovery.
+func (r *resolver) entraOptions() (azcore.ClientOptions, bool, error) {
+	co := r.opts.ClientOptions
+	if co.Cloud.ActiveDirectoryAuthorityHost == "" {
+		if host, key, ok := r.v.Get("AZURE_AUTHORITY_HOST"); ok {
+			if u, err := url.Parse(host); err != nil || u.Scheme != "https" || u.Host == "" {
+				return co, false, &Error{Key: key, Message: "must be an https URL, e.g. https://login.microsoftonline.com/"}
+			}
+			co.Cloud.ActiveDirectoryAuthorityHost = host
+		}
+	}
+	disable := false
+	if s, key, ok := r.get("disableInstanceDiscovery"); ok {
+		b, err := strconv.ParseBool(strings.TrimSpace(s))
+		if err != nil {
+			return co, false, &Error{Key: key, Message: fmt.Sprintf("invalid value %s: want true or false", quoteIfName(s))}
+		}
+		disable = b
+	}
+	return co, disable, nil
+}
