@@ -41,12 +41,12 @@ const (
 
 type pfxContentInfo struct {
 	ContentType asn1.ObjectIdentifier
-	Content     asn1.RawValue `asn1:"tag:0,explicit"`
+	Content     asn1.RawValue // explicit [0], see explicit0
 }
 
 type pfxSafeBag struct {
 	ID    asn1.ObjectIdentifier
-	Value asn1.RawValue `asn1:"tag:0,explicit"`
+	Value asn1.RawValue // explicit [0], see explicit0
 }
 
 type pfxCertBag struct {
@@ -111,11 +111,11 @@ func encodeLegacyPFX(cert *x509.Certificate, key any, password string) ([]byte, 
 		return nil, err
 	}
 
-	certSafe, err := dataContentInfo([]pfxSafeBag{{ID: oidCertBag, Value: asn1.RawValue{FullBytes: certBag}}})
+	certSafe, err := dataContentInfo([]pfxSafeBag{{ID: oidCertBag, Value: explicit0(certBag)}})
 	if err != nil {
 		return nil, err
 	}
-	keySafe, err := dataContentInfo([]pfxSafeBag{{ID: oidShroudedKeyBag, Value: asn1.RawValue{FullBytes: keyBag}}})
+	keySafe, err := dataContentInfo([]pfxSafeBag{{ID: oidShroudedKeyBag, Value: explicit0(keyBag)}})
 	if err != nil {
 		return nil, err
 	}
@@ -160,8 +160,13 @@ func octetContentInfo(b []byte) (pfxContentInfo, error) {
 	if err != nil {
 		return pfxContentInfo{}, err
 	}
-	return pfxContentInfo{ContentType: oidData, Content: asn1.RawValue{
-		Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: octets}}, nil
+	return pfxContentInfo{ContentType: oidData, Content: explicit0(octets)}, nil
+}
+
+// explicit0 wraps DER in an explicit [0] tag. The field tag "tag:0,explicit"
+// does not do it: encoding/asn1 writes a RawValue as it is.
+func explicit0(der []byte) asn1.RawValue {
+	return asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: der}
 }
 
 // bmpPassword is the password as PKCS#12 hashes it: UTF-16BE, two zero bytes after.

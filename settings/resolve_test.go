@@ -1,0 +1,603 @@
+package settings_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha1"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/funcsignalr/funcsignalr/settings"
+)
+
+// wantConn is what a resolved connection should look like.
+type wantConn struct {
+	endpoint       string
+	clientEndpoint string // "" means endpoint
+	serverEndpoint string // "" means endpoint
+	accessKey      string
+	auth           string
+	cred           string // %T of the credential, "" for none
+}
+
+const (
+	credDefault = "*azidentity.DefaultAzureCredential"
+	credMI      = "*azidentity.ManagedIdentityCredential"
+	credSecret  = "*azidentity.ClientSecretCredential"
+	credCert    = "*azidentity.ClientCertificateCredential"
+)
+
+func checkConnection(tb testing.TB, got *settings.Connection, setting string, want wantConn) {
+	tb.Helper()
+	if got == nil {
+		tb.Fatalf("got nil connection, want %+v", want)
+	}
+	if want.clientEndpoint == "" {
+		want.clientEndpoint = want.endpoint
+	}
+	if want.serverEndpoint == "" {
+		want.serverEndpoint = want.endpoint
+	}
+	for _, f := range []struct{ name, got, want string }{
+		{"Setting", got.Setting, setting},
+		{"Endpoint", got.Endpoint, want.endpoint},
+		{"ClientEndpoint", got.ClientEndpoint, want.clientEndpoint},
+		{"ServerEndpoint", got.ServerEndpoint, want.serverEndpoint},
+		{"AccessKey", got.AccessKey, want.accessKey},
+		{"Auth", got.Auth, want.auth},
+	} {
+		if f.got != f.want {
+			tb.Errorf("%s: got %q, want %q", f.name, f.got, f.want)
+		}
+	}
+	gotCred := ""
+	if got.Credential != nil {
+		gotCred = fmt.Sprintf("%T", got.Credential)
+	}
+	if gotCred != want.cred {
+		tb.Errorf("Credential: got %s, want %s", gotCred, want.cred)
+	}
+	if got.Local {
+		tb.Errorf("Local: got true, want false")
+	}
+}
+
+// checkError asserts err is a *settings.Error for key whose text holds every want.
+func checkError(tb testing.TB, err error, key string, want ...string) {
+	tb.Helper()
+	var e *settings.Error
+	if !errors.As(err, &e) {
+		tb.Fatalf("got error %v (%T), want *settings.Error", err, err)
+	}
+	if e.Key != key {
+		tb.Errorf("Key: got %q, want %q (error %q)", e.Key, key, err)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			tb.Errorf("got error %q, want it to contain %q", err, w)
+		}
+	}
+}
+
+// certFiles are certificate files in a temporary directory.
+type certFiles struct {
+	dir        string
+	pem        string // certificate + PKCS#8 key
+	pfx        string // password "pfx-pass"
+	thumbprint string // lower-case; <DIR>/<UPPER>.p12 exists, no password
+	garbage    string
+	ecdsa      string // PEM with an ECDSA key
+	missing    string
+}
+
+const pfxPassword = "pfx-pass"
+
+func newCertFiles(tb testing.TB) certFiles {
+	tb.Helper()
+	c := newTestCert(tb)
+	dir := tb.TempDir()
+	sum := sha1.Sum(c.cert.Raw)
+	thumb := hex.EncodeToString(sum[:])
+	writeFile(tb, dir, strings.ToUpper(thumb)+".p12", c.pfx(tb, ""))
+
+	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ecDER, err := x509.MarshalPKCS8PrivateKey(ecKey)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ecPEM := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.cert.Raw}),
+		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: ecDER})...)
+
+	return certFiles{
+		dir:        dir,
+		pem:        writeFile(tb, dir, "cert.pem", c.pem(tb)),
+		pfx:        writeFile(tb, dir, "cert.pfx", c.pfx(tb, pfxPassword)),
+		thumbprint: thumb,
+		garbage:    writeFile(tb, dir, "garbage.pem", []byte("not a certificate")),
+		ecdsa:      writeFile(tb, dir, "ecdsa.pem", ecPEM),
+		missing:    filepath.Join(dir, "missing.pem"),
+	}
+}
+
+func TestResolveConnectionString(t *testing.T) {
+	files := newCertFiles(t)
+	const P = "AzureSignalRConnectionString"
+	tests := []struct {
+		name    string
+		kv      []string
+		setting string // default P
+		want    wantConn
+	}{
+		{
+			name: "access key",
+			kv:   []string{P, "Endpoint=https://x.service.signalr.net;AccessKey=abc=;Version=1.0;"},
+			want: wantConn{endpoint: "https://x.service.signalr.net", accessKey: "abc=", auth: "access key"},
+		},
+		{
+			name: "trailing slash, lower-case keys, spaces, empty parts, preview version",
+			kv:   []string{P, " endpoint = https://X.Service.SignalR.net/ ;; accesskey = k ; version=1.1-preview;junk"},
+			want: wantConn{endpoint: "https://x.service.signalr.net", accessKey: "k", auth: "access key"},
+		},
+		{
+			name: "unknown keys are ignored",
+			kv:   []string{P, "Endpoint=https://x.example;AccessKey=k;Whatever=1"},
+			want: wantConn{endpoint: "https://x.example", accessKey: "k", auth: "access key"},
+		},
+		{
+			name: "Port overrides the endpoint's port",
+			kv:   []string{P, "Endpoint=http://localhost:8080;Port=8888;AccessKey=k"},
+			want: wantConn{endpoint: "http://localhost:8888", accessKey: "k", auth: "access key"},
+		},
+		{
+			name: "Port added to an endpoint without one",
+			kv:   []string{P, "Endpoint=http://127.0.0.1;Port=8888;AccessKey=k;Version=1.0;"},
+			want: wantConn{endpoint: "http://127.0.0.1:8888", accessKey: "k", auth: "access key"},
+		},
+		{
+			name: "IPv6 endpoint with Port",
+			kv:   []string{P, "Endpoint=http://[::1];Port=8888;AccessKey=k"},
+			want: wantConn{endpoint: "http://[::1]:8888", accessKey: "k", auth: "access key"},
+		},
+		{
+			name: "endpoint path kept, trailing slash dropped",
+			kv:   []string{P, "Endpoint=https://gw.example/signalr/;AccessKey=k"},
+			want: wantConn{endpoint: "https://gw.example/signalr", accessKey: "k", auth: "access key"},
+		},
+		{
+			name: "ClientEndpoint and ServerEndpoint",
+			kv: []string{P, "Endpoint=https://x.example;AccessKey=k;ClientEndpoint=https://client.example/;" +
+				"ServerEndpoint=http://server.example:8080/base/"},
+			want: wantConn{endpoint: "https://x.example", clientEndpoint: "https://client.example",
+				serverEndpoint: "http://server.example:8080/base", accessKey: "k", auth: "access key"},
+		},
+		{
+			name: "Port does not change ClientEndpoint",
+			kv:   []string{P, "Endpoint=https://x.example;Port=444;AccessKey=k;ClientEndpoint=https://client.example"},
+			want: wantConn{endpoint: "https://x.example:444", clientEndpoint: "https://client.example", accessKey: "k", auth: "access key"},
+		},
+		{
+			name: "AuthType azure",
+			kv:   []string{P, "Endpoint=https://x.example;AuthType=azure;Version=1.0;"},
+			want: wantConn{endpoint: "https://x.example", auth: "DefaultAzureCredential", cred: credDefault},
+		},
+		{
+			name: "AuthType azure ignores an AccessKey",
+			kv:   []string{P, "Endpoint=https://x.example;AuthType=AZURE;AccessKey=k"},
+			want: wantConn{endpoint: "https://x.example", auth: "DefaultAzureCredential", cred: credDefault},
+		},
+		{
+			name: "AuthType azure.msi system-assigned",
+			kv:   []string{P, "Endpoint=https://x.example;AuthType=Azure.Msi"},
+			want: wantConn{endpoint: "https://x.example", auth: "managed identity", cred: credMI},
+		},
+		{
+			name: "AuthType azure.msi user-assigned",
+			kv:   []string{P, "Endpoint=https://x.example;AuthType=azure.msi;ClientId=mi-client"},
+			want: wantConn{endpoint: "https://x.example", auth: "managed identity (client mi-client)", cred: credMI},
+		},
+		{
+			name: "AuthType azure.app with ClientSecret",
+			kv:   []string{P, "Endpoint=https://x.example;AuthType=azure.app;ClientId=c1;TenantId=t1;ClientSecret=s"},
+			want: wantConn{endpoint: "https://x.example", auth: "client secret (tenant t1, client c1)", cred: credSecret},
+		},
+		{
+			name: "AuthType azure.app with ClientCert",
+			kv:   []string{P, "Endpoint=https://x.example;AuthType=azure.app;ClientId=c1;TenantId=t1;ClientCert=" + files.pem},
+			want: wantConn{endpoint: "https://x.example", auth: "client certificate (tenant t1, client c1)", cred: credCert},
+		},
+		{
+			name: "AuthType azure.app prefers ClientSecret over ClientCert",
+			kv: []string{P, "Endpoint=https://x.example;AuthType=azure.app;ClientId=c1;TenantId=t1;ClientSecret=s;" +
+				"ClientCert=" + files.missing},
+			want: wantConn{endpoint: "https://x.example", auth: "client secret (tenant t1, client c1)", cred: credSecret},
+		},
+		{
+			name: "legacy AuthType aad with ClientSecret",
+			kv:   []string{P, "Endpoint=https://x.example;AuthType=aad;ClientId=c1;TenantId=t1;ClientSecret=s"},
+			want: wantConn{endpoint: "https://x.example", auth: "client secret (tenant t1, client c1)", cred: credSecret},
+		},
+		{
+			name: "legacy AuthType aad with ClientCert",
+			kv:   []string{P, "Endpoint=https://x.example;AuthType=aad;ClientId=c1;TenantId=t1;ClientCert=" + files.pem},
+			want: wantConn{endpoint: "https://x.example", auth: "client certificate (tenant t1, client c1)", cred: credCert},
+		},
+		{
+			name: "legacy AuthType aad with ClientId only",
+			kv:   []string{P, "Endpoint=https://x.example;AuthType=aad;ClientId=c1"},
+			want: wantConn{endpoint: "https://x.example", auth: "managed identity (client c1)", cred: credMI},
+		},
+		{
+			name: "legacy AuthType aad alone",
+			kv:   []string{P, "Endpoint=https://x.example;AuthType=aad"},
+			want: wantConn{endpoint: "https://x.example", auth: "managed identity", cred: credMI},
+		},
+		{
+			name: "ConnectionStrings:P wins over P",
+			kv: []string{P, "Endpoint=https://plain.example;AccessKey=k1",
+				"ConnectionStrings:" + P, "Endpoint=https://section.example;AccessKey=k2"},
+			want: wantConn{endpoint: "https://section.example", accessKey: "k2", auth: "access key"},
+		},
+		{
+			name: "ConnectionStrings__P in environment spelling",
+			kv:   []string{"connectionstrings__azuresignalrconnectionstring", "Endpoint=https://section.example;AccessKey=k2"},
+			want: wantConn{endpoint: "https://section.example", accessKey: "k2", auth: "access key"},
+		},
+		{
+			name: "App Service connection string CUSTOMCONNSTR_P",
+			kv:   []string{"CUSTOMCONNSTR_" + P, "Endpoint=https://portal.example;AccessKey=k3"},
+			want: wantConn{endpoint: "https://portal.example", accessKey: "k3", auth: "access key"},
+		},
+		{
+			name: "a connection string wins over serviceUri",
+			kv:   []string{P, "Endpoint=https://x.example;AccessKey=k", P + "__serviceUri", "https://identity.example"},
+			want: wantConn{endpoint: "https://x.example", accessKey: "k", auth: "access key"},
+		},
+		{
+			name: "an empty P falls through to serviceUri",
+			kv:   []string{P, "  ", P + "__serviceUri", "https://identity.example", P + "__credential", "managedidentity"},
+			want: wantConn{endpoint: "https://identity.example", auth: "managed identity", cred: credMI},
+		},
+		{
+			name:    "another ConnectionStringSetting",
+			kv:      []string{P, "Endpoint=https://default.example;AccessKey=k", "Other", "Endpoint=https://other.example;AccessKey=o"},
+			setting: "Other",
+			want:    wantConn{endpoint: "https://other.example", accessKey: "o", auth: "access key"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			setting := tt.setting
+			if setting == "" {
+				setting = P
+			}
+			c, err := settings.Resolve(valuesOf(t, tt.kv...), tt.setting, settings.Options{})
+			if err != nil {
+				t.Fatalf("got error %v, want nil", err)
+			}
+			checkConnection(t, c, setting, tt.want)
+		})
+	}
+}
+
+func TestResolveConnectionStringErrors(t *testing.T) {
+	files := newCertFiles(t)
+	const P = "AzureSignalRConnectionString"
+	tests := []struct {
+		name    string
+		key     string // the key the connection string is set under
+		value   string
+		want    []string
+		notWant []string
+	}{
+		{"unknown AuthType names the value", P, "Endpoint=https://x.example;AuthType=bogus;AccessKey=k",
+			[]string{`unknown AuthType "bogus"`}, nil},
+		{"unknown AuthType that looks like a secret is not echoed", P,
+			"Endpoint=https://x.example;AuthType=azure.app,ClientSecret~Xy/Zz+123", []string{"unknown AuthType (value not shown)"},
+			[]string{"Xy/Zz"}},
+		{"missing AccessKey", P, "Endpoint=https://x.example;Version=1.0", []string{"AccessKey is required"}, nil},
+		{"empty AccessKey", P, "Endpoint=https://x.example;AccessKey=", []string{"AccessKey is required"}, nil},
+		{"missing Endpoint", P, "AccessKey=k;Version=1.0", []string{"Endpoint is required"}, nil},
+		{"no key-value part at all", P, "just some text", []string{"Endpoint is required"}, []string{"just some text"}},
+		{"Endpoint not a URL", P, "Endpoint=x.service.signalr.net;AccessKey=k", []string{"Endpoint must be an absolute http or https URL"}, nil},
+		{"Endpoint with another scheme", P, "Endpoint=ftp://x.example;AccessKey=k", []string{"Endpoint must be"}, nil},
+		{"Endpoint with a query", P, "Endpoint=https://x.example/?a=b;AccessKey=k", []string{"Endpoint must be"}, nil},
+		{"Endpoint with user info", P, "Endpoint=https://u:p@x.example;AccessKey=k", []string{"Endpoint must be"}, []string{"u:p"}},
+		{"Endpoint glued to a key by a wrong separator is not echoed", P,
+			"Endpoint=https://x.example,AccessKey=GluedKeyValue123", []string{"Endpoint must be"}, []string{"GluedKeyValue123"}},
+		{"Endpoint with port 0", P, "Endpoint=https://x.example:0;AccessKey=k", []string{"Endpoint must be"}, nil},
+		{"duplicate key, any case", P, "Endpoint=https://x.example;AccessKey=k1;accesskey=k2", []string{"duplicate key accesskey"},
+			[]string{"k1", "k2"}},
+		{"duplicate Endpoint", P, "Endpoint=https://x.example;ENDPOINT=https://y.example;AccessKey=k", []string{"duplicate key ENDPOINT"}, nil},
+		{"Port 0", P, "Endpoint=https://x.example;Port=0;AccessKey=k", []string{"Port must be a number from 1 to 65535"}, nil},
+		{"Port 65536", P, "Endpoint=https://x.example;Port=65536;AccessKey=k", []string{"Port must be"}, nil},
+		{"Port not a number", P, "Endpoint=https://x.example;Port=http;AccessKey=k", []string{"Port must be"}, nil},
+		{"Version 2.0", P, "Endpoint=https://x.example;Version=2.0;AccessKey=k", []string{"Version is not supported"}, nil},
+		{"Version 1", P, "Endpoint=https://x.example;Version=1;AccessKey=k", []string{"Version is not supported"}, nil},
+		{"ClientEndpoint invalid", P, "Endpoint=https://x.example;AccessKey=k;ClientEndpoint=/client", []string{"ClientEndpoint must be"}, nil},
+		{"ServerEndpoint invalid", P, "Endpoint=https://x.example;AccessKey=k;ServerEndpoint=ws://s.example", []string{"ServerEndpoint must be"}, nil},
+		{"azure.app without ClientId", P, "Endpoint=https://x.example;AuthType=azure.app;TenantId=t;ClientSecret=s",
+			[]string{"requires ClientId"}, nil},
+		{"azure.app without TenantId", P, "Endpoint=https://x.example;AuthType=azure.app;ClientId=c;ClientSecret=s",
+			[]string{"requires TenantId"}, nil},
+		{"azure.app without secret or certificate", P, "Endpoint=https://x.example;AuthType=azure.app;ClientId=c;TenantId=t",
+			[]string{"requires ClientSecret or ClientCert"}, nil},
+		{"aad with tenant and client but no secret", P, "Endpoint=https://x.example;AuthType=aad;ClientId=c;TenantId=t",
+			[]string{"AuthType aad requires ClientSecret or ClientCert"}, nil},
+		{"ClientCert file missing", P, "Endpoint=https://x.example;AuthType=azure.app;ClientId=c;TenantId=t;ClientCert=" + files.missing,
+			[]string{"ClientCert", "cannot read certificate file", files.missing}, nil},
+		{"ClientCert file not a certificate", P, "Endpoint=https://x.example;AuthType=azure.app;ClientId=c;TenantId=t;ClientCert=" + files.garbage,
+			[]string{"ClientCert", "cannot parse certificate file", files.garbage}, nil},
+		{"ClientCert with an ECDSA key", P, "Endpoint=https://x.example;AuthType=azure.app;ClientId=c;TenantId=t;ClientCert=" + files.ecdsa,
+			[]string{"not an RSA key"}, nil},
+		{"ClientCert PFX needs a password the connection string cannot give", P,
+			"Endpoint=https://x.example;AuthType=azure.app;ClientId=c;TenantId=t;ClientCert=" + files.pfx,
+			[]string{"cannot parse certificate file"}, nil},
+		{"invalid tenant", P, "Endpoint=https://x.example;AuthType=azure.app;ClientId=c;TenantId=bad/tenant;ClientSecret=SecretSecret1",
+			[]string{"cannot create client secret credential"}, []string{"SecretSecret1"}},
+		{"key named as spelled: lower case", "azuresignalrconnectionstring", "Endpoint=https://x.example",
+			[]string{"azuresignalrconnectionstring: invalid connection string: AccessKey is required"}, nil},
+		{"key named as spelled: ConnectionStrings__P", "ConnectionStrings__" + P, "Endpoint=https://x.example",
+			[]string{"ConnectionStrings__" + P + ": invalid connection string"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := settings.Resolve(valuesOf(t, tt.key, tt.value), "", settings.Options{})
+			checkError(t, err, tt.key, tt.want...)
+			for _, nw := range tt.notWant {
+				if strings.Contains(err.Error(), nw) {
+					t.Errorf("got error %q, want it not to contain %q", err, nw)
+				}
+			}
+		})
+	}
+}
+
+func TestResolveIdentity(t *testing.T) {
+	files := newCertFiles(t)
+	const P = "AzureSignalRConnectionString"
+	uri := []string{P + "__serviceUri", "https://id.service.signalr.net/"}
+	kv := func(extra ...string) []string { return append(append([]string{}, uri...), extra...) }
+	const ep = "https://id.service.signalr.net"
+	tests := []struct {
+		name string
+		kv   []string
+		opts settings.Options
+		want wantConn
+	}{
+		{
+			name: "managed identity",
+			kv:   kv(P+"__credential", "managedidentity"),
+			want: wantConn{endpoint: ep, auth: "managed identity", cred: credMI},
+		},
+		{
+			name: "managed identity, any case, user-assigned, wins over a secret",
+			kv: kv(P+":Credential", "ManagedIdentity", P+":clientId", "mi-client",
+				P+":tenantId", "t1", P+":clientSecret", "s"),
+			want: wantConn{endpoint: ep, auth: "managed identity (client mi-client)", cred: credMI},
+		},
+		{
+			name: "client secret",
+			kv:   kv(P+"__tenantId", "t1", P+"__clientId", "c1", P+"__clientSecret", "s"),
+			want: wantConn{endpoint: ep, auth: "client secret (tenant t1, client c1)", cred: credSecret},
+		},
+		{
+			name: "client secret, mixed separators and case",
+			kv: []string{"azuresignalrconnectionstring:SERVICEURI", "https://ID.service.signalr.net",
+				"AZURESIGNALRCONNECTIONSTRING__TENANTID", "t1", "AzureSignalRConnectionString:ClientId", "c1",
+				"azureSignalRConnectionString__clientsecret", "s"},
+			want: wantConn{endpoint: ep, auth: "client secret (tenant t1, client c1)", cred: credSecret},
+		},
+		{
+			name: "client secret wins over a certificate",
+			kv: kv(P+"__tenantId", "t1", P+"__clientId", "c1", P+"__clientSecret", "s",
+				P+"__clientCertificatePath", files.missing),
+			want: wantConn{endpoint: ep, auth: "client secret (tenant t1, client c1)", cred: credSecret},
+		},
+		{
+			name: "certificate from a PEM file",
+			kv:   kv(P+"__tenantId", "t1", P+"__clientId", "c1", P+"__clientCertificatePath", files.pem),
+			want: wantConn{endpoint: ep, auth: "client certificate (tenant t1, client c1)", cred: credCert},
+		},
+		{
+			name: "certificate from a PFX file with a password",
+			kv: kv(P+"__tenantId", "t1", P+"__clientId", "c1", P+"__clientCertificatePath", files.pfx,
+				P+"__clientCertificatePassword", pfxPassword),
+			want: wantConn{endpoint: ep, auth: "client certificate (tenant t1, client c1)", cred: credCert},
+		},
+		{
+			name: "certificate by thumbprint, lower case",
+			kv:   kv(P+"__tenantId", "t1", P+"__clientId", "c1", P+"__clientCertificate", files.thumbprint),
+			opts: settings.Options{CertificateDir: files.dir},
+			want: wantConn{endpoint: ep, auth: "client certificate (tenant t1, client c1)", cred: credCert},
+		},
+		{
+			name: "certificate path wins over thumbprint",
+			kv: kv(P+"__tenantId", "t1", P+"__clientId", "c1", P+"__clientCertificatePath", files.pem,
+				P+"__clientCertificate", "ABCDEF"),
+			want: wantConn{endpoint: ep, auth: "client certificate (tenant t1, client c1)", cred: credCert},
+		},
+		{
+			name: "none of tenantId, clientId, clientSecret: DefaultAzureCredential",
+			kv:   kv(),
+			want: wantConn{endpoint: ep, auth: "DefaultAzureCredential", cred: credDefault},
+		},
+		{
+			name: "AZURE_* alone still means DefaultAzureCredential",
+			kv:   kv("AZURE_TENANT_ID", "env-tenant", "AZURE_CLIENT_ID", "env-client", "AZURE_CLIENT_SECRET", "env-secret"),
+			want: wantConn{endpoint: ep, auth: "DefaultAzureCredential", cred: credDefault},
+		},
+		{
+			name: "a certificate alone is not one of the three: DefaultAzureCredential",
+			kv:   kv(P+"__clientCertificatePath", files.missing),
+			want: wantConn{endpoint: ep, auth: "DefaultAzureCredential", cred: credDefault},
+		},
+		{
+			name: "partial: secret from AZURE_CLIENT_SECRET",
+			kv:   kv(P+"__tenantId", "t1", P+"__clientId", "c1", "AZURE_CLIENT_SECRET", "env-secret", "AZURE_TENANT_ID", "ignored"),
+			want: wantConn{endpoint: ep, auth: "client secret (tenant t1, client c1)", cred: credSecret},
+		},
+		{
+			name: "partial: tenant and secret from AZURE_*",
+			kv:   kv(P+"__clientId", "c1", "AZURE_TENANT_ID", "env-tenant", "AZURE_CLIENT_SECRET", "env-secret"),
+			want: wantConn{endpoint: ep, auth: "client secret (tenant env-tenant, client c1)", cred: credSecret},
+		},
+		{
+			name: "partial: tenant and client from AZURE_*",
+			kv:   kv(P+":clientSecret", "s", "azure_tenant_id", "env-tenant", "AZURE_CLIENT_ID", "env-client"),
+			want: wantConn{endpoint: ep, auth: "client secret (tenant env-tenant, client env-client)", cred: credSecret},
+		},
+		{
+			name: "partial: tenant from AZURE_TENANT_ID with a certificate",
+			kv: kv(P+"__clientId", "c1", P+"__clientCertificatePath", files.pem,
+				"AZURE_TENANT_ID", "env-tenant", "AZURE_CLIENT_SECRET", "not-used"),
+			want: wantConn{endpoint: ep, auth: "client certificate (tenant env-tenant, client c1)", cred: credCert},
+		},
+		{
+			name: "clientEndpoint and serverEndpoint",
+			kv: kv(P+"__credential", "managedidentity", P+"__clientEndpoint", "https://client.example/",
+				P+"__serverEndpoint", "http://10.0.0.1:8080"),
+			want: wantConn{endpoint: ep, clientEndpoint: "https://client.example", serverEndpoint: "http://10.0.0.1:8080",
+				auth: "managed identity", cred: credMI},
+		},
+		{
+			name: "disableInstanceDiscovery and AZURE_AUTHORITY_HOST accepted",
+			kv: kv(P+"__tenantId", "t1", P+"__clientId", "c1", P+"__clientSecret", "s",
+				P+"__disableInstanceDiscovery", "TRUE", "AZURE_AUTHORITY_HOST", "https://login.example/"),
+			want: wantConn{endpoint: ep, auth: "client secret (tenant t1, client c1)", cred: credSecret},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := settings.Resolve(valuesOf(t, tt.kv...), P, tt.opts)
+			if err != nil {
+				t.Fatalf("got error %v, want nil", err)
+			}
+			checkConnection(t, c, P, tt.want)
+		})
+	}
+}
+
+func TestResolveIdentityErrors(t *testing.T) {
+	files := newCertFiles(t)
+	const P = "AzureSignalRConnectionString"
+	uri := []string{P + "__serviceUri", "https://id.example"}
+	kv := func(extra ...string) []string { return append(append([]string{}, uri...), extra...) }
+	tests := []struct {
+		name    string
+		kv      []string
+		opts    settings.Options
+		key     string
+		want    []string
+		notWant []string
+	}{
+		{name: "serviceUri not a URL", kv: []string{P + ":serviceUri", "id.example"}, key: P + ":serviceUri",
+			want: []string{"must be an absolute http or https URL"}},
+		{name: "serviceUri holding a connection string is not echoed",
+			kv:  []string{P + "__serviceUri", "Endpoint=https://x.example;AccessKey=PastedKeyValue99"},
+			key: P + "__serviceUri", want: []string{"must be"}, notWant: []string{"PastedKeyValue99"}},
+		{name: "serviceUri with another scheme", kv: []string{P + "__serviceUri", "wss://id.example"}, key: P + "__serviceUri",
+			want: []string{"must be"}},
+		{name: "clientEndpoint invalid", kv: kv(P+"__clientEndpoint", "client.example"), key: P + "__clientEndpoint",
+			want: []string{"must be"}},
+		{name: "serverEndpoint invalid", kv: kv(P+"__serverEndpoint", "https://"), key: P + "__serverEndpoint",
+			want: []string{"must be"}},
+		{name: "unsupported credential", kv: kv(P+"__credential", "workloadidentity"), key: P + "__credential",
+			want: []string{`unsupported credential "workloadidentity"`}},
+		{name: "partial: missing tenant and secret", kv: kv(P+"__clientId", "c1"), key: P + "__clientId",
+			want: []string{"incomplete identity-based connection",
+				P + "__tenantId / " + P + ":tenantId (or AZURE_TENANT_ID)",
+				P + "__clientSecret / " + P + ":clientSecret (or AZURE_CLIENT_SECRET)"},
+			notWant: []string{"clientId /"}},
+		{name: "partial: missing client only", kv: kv(P+":tenantId", "t1", "AZURE_CLIENT_SECRET", "EnvSecretValue77"),
+			key:     P + ":tenantId",
+			want:    []string{P + "__clientId / " + P + ":clientId (or AZURE_CLIENT_ID)"},
+			notWant: []string{"clientSecret", "tenantId /", "EnvSecretValue77"}},
+		{name: "partial: secret only", kv: kv(P+"__clientSecret", "SectionSecret88"), key: P + "__clientSecret",
+			want:    []string{P + "__tenantId / " + P + ":tenantId", P + "__clientId / " + P + ":clientId"},
+			notWant: []string{"SectionSecret88"}},
+		{name: "partial with a certificate: no secret asked for", kv: kv(P+"__clientId", "c1", P+"__clientCertificatePath", files.pem),
+			key: P + "__clientId", want: []string{P + "__tenantId / "}, notWant: []string{"clientSecret"}},
+		{name: "certificate file missing", kv: kv(P+"__tenantId", "t", P+"__clientId", "c", P+"__clientCertificatePath", files.missing),
+			key: P + "__clientCertificatePath", want: []string{"cannot read certificate file", files.missing}},
+		{name: "certificate file not a certificate", kv: kv(P+"__tenantId", "t", P+"__clientId", "c", P+"__clientCertificatePath", files.garbage),
+			key: P + "__clientCertificatePath", want: []string{"cannot parse certificate file", files.garbage}},
+		{name: "PFX with a wrong password", kv: kv(P+"__tenantId", "t", P+"__clientId", "c", P+"__clientCertificatePath", files.pfx,
+			P+"__clientCertificatePassword", "WrongPassword55"),
+			key: P + "__clientCertificatePath", want: []string{"cannot parse certificate file"}, notWant: []string{"WrongPassword55"}},
+		{name: "PFX without its password", kv: kv(P+"__tenantId", "t", P+"__clientId", "c", P+"__clientCertificatePath", files.pfx),
+			key: P + "__clientCertificatePath", want: []string{"cannot parse certificate file"}},
+		{name: "ECDSA key", kv: kv(P+"__tenantId", "t", P+"__clientId", "c", P+"__clientCertificatePath", files.ecdsa),
+			key: P + "__clientCertificatePath", want: []string{"not an RSA key"}},
+		{name: "thumbprint not hexadecimal", kv: kv(P+"__tenantId", "t", P+"__clientId", "c", P+"__clientCertificate", "../../etc/passwd"),
+			opts: settings.Options{CertificateDir: files.dir},
+			key:  P + "__clientCertificate", want: []string{"hexadecimal"}},
+		{name: "thumbprint file missing", kv: kv(P+"__tenantId", "t", P+"__clientId", "c", P+"__clientCertificate", "abcdef"),
+			opts: settings.Options{CertificateDir: files.dir},
+			key:  P + "__clientCertificate", want: []string{"cannot read certificate file", filepath.Join(files.dir, "ABCDEF.p12")}},
+		{name: "thumbprint in the default directory", kv: kv(P+"__tenantId", "t", P+"__clientId", "c", P+"__clientCertificate", "abcdef"),
+			key: P + "__clientCertificate", want: []string{"/var/ssl/private/ABCDEF.p12"}},
+		{name: "disableInstanceDiscovery not a boolean", kv: kv(P+"__disableInstanceDiscovery", "maybe"),
+			key: P + "__disableInstanceDiscovery", want: []string{`invalid value "maybe": want true or false`}},
+		{name: "AZURE_AUTHORITY_HOST over http", kv: kv("AZURE_AUTHORITY_HOST", "http://login.example"),
+			key: "AZURE_AUTHORITY_HOST", want: []string{"must be an https URL"}},
+		{name: "invalid tenant from azidentity", kv: kv(P+"__tenantId", "bad/tenant", P+"__clientId", "c", P+"__clientSecret", "AzSecretValue66"),
+			key: P + "__tenantId", want: []string{"cannot create client secret credential", "invalid tenantID"},
+			notWant: []string{"AzSecretValue66"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := settings.Resolve(valuesOf(t, tt.kv...), P, tt.opts)
+			checkError(t, err, tt.key, tt.want...)
+			for _, nw := range tt.notWant {
+				if strings.Contains(err.Error(), nw) {
+					t.Errorf("got error %q, want it not to contain %q", err, nw)
+				}
+			}
+		})
+	}
+}
+
+func TestResolveNotConfigured(t *testing.T) {
+	tests := []struct {
+		name    string
+		kv      []string
+		setting string
+	}{
+		{name: "nothing set"},
+		{name: "only AZURE_* set", kv: []string{"AZURE_TENANT_ID", "t", "AZURE_CLIENT_ID", "c", "AZURE_CLIENT_SECRET", "s"}},
+		{name: "identity keys without serviceUri", kv: []string{"AzureSignalRConnectionString__clientId", "c"}},
+		{name: "blank connection string", kv: []string{"AzureSignalRConnectionString", "   "}},
+		{name: "another setting", kv: []string{"AzureSignalRConnectionString", "Endpoint=https://x.example;AccessKey=k"}, setting: "Other"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := settings.Resolve(valuesOf(t, tt.kv...), tt.setting, settings.Options{})
+			var nc *settings.NotConfiguredError
+			if !errors.As(err, &nc) {
+				t.Fatalf("got error %v, want *settings.NotConfiguredError", err)
+			}
+			want := tt.setting
+			if want == "" {
+				want = settings.DefaultConnectionStringSetting
+			}
+			if nc.Setting != want {
+				t.Errorf("Setting: got %q, want %q", nc.Setting, want)
+			}
+			for _, w := range []string{want + " ", want + "__serviceUri", want + ":serviceUri"} {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("got %q, want it to name %q", err, w)
+				}
+			}
+		})
+	}
+}
