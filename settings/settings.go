@@ -41,7 +41,7 @@ type Connection struct {
 }
 
 // LogValue describes the connection for logs: never the key or a secret.
-func (c *Connection) LogValue() slog.Value {
+func (c Connection) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("setting", c.Setting),
 		slog.String("endpoint", c.Endpoint),
@@ -50,10 +50,10 @@ func (c *Connection) LogValue() slog.Value {
 }
 
 // String describes the connection like LogValue, so that printing a
-// Connection with fmt never shows its AccessKey.
-func (c *Connection) String() string {
+// Connection (or a pointer to one) with fmt never shows its AccessKey.
+func (c Connection) String() string {
 	return "SignalR connection " + c.Setting + " to " + c.Endpoint + " (" + c.Auth + ")"
 }
 
 // GoString is String, for %#v.
-func (c *Connection) GoString() string { return c.String() }
+func (c Connection) GoString() string { return c.String() }

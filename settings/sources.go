@@ -247,8 +247,10 @@ func NewValues(logger *slog.Logger, sources ...Source) *Values {
 				}
 			}
 			if prev, ok := v.entries[n]; ok {
-				if prev.spelling != win.spelling && prev.value != win.value {
-					warnSpelling(logger, prev, win)
+				for _, s := range spellings {
+					if s != prev.spelling && src.Pairs[s] != prev.value {
+						warnSpelling(logger, prev, entry{spelling: s, source: src.Name})
+					}
 				}
 				continue
 			}
