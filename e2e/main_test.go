@@ -1,0 +1,188 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/funcsignalr/funcsignalr/internal/funchost"
+)
+
+// appRoot is the deployed layout (binary, host.json, function folders)
+// built once for every test.
+var appRoot string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "funcsignalr-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	appRoot, err = funchost.Build("..", dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// startHost starts the handler under the fake Functions host with the
+// given app settings; the embedded local service, if used, gets a free port.
+func startHost(tb testing.TB, payloadMode bool, settings ...string) *funchost.Host {
+	tb.Helper()
+	env := append([]string{"FUNCSIGNALR_LOCAL_ADDR=127.0.0.1:0", "FUNCSIGNALR_LOG_LEVEL=debug"}, settings...)
+	h, err := funchost.Start(context.Background(), appRoot, funchost.Options{Env: env, PayloadMode: payloadMode})
+	if err != nil {
+		tb.Fatalf("start host: %v", err)
+	}
+	tb.Cleanup(h.Stop)
+	return h
+}
+
+// call sends one request to the host's public URL.
+func call(tb testing.TB, h *funchost.Host, method, path string, header http.Header, body string) (int, http.Header, string) {
+	tb.Helper()
+	req, err := http.NewRequest(method, h.URL+path, strings.NewReader(body))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	var sb strings.Builder
+	if _, err := fmt.Fprint(&sb, readAll(resp)); err != nil {
+		tb.Fatal(err)
+	}
+	return resp.StatusCode, resp.Header, sb.String()
+}
+
+func readAll(resp *http.Response) string {
+	var b strings.Builder
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := resp.Body.Read(buf)
+		b.Write(buf[:n])
+		if err != nil {
+			return b.String()
+		}
+	}
+}
+
+// errorCode returns the contract error code in body, or "".
+func errorCode(body string) string {
+	var e struct{ Error struct{ Code string } }
+	json.Unmarshal([]byte(body), &e)
+	return e.Error.Code
+}
+
+// recorded is one request a fake service received.
+type recorded struct {
+	Method, Path, RawQuery, Auth string
+	Body                         string
+}
+
+// fakeService is a stand-in for Azure SignalR Service's REST API: it
+// records every request and answers with respond.
+type fakeService struct {
+	*httptest.Server
+	mu       sync.Mutex
+	requests []recorded
+}
+
+func newFakeService(tb testing.TB, respond http.HandlerFunc) *fakeService {
+	tb.Helper()
+	f := &fakeService{}
+	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body := make([]byte, r.ContentLength)
+		if r.ContentLength > 0 {
+			r.Body.Read(body)
+		}
+		f.mu.Lock()
+		f.requests = append(f.requests, recorded{r.Method, r.URL.EscapedPath(), r.URL.RawQuery, r.Header.Get("Authorization"), string(body)})
+		f.mu.Unlock()
+		respond(w, r)
+	}))
+	tb.Cleanup(f.Close)
+	return f
+}
+
+func (f *fakeService) Requests() []recorded {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]recorded(nil), f.requests...)
+}
+
+// fakeAuthority is a Microsoft Entra authority over TLS on loopback. The
+// handler process trusts it through SSL_CERT_FILE.
+type fakeAuthority struct {
+	*httptest.Server
+	CertFile string
+	mu       sync.Mutex
+	tokens   int
+	fail     bool
+}
+
+func newFakeAuthority(tb testing.TB) *fakeAuthority {
+	tb.Helper()
+	a := &fakeAuthority{}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{t}/v2.0/.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
+		b := a.URL + "/" + r.PathValue("t")
+		json.NewEncoder(w).Encode(map[string]string{"issuer": b + "/v2.0",
+			"authorization_endpoint": b + "/oauth2/v2.0/authorize", "token_endpoint": b + "/oauth2/v2.0/token"})
+	})
+	mux.HandleFunc("POST /{t}/oauth2/v2.0/token", func(w http.ResponseWriter, r *http.Request) {
+		a.mu.Lock()
+		a.tokens++
+		fail := a.fail
+		a.mu.Unlock()
+		if fail {
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprint(w, `{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided."}`)
+			return
+		}
+		fmt.Fprint(w, `{"access_token":"entra-token","expires_in":3600,"token_type":"Bearer"}`)
+	})
+	a.Server = httptest.NewTLSServer(mux)
+	tb.Cleanup(a.Close)
+	a.CertFile = filepath.Join(tb.TempDir(), "authority.pem")
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: a.Certificate().Raw})
+	if err := os.WriteFile(a.CertFile, pemBytes, 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return a
+}
+
+func (a *fakeAuthority) setFail(fail bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.fail = fail
+}
+
+// waitFor polls cond until it holds or the timeout passes.
+func waitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,439 @@
+package handler
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/funcsignalr/funcsignalr/bindings"
+	"github.com/funcsignalr/funcsignalr/settings"
+)
+
+// fakeBindings records what the handler asked for and answers with its fields.
+type fakeBindings struct {
+	mu        sync.Mutex
+	users     []string
+	ops       [][]bindings.Operation
+	info      bindings.ConnectionInfo
+	negErr    error
+	sendErr   error
+	sentOnErr int
+}
+
+func (f *fakeBindings) Negotiate(ctx context.Context, userID string, claims map[string]string) (bindings.ConnectionInfo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.users = append(f.users, userID)
+	return f.info, f.negErr
+}
+
+func (f *fakeBindings) Send(ctx context.Context, ops []bindings.Operation) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ops = append(f.ops, ops)
+	if f.sendErr != nil {
+		return f.sentOnErr, f.sendErr
+	}
+	return len(ops), nil
+}
+
+func testApp(tb testing.TB) App {
+	tb.Helper()
+	app, err := LoadApp("..")
+	if err != nil {
+		tb.Fatalf("LoadApp: %v", err)
+	}
+	return app
+}
+
+func newTestHandler(tb testing.TB, fb *fakeBindings, mutate func(*Config)) http.Handler {
+	tb.Helper()
+	cfg := Config{App: testApp(tb), Negotiator: fb, Sender: fb}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	h, err := New(cfg)
+	if err != nil {
+		tb.Fatalf("New: %v", err)
+	}
+	return h
+}
+
+func TestLoadAppReadsTheFunctionFolders(t *testing.T) {
+	app := testApp(t)
+	if got, want := app.RoutePrefix, "api"; got != want {
+		t.Errorf("RoutePrefix = %q, want %q", got, want)
+	}
+	if !app.ForwardingEnabled {
+		t.Error("ForwardingEnabled = false, want true")
+	}
+	if got, want := app.ExecutablePath, "funcsignalr"; got != want {
+		t.Errorf("ExecutablePath = %q, want %q", got, want)
+	}
+	tests := []struct {
+		name, path, auth string
+		methods          []string
+	}{
+		{"negotiate", "/api/negotiate", "anonymous", []string{"GET", "POST"}},
+		{"send", "/api/send", "function", []string{"POST"}},
+	}
+	for _, tt := range tests {
+		fn, ok := app.Function(tt.name)
+		if !ok {
+			t.Fatalf("function %s missing", tt.name)
+		}
+		if got := app.PublicPath(fn); got != tt.path {
+			t.Errorf("%s path = %q, want %q", tt.name, got, tt.path)
+		}
+		if fn.AuthLevel != tt.auth {
+			t.Errorf("%s authLevel = %q, want %q", tt.name, fn.AuthLevel, tt.auth)
+		}
+		if strings.Join(fn.Methods, ",") != strings.Join(tt.methods, ",") {
+			t.Errorf("%s methods = %v, want %v", tt.name, fn.Methods, tt.methods)
+		}
+	}
+}
+
+func TestNewRejectsUnknownFunctionFolder(t *testing.T) {
+	app := testApp(t)
+	app.Functions = append(app.Functions, Function{Name: "broadcast", Route: "broadcast"})
+	if _, err := New(Config{App: app}); err == nil || !strings.Contains(err.Error(), "broadcast") {
+		t.Fatalf("New error = %v, want one naming the function", err)
+	}
+}
+
+// invoke runs one request in the given mode and returns status, headers and body.
+func invoke(tb testing.TB, h http.Handler, payload bool, method, target string, header http.Header, body string) (int, http.Header, string) {
+	tb.Helper()
+	if !payload {
+		req := httptest.NewRequest(method, target, strings.NewReader(body))
+		for k, vs := range header {
+			req.Header[k] = vs
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code, rec.Header(), rec.Body.String()
+	}
+	name := target[strings.LastIndex(strings.Split(target, "?")[0], "/")+1:]
+	name = strings.Split(name, "?")[0]
+	u := "http://example.azurewebsites.net" + target
+	reqData := HTTPRequestData{URL: u, Method: method, Query: map[string]string{}, Headers: map[string][]string{}}
+	if i := strings.Index(target, "?"); i >= 0 {
+		for _, kv := range strings.Split(target[i+1:], "&") {
+			k, v, _ := strings.Cut(kv, "=")
+			reqData.Query[k] = v
+		}
+	}
+	for k, vs := range header {
+		reqData.Headers[k] = vs
+	}
+	if body != "" {
+		reqData.Body = &body
+	}
+	raw, _ := json.Marshal(map[string]any{"Data": map[string]any{"req": reqData}, "Metadata": map[string]any{}})
+	req := httptest.NewRequest(http.MethodPost, "/"+name, bytes.NewReader(raw))
+	req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		tb.Fatalf("payload invocation answered %d, want 200: %s", rec.Code, rec.Body)
+	}
+	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		tb.Fatalf("payload Content-Type = %q, want application/json", ct)
+	}
+	var resp struct {
+		Outputs struct {
+			Res struct {
+				StatusCode int               `json:"statusCode"`
+				Headers    map[string]string `json:"headers"`
+				Body       string            `json:"body"`
+			} `json:"res"`
+		}
+		Logs        []string
+		ReturnValue any
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
+		tb.Fatalf("payload response: %v: %s", err, rec.Body)
+	}
+	hd := http.Header{}
+	for k, v := range resp.Outputs.Res.Headers {
+		hd.Set(k, v)
+	}
+	return resp.Outputs.Res.StatusCode, hd, resp.Outputs.Res.Body
+}
+
+func TestFunctionsAnswerAlikeInBothModes(t *testing.T) {
+	jsonCT := http.Header{"Content-Type": {"application/json"}}
+	tests := []struct {
+		name       string
+		fb         fakeBindings
+		cfg        func(*Config)
+		method     string
+		target     string
+		header     http.Header
+		body       string
+		wantStatus int
+		wantCode   string // error code, "" for success
+		wantBody   string // exact body on success
+	}{
+		{name: "negotiate GET", fb: fakeBindings{info: bindings.ConnectionInfo{URL: "http://x/client/?hub=default", AccessToken: "t"}},
+			method: "GET", target: "/api/negotiate", wantStatus: 200,
+			wantBody: `{"url":"http://x/client/?hub=default","accessToken":"t"}`},
+		{name: "negotiate POST with negotiateVersion", fb: fakeBindings{info: bindings.ConnectionInfo{URL: "u", AccessToken: "t"}},
+			method: "POST", target: "/api/negotiate?negotiateVersion=1", wantStatus: 200, wantBody: `{"url":"u","accessToken":"t"}`},
+		{name: "negotiate PUT", method: "PUT", target: "/api/negotiate", wantStatus: 405, wantCode: "MethodNotAllowed"},
+		{name: "negotiate auth unavailable", fb: fakeBindings{negErr: &bindings.Error{Code: bindings.CodeAuthenticationUnavailable, Message: "access-key exchange failed"}},
+			method: "GET", target: "/api/negotiate", wantStatus: 503, wantCode: "AuthenticationUnavailable"},
+		{name: "negotiate unknown error", fb: fakeBindings{negErr: errors.New("secret-looking internals")},
+			method: "GET", target: "/api/negotiate", wantStatus: 500, wantCode: "InternalError"},
+		{name: "negotiate not configured", cfg: func(c *Config) { c.ConfigError = &settings.NotConfiguredError{Setting: "AzureSignalRConnectionString"} },
+			method: "GET", target: "/api/negotiate", wantStatus: 500, wantCode: "ConfigurationError"},
+		{name: "send one message", method: "POST", target: "/api/send", header: jsonCT,
+			body: `{"target":"newMessage","arguments":["hi"]}`, wantStatus: 202, wantBody: `{"sent":1}`},
+		{name: "send batch", method: "POST", target: "/api/send",
+			body: `[{"target":"a"},{"action":"add","groupName":"g","userId":"u"}]`, wantStatus: 202, wantBody: `{"sent":2}`},
+		{name: "send GET", method: "GET", target: "/api/send", wantStatus: 405, wantCode: "MethodNotAllowed"},
+		{name: "send not JSON", method: "POST", target: "/api/send", body: `{"target":`, wantStatus: 400, wantCode: "InvalidJson"},
+		{name: "send scalar", method: "POST", target: "/api/send", body: `42`, wantStatus: 400, wantCode: "InvalidJson"},
+		{name: "send missing target", method: "POST", target: "/api/send", body: `{"arguments":[]}`, wantStatus: 400, wantCode: "InvalidMessage"},
+		{name: "send unknown action", method: "POST", target: "/api/send", body: `{"action":"explode","groupName":"g","userId":"u"}`, wantStatus: 400, wantCode: "InvalidMessage"},
+		{name: "send text/plain", method: "POST", target: "/api/send", header: http.Header{"Content-Type": {"text/plain"}},
+			body: `{"target":"a"}`, wantStatus: 415, wantCode: "UnsupportedMediaType"},
+		{name: "send too large", method: "POST", target: "/api/send",
+			body: `{"target":"a","arguments":["` + strings.Repeat("x", MaxBodyBytes) + `"]}`, wantStatus: 413, wantCode: "PayloadTooLarge"},
+		{name: "send service error", fb: fakeBindings{sendErr: &bindings.Error{Code: bindings.CodeServiceError, Message: "SignalR service answered 500"}, sentOnErr: 1},
+			method: "POST", target: "/api/send", body: `[{"target":"a"},{"target":"b"}]`, wantStatus: 502, wantCode: "ServiceError"},
+		{name: "send timeout", fb: fakeBindings{sendErr: &bindings.Error{Code: bindings.CodeServiceTimeout, Message: "no answer"}},
+			method: "POST", target: "/api/send", body: `{"target":"a"}`, wantStatus: 504, wantCode: "ServiceTimeout"},
+		{name: "send config error", cfg: func(c *Config) {
+			c.ConfigError = &settings.Error{Key: "AzureSignalRConnectionString", Message: "unknown AuthType \"foo\""}
+		},
+			method: "POST", target: "/api/send", body: `{"target":"a"}`, wantStatus: 500, wantCode: "ConfigurationError"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			type answer struct {
+				status int
+				ct     string
+				body   string
+			}
+			var answers [2]answer
+			for i, payload := range []bool{false, true} {
+				fb := tt.fb
+				h := newTestHandler(t, &fb, tt.cfg)
+				status, hd, body := invoke(t, h, payload, tt.method, tt.target, tt.header, tt.body)
+				answers[i] = answer{status, hd.Get("Content-Type"), body}
+				if status != tt.wantStatus {
+					t.Errorf("payload=%v: status = %d, want %d (body %s)", payload, status, tt.wantStatus, body)
+				}
+				if !strings.HasPrefix(hd.Get("Content-Type"), "application/json") {
+					t.Errorf("payload=%v: Content-Type = %q, want application/json", payload, hd.Get("Content-Type"))
+				}
+				if tt.wantCode == "" {
+					if body != tt.wantBody {
+						t.Errorf("payload=%v: body = %s, want %s", payload, body, tt.wantBody)
+					}
+					continue
+				}
+				var e struct {
+					Error struct{ Code, Message string }
+					Sent  *int
+				}
+				if err := json.Unmarshal([]byte(body), &e); err != nil {
+					t.Fatalf("payload=%v: error body %q: %v", payload, body, err)
+				}
+				if e.Error.Code != tt.wantCode || e.Error.Message == "" {
+					t.Errorf("payload=%v: error = %+v, want code %s with a message", payload, e.Error, tt.wantCode)
+				}
+				if strings.Contains(body, "secret-looking") {
+					t.Errorf("payload=%v: internal error text leaked: %s", payload, body)
+				}
+				if tt.fb.sendErr != nil && (e.Sent == nil || *e.Sent != tt.fb.sentOnErr) {
+					t.Errorf("payload=%v: sent = %v, want %d", payload, e.Sent, tt.fb.sentOnErr)
+				}
+			}
+			if answers[0] != answers[1] {
+				t.Errorf("modes differ:\nforwarding %+v\npayload    %+v", answers[0], answers[1])
+			}
+		})
+	}
+}
+
+func TestSendPassesOperationsInOrder(t *testing.T) {
+	fb := &fakeBindings{}
+	h := newTestHandler(t, fb, nil)
+	status, _, body := invoke(t, h, false, "POST", "/api/send", nil,
+		`[{"target":"one","arguments":[1,{"a":"b"}],"userId":"u"},{"action":"removeAll","userId":"u"}]`)
+	if status != 202 {
+		t.Fatalf("status = %d, want 202: %s", status, body)
+	}
+	if len(fb.ops) != 1 || len(fb.ops[0]) != 2 {
+		t.Fatalf("ops = %+v, want one batch of 2", fb.ops)
+	}
+	if m := fb.ops[0][0].Message; m == nil || m.Target != "one" || m.UserID != "u" || len(m.Arguments) != 2 {
+		t.Errorf("first op = %+v, want message one to user u with 2 arguments", fb.ops[0][0])
+	}
+	if g := fb.ops[0][1].GroupAction; g == nil || !strings.EqualFold(g.Action, "removeAll") || g.UserID != "u" {
+		t.Errorf("second op = %+v, want removeAll for u", fb.ops[0][1])
+	}
+}
+
+func TestSendNothingWhenBatchInvalid(t *testing.T) {
+	fb := &fakeBindings{}
+	h := newTestHandler(t, fb, nil)
+	status, _, _ := invoke(t, h, false, "POST", "/api/send", nil, `[{"target":"ok"},{"arguments":[]}]`)
+	if status != 400 {
+		t.Fatalf("status = %d, want 400", status)
+	}
+	if len(fb.ops) != 0 {
+		t.Errorf("Send was called with %v, want nothing sent", fb.ops)
+	}
+}
+
+func TestNegotiateUserID(t *testing.T) {
+	tests := []struct {
+		name, expr, target string
+		header             http.Header
+		want               string
+	}{
+		{"default header", "", "/api/negotiate", http.Header{"X-Ms-Client-Principal-Id": {"alice"}}, "alice"},
+		{"default absent", "", "/api/negotiate", nil, ""},
+		{"query", "{query.userId}", "/api/negotiate?userId=bob", nil, "bob"},
+		{"custom header", "{headers.x-ms-signalr-userid}", "/api/negotiate", http.Header{"X-Ms-Signalr-Userid": {"carol"}}, "carol"},
+		{"template", "user-{query.id}", "/api/negotiate?id=7", nil, "user-7"},
+		{"template unresolved", "user-{query.id}", "/api/negotiate", nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, payload := range []bool{false, true} {
+				fb := &fakeBindings{}
+				h := newTestHandler(t, fb, func(c *Config) { c.UserID = tt.expr })
+				if status, _, body := invoke(t, h, payload, "GET", tt.target, tt.header, ""); status != 200 {
+					t.Fatalf("status = %d: %s", status, body)
+				}
+				if len(fb.users) != 1 || fb.users[0] != tt.want {
+					t.Errorf("payload=%v: user = %q, want %q", payload, fb.users, tt.want)
+				}
+			}
+		})
+	}
+}
+
+func TestBadUserIDExpression(t *testing.T) {
+	for _, expr := range []string{"{body.id}", "{headers.}", "{query}", "x{"} {
+		if _, err := New(Config{App: testApp(t), UserID: expr}); err == nil {
+			t.Errorf("New(UserID %q) succeeded, want an error", expr)
+		}
+	}
+}
+
+func TestPayloadEnvelopeErrors(t *testing.T) {
+	h := newTestHandler(t, &fakeBindings{}, nil)
+	tests := []struct {
+		name, method, body string
+		wantStatus         int
+		wantCode           string
+	}{
+		{"not JSON", "POST", `{"Data":`, 400, "InvalidJson"},
+		{"no req", "POST", `{"Data":{},"Metadata":{}}`, 400, "InvalidJson"},
+		{"req not object", "POST", `{"Data":{"req":"x"}}`, 400, "InvalidJson"},
+		{"GET", "GET", ``, 405, "MethodNotAllowed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(tt.method, "/send", strings.NewReader(tt.body)))
+			if rec.Code != tt.wantStatus || !strings.Contains(rec.Body.String(), `"code":"`+tt.wantCode+`"`) {
+				t.Errorf("got %d %s, want %d with code %s", rec.Code, rec.Body, tt.wantStatus, tt.wantCode)
+			}
+		})
+	}
+}
+
+func TestUnknownPathIsJSON404(t *testing.T) {
+	h := newTestHandler(t, &fakeBindings{}, nil)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/api/other", nil))
+	if rec.Code != 404 || !strings.Contains(rec.Body.String(), `"code":"NotFound"`) {
+		t.Errorf("got %d %s, want 404 NotFound", rec.Code, rec.Body)
+	}
+}
+
+func TestReadinessProbe(t *testing.T) {
+	h := newTestHandler(t, &fakeBindings{}, nil)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if rec.Code != 200 {
+		t.Errorf("GET / = %d, want 200", rec.Code)
+	}
+}
+
+func TestCORS(t *testing.T) {
+	tests := []struct {
+		name        string
+		origins     []string
+		method      string
+		header      http.Header
+		wantStatus  int
+		wantAllowed string
+	}{
+		{"preflight allowed", []string{"http://localhost:5173"}, "OPTIONS",
+			http.Header{"Origin": {"http://localhost:5173"}, "Access-Control-Request-Method": {"POST"}, "Access-Control-Request-Headers": {"x-requested-with, x-signalr-user-agent"}},
+			204, "http://localhost:5173"},
+		{"preflight wildcard", []string{"*"}, "OPTIONS",
+			http.Header{"Origin": {"https://app.example"}, "Access-Control-Request-Method": {"POST"}}, 204, "https://app.example"},
+		{"preflight other origin", []string{"http://localhost:5173"}, "OPTIONS",
+			http.Header{"Origin": {"https://evil.example"}, "Access-Control-Request-Method": {"POST"}}, 405, ""},
+		{"simple request", []string{"http://localhost:5173"}, "POST",
+			http.Header{"Origin": {"http://localhost:5173"}}, 200, "http://localhost:5173"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fb := &fakeBindings{info: bindings.ConnectionInfo{URL: "u", AccessToken: "t"}}
+			h := newTestHandler(t, fb, func(c *Config) { c.CORSOrigins = tt.origins })
+			req := httptest.NewRequest(tt.method, "/api/negotiate", nil)
+			req.Header = tt.header
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tt.wantStatus {
+				t.Errorf("status = %d, want %d", rec.Code, tt.wantStatus)
+			}
+			if got := rec.Header().Get("Access-Control-Allow-Origin"); got != tt.wantAllowed {
+				t.Errorf("Allow-Origin = %q, want %q", got, tt.wantAllowed)
+			}
+			if tt.wantAllowed != "" && rec.Header().Get("Access-Control-Allow-Credentials") != "true" {
+				t.Errorf("Allow-Credentials missing")
+			}
+			if tt.wantStatus == 204 && !strings.Contains(rec.Header().Get("Access-Control-Allow-Methods"), "POST") {
+				t.Errorf("Allow-Methods = %q, want POST in it", rec.Header().Get("Access-Control-Allow-Methods"))
+			}
+		})
+	}
+}
+
+func TestRequestLogsHoldNoSecrets(t *testing.T) {
+	var logs bytes.Buffer
+	fb := &fakeBindings{sendErr: &bindings.Error{Code: bindings.CodeServiceError, Message: "SignalR service answered 500"}}
+	h := newTestHandler(t, fb, func(c *Config) {
+		c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	const secret = "code-s3cr3t-value"
+	req := httptest.NewRequest("POST", "/api/send?code="+secret, strings.NewReader(`{"target":"a","arguments":["`+secret+`"]}`))
+	req.Header.Set("x-functions-key", secret)
+	req.Header.Set("Authorization", "Bearer "+secret)
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	out := logs.String()
+	if !strings.Contains(out, "status=502") {
+		t.Errorf("logs = %q, want the request line with status=502", out)
+	}
+	if strings.Contains(out, secret) {
+		t.Errorf("logs hold a secret: %s", out)
+	}
+}
