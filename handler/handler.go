@@ -92,7 +92,7 @@ func New(cfg Config) (http.Handler, error) {
 		}
 		r.Path(public).Handler(forwarded)
 		if public != payload {
-			r.Path(payload).Methods(http.MethodPost).Handler(payloadHandler(fn, forwarded))
+			r.Path(payload).Handler(payloadHandler(fn, forwarded))
 		}
 	}
 	var h http.Handler = r

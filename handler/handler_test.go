@@ -18,9 +18,14 @@ import (
 
 // fakeBindings records what the handler asked for and answers with its fields.
 type fakeBindings struct {
-	mu        sync.Mutex
-	users     []string
-	ops       [][]bindings.Operation
+	mu    sync.Mutex
+	users []string
+	ops   [][]bindings.Operation
+	fakeAnswers
+}
+
+// fakeAnswers is what fakeBindings answers.
+type fakeAnswers struct {
 	info      bindings.ConnectionInfo
 	negErr    error
 	sendErr   error
@@ -173,7 +178,7 @@ func TestFunctionsAnswerAlikeInBothModes(t *testing.T) {
 	jsonCT := http.Header{"Content-Type": {"application/json"}}
 	tests := []struct {
 		name       string
-		fb         fakeBindings
+		fb         fakeAnswers
 		cfg        func(*Config)
 		method     string
 		target     string
@@ -183,15 +188,15 @@ func TestFunctionsAnswerAlikeInBothModes(t *testing.T) {
 		wantCode   string // error code, "" for success
 		wantBody   string // exact body on success
 	}{
-		{name: "negotiate GET", fb: fakeBindings{info: bindings.ConnectionInfo{URL: "http://x/client/?hub=default", AccessToken: "t"}},
+		{name: "negotiate GET", fb: fakeAnswers{info: bindings.ConnectionInfo{URL: "http://x/client/?hub=default", AccessToken: "t"}},
 			method: "GET", target: "/api/negotiate", wantStatus: 200,
 			wantBody: `{"url":"http://x/client/?hub=default","accessToken":"t"}`},
-		{name: "negotiate POST with negotiateVersion", fb: fakeBindings{info: bindings.ConnectionInfo{URL: "u", AccessToken: "t"}},
+		{name: "negotiate POST with negotiateVersion", fb: fakeAnswers{info: bindings.ConnectionInfo{URL: "u", AccessToken: "t"}},
 			method: "POST", target: "/api/negotiate?negotiateVersion=1", wantStatus: 200, wantBody: `{"url":"u","accessToken":"t"}`},
 		{name: "negotiate PUT", method: "PUT", target: "/api/negotiate", wantStatus: 405, wantCode: "MethodNotAllowed"},
-		{name: "negotiate auth unavailable", fb: fakeBindings{negErr: &bindings.Error{Code: bindings.CodeAuthenticationUnavailable, Message: "access-key exchange failed"}},
+		{name: "negotiate auth unavailable", fb: fakeAnswers{negErr: &bindings.Error{Code: bindings.CodeAuthenticationUnavailable, Message: "access-key exchange failed"}},
 			method: "GET", target: "/api/negotiate", wantStatus: 503, wantCode: "AuthenticationUnavailable"},
-		{name: "negotiate unknown error", fb: fakeBindings{negErr: errors.New("secret-looking internals")},
+		{name: "negotiate unknown error", fb: fakeAnswers{negErr: errors.New("secret-looking internals")},
 			method: "GET", target: "/api/negotiate", wantStatus: 500, wantCode: "InternalError"},
 		{name: "negotiate not configured", cfg: func(c *Config) { c.ConfigError = &settings.NotConfiguredError{Setting: "AzureSignalRConnectionString"} },
 			method: "GET", target: "/api/negotiate", wantStatus: 500, wantCode: "ConfigurationError"},
@@ -208,9 +213,9 @@ func TestFunctionsAnswerAlikeInBothModes(t *testing.T) {
 			body: `{"target":"a"}`, wantStatus: 415, wantCode: "UnsupportedMediaType"},
 		{name: "send too large", method: "POST", target: "/api/send",
 			body: `{"target":"a","arguments":["` + strings.Repeat("x", MaxBodyBytes) + `"]}`, wantStatus: 413, wantCode: "PayloadTooLarge"},
-		{name: "send service error", fb: fakeBindings{sendErr: &bindings.Error{Code: bindings.CodeServiceError, Message: "SignalR service answered 500"}, sentOnErr: 1},
+		{name: "send service error", fb: fakeAnswers{sendErr: &bindings.Error{Code: bindings.CodeServiceError, Message: "SignalR service answered 500"}, sentOnErr: 1},
 			method: "POST", target: "/api/send", body: `[{"target":"a"},{"target":"b"}]`, wantStatus: 502, wantCode: "ServiceError"},
-		{name: "send timeout", fb: fakeBindings{sendErr: &bindings.Error{Code: bindings.CodeServiceTimeout, Message: "no answer"}},
+		{name: "send timeout", fb: fakeAnswers{sendErr: &bindings.Error{Code: bindings.CodeServiceTimeout, Message: "no answer"}},
 			method: "POST", target: "/api/send", body: `{"target":"a"}`, wantStatus: 504, wantCode: "ServiceTimeout"},
 		{name: "send config error", cfg: func(c *Config) {
 			c.ConfigError = &settings.Error{Key: "AzureSignalRConnectionString", Message: "unknown AuthType \"foo\""}
@@ -226,8 +231,7 @@ func TestFunctionsAnswerAlikeInBothModes(t *testing.T) {
 			}
 			var answers [2]answer
 			for i, payload := range []bool{false, true} {
-				fb := tt.fb
-				h := newTestHandler(t, &fb, tt.cfg)
+				h := newTestHandler(t, &fakeBindings{fakeAnswers: tt.fb}, tt.cfg)
 				status, hd, body := invoke(t, h, payload, tt.method, tt.target, tt.header, tt.body)
 				answers[i] = answer{status, hd.Get("Content-Type"), body}
 				if status != tt.wantStatus {
@@ -396,7 +400,7 @@ func TestCORS(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fb := &fakeBindings{info: bindings.ConnectionInfo{URL: "u", AccessToken: "t"}}
+			fb := &fakeBindings{fakeAnswers: fakeAnswers{info: bindings.ConnectionInfo{URL: "u", AccessToken: "t"}}}
 			h := newTestHandler(t, fb, func(c *Config) { c.CORSOrigins = tt.origins })
 			req := httptest.NewRequest(tt.method, "/api/negotiate", nil)
 			req.Header = tt.header
@@ -420,7 +424,7 @@ func TestCORS(t *testing.T) {
 
 func TestRequestLogsHoldNoSecrets(t *testing.T) {
 	var logs bytes.Buffer
-	fb := &fakeBindings{sendErr: &bindings.Error{Code: bindings.CodeServiceError, Message: "SignalR service answered 500"}}
+	fb := &fakeBindings{fakeAnswers: fakeAnswers{sendErr: &bindings.Error{Code: bindings.CodeServiceError, Message: "SignalR service answered 500"}}}
 	h := newTestHandler(t, fb, func(c *Config) {
 		c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
