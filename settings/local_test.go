@@ -1,0 +1,55 @@
+package settings_test
+
+import (
+	"testing"
+
+	"github.com/funcsignalr/funcsignalr/settings"
+)
+
+func TestLocalConnection(t *testing.T) {
+	tests := []struct {
+		addr         string
+		wantEndpoint string
+		wantConnStr  string
+	}{
+		{"127.0.0.1:8888", "http://127.0.0.1:8888", "Endpoint=http://127.0.0.1;Port=8888;"},
+		{"0.0.0.0:9000", "http://localhost:9000", "Endpoint=http://localhost;Port=9000;"},
+		{":8888", "http://localhost:8888", "Endpoint=http://localhost;Port=8888;"},
+		{"[::]:8888", "http://localhost:8888", "Endpoint=http://localhost;Port=8888;"},
+		{"[::1]:8888", "http://[::1]:8888", "Endpoint=http://[::1];Port=8888;"},
+		{"signalr.local:1", "http://signalr.local:1", "Endpoint=http://signalr.local;Port=1;"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.addr, func(t *testing.T) {
+			c := settings.LocalConnection(tt.addr)
+			want := settings.Connection{
+				Setting:        settings.DefaultConnectionStringSetting,
+				Endpoint:       tt.wantEndpoint,
+				ClientEndpoint: tt.wantEndpoint,
+				ServerEndpoint: tt.wantEndpoint,
+				AccessKey:      "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH",
+				Auth:           "access key (local development key)",
+				Local:          true,
+			}
+			if *c != want {
+				// Connection formats without its key, so spell the fields out.
+				t.Errorf("got {%q %q %q %q %q %q %v}, want {%q %q %q %q %q %q %v}",
+					c.Setting, c.Endpoint, c.ClientEndpoint, c.ServerEndpoint, c.AccessKey, c.Auth, c.Local,
+					want.Setting, want.Endpoint, want.ClientEndpoint, want.ServerEndpoint, want.AccessKey, want.Auth, want.Local)
+			}
+
+			cs := settings.LocalConnectionString(tt.addr)
+			if wantCS := tt.wantConnStr + "AccessKey=" + settings.LocalAccessKey + ";Version=1.0;"; cs != wantCS {
+				t.Errorf("LocalConnectionString: got %q, want %q", cs, wantCS)
+			}
+			// The logged connection string resolves to the same connection.
+			r, err := settings.Resolve(valuesOf(t, "AzureSignalRConnectionString", cs), "", settings.Options{})
+			if err != nil {
+				t.Fatalf("Resolve(%q): got error %v", cs, err)
+			}
+			if r.Endpoint != c.Endpoint || r.AccessKey != c.AccessKey {
+				t.Errorf("Resolve(%q): got %s with key %q, want %s with the local key", cs, r.Endpoint, r.AccessKey, c.Endpoint)
+			}
+		})
+	}
+}
