@@ -7,12 +7,15 @@ type Error struct {
 	Message string
 }
 
+// Error returns "Key: Message".
 func (e *Error) Error() string { return e.Key + ": " + e.Message }
 
 // NotConfiguredError says that no SignalR connection is configured for Setting.
 // Its message names the settings to set, in both spellings (CONTRACT §1.6).
 type NotConfiguredError struct{ Setting string }
 
+// Error names the settings to set, e.g. AzureSignalRConnectionString or
+// AzureSignalRConnectionString__serviceUri.
 func (e *NotConfiguredError) Error() string {
 	return "SignalR is not configured: set " + e.Setting + " (a connection string) or " +
 		e.Setting + "__serviceUri (identity-based; " + e.Setting + ":serviceUri in local.settings.json)"

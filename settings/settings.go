@@ -31,7 +31,7 @@ func (s Settings) Standalone() bool { return s.Port == "" }
 // Connection is one resolved SignalR connection (one per ConnectionStringSetting).
 type Connection struct {
 	Setting        string                 // the ConnectionStringSetting it came from
-	Endpoint       string                 // scheme://host[:port], no trailing slash; the token audience comes from it
+	Endpoint       string                 // scheme://host[:port][/path], no trailing slash; the token audience comes from it
 	ClientEndpoint string                 // base of the URL handed to clients; defaults to Endpoint
 	ServerEndpoint string                 // base of REST calls and the key exchange; defaults to Endpoint
 	AccessKey      string                 // set for access-key auth; secret

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -49,10 +50,11 @@ type Source struct {
 // given environment (os.Environ form) and working directory.
 // local.settings.json is read only when standalone; .env always.
 //
-// Missing files are not an error. A file that cannot be parsed is an
-// *Error whose Key is the file name; its message names the path and never
-// quotes the file's content. The process environment is neither read nor
-// changed: environ is the only view of it.
+// Missing files are not an error. A file that cannot be read or parsed is
+// an *Error whose Key is the file name; its message names the path and
+// never quotes the file's content. The other sources are still returned,
+// so the caller can report the error and keep serving. The process
+// environment is neither read nor changed: environ is the only view of it.
 func ReadSources(environ []string, dir string, standalone bool) ([]Source, error) {
 	env := Source{Name: SourceEnvironment, Pairs: make(map[string]string, len(environ))}
 	for _, kv := range environ {
@@ -63,20 +65,20 @@ func ReadSources(environ []string, dir string, standalone bool) ([]Source, error
 		env.Pairs[k] = v
 	}
 	sources := []Source{env}
-
-	if standalone {
-		pairs, err := readLocalSettings(filepath.Join(dir, SourceLocalSettings))
+	var errs []error
+	add := func(name string, read func(string) (map[string]string, error)) {
+		pairs, err := read(filepath.Join(dir, name))
 		if err != nil {
-			return nil, err
+			errs = append(errs, err)
+			return
 		}
-		sources = append(sources, Source{Name: SourceLocalSettings, Pairs: pairs})
+		sources = append(sources, Source{Name: name, Pairs: pairs})
 	}
-
-	pairs, err := readDotEnv(filepath.Join(dir, SourceDotEnv))
-	if err != nil {
-		return nil, err
+	if standalone {
+		add(SourceLocalSettings, readLocalSettings)
 	}
-	return append(sources, Source{Name: SourceDotEnv, Pairs: pairs}), nil
+	add(SourceDotEnv, readDotEnv)
+	return sources, errors.Join(errs...)
 }
 
 // readLocalSettings reads the Values (and ConnectionStrings, which func
@@ -152,7 +154,18 @@ func describeJSONError(data []byte, err error) string {
 	}
 	var typ *json.UnmarshalTypeError
 	if errors.As(err, &typ) {
-		return fmt.Sprintf("%s must be a JSON %s, not %s", typ.Field, typ.Type.Kind(), typ.Value)
+		want := "value"
+		switch typ.Type.Kind() {
+		case reflect.Map, reflect.Struct:
+			want = "object"
+		case reflect.Bool:
+			want = "boolean"
+		}
+		field := typ.Field
+		if field == "" {
+			field = "the file"
+		}
+		return fmt.Sprintf("%s must be a JSON %s, not %s", field, want, typ.Value)
 	}
 	return "not a JSON object"
 }
@@ -261,7 +274,7 @@ func NewValues(logger *slog.Logger, sources ...Source) *Values {
 }
 
 func warnSpelling(logger *slog.Logger, used, ignored entry) {
-	logger.Warn("app setting is set under two spellings with different values; using the first",
+	logger.Warn("app setting spelled two ways with different values; one is ignored",
 		slog.String("using", used.spelling+" ("+used.source+")"),
 		slog.String("ignoring", ignored.spelling+" ("+ignored.source+")"))
 }

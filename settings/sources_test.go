@@ -135,7 +135,9 @@ func TestReadSourcesErrors(t *testing.T) {
 		{"malformed JSON", "local.settings.json", "{\n \"Values\": {\"X\": \"" + secret + "\",}\n}", "local.settings.json",
 			[]string{"local.settings.json", "malformed JSON", "line 2"}},
 		{"Values not an object", "local.settings.json", `{"Values": ["` + secret + `"]}`, "local.settings.json",
-			[]string{"local.settings.json", "Values"}},
+			[]string{"local.settings.json", "Values must be a JSON object, not array"}},
+		{"not an object", "local.settings.json", `["` + secret + `"]`, "local.settings.json",
+			[]string{"the file must be a JSON object, not array"}},
 		{"value is an object", "local.settings.json", `{"Values": {"Nested": {"a": "` + secret + `"}}}`, "local.settings.json",
 			[]string{"Values.Nested must be a string"}},
 		{"encrypted", "local.settings.json", `{"IsEncrypted": true, "Values": {"X": "` + secret + `"}}`, "local.settings.json",
@@ -171,6 +173,24 @@ func TestReadSourcesErrors(t *testing.T) {
 				t.Errorf("got %q, want no file content in the error", err)
 			}
 		})
+	}
+}
+
+func TestReadSourcesKeepsGoodSourcesOnError(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "local.settings.json", []byte("{broken"))
+	writeFile(t, dir, ".env", []byte("FROM_DOTENV=1\n"))
+	sources, err := settings.ReadSources([]string{"FROM_ENV=1"}, dir, true)
+	var e *settings.Error
+	if !errors.As(err, &e) || e.Key != "local.settings.json" {
+		t.Fatalf("got error %v, want *settings.Error for local.settings.json", err)
+	}
+	var names []string
+	for _, s := range sources {
+		names = append(names, s.Name)
+	}
+	if want := []string{"environment", ".env"}; !slices.Equal(names, want) {
+		t.Errorf("got sources %v, want %v", names, want)
 	}
 }
 
