@@ -3,8 +3,12 @@ package bindings
 import (
 	"context"
 	"encoding/json"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"net/url"
+	"sync"
 	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 
 	"github.com/funcsignalr/funcsignalr/settings"
 )
@@ -16,6 +20,9 @@ const (
 	CodeServiceError              = "ServiceError"
 	CodeAuthenticationUnavailable = "AuthenticationUnavailable"
 	CodeServiceTimeout            = "ServiceTimeout"
+	// CodeConfigurationError is returned by NewClient when the connection or
+	// the hub name cannot be used (CONTRACT §1.7).
+	CodeConfigurationError = "ConfigurationError"
 )
 
 // Error is the one error type of this package; Code is a CONTRACT §2.4 code.
@@ -28,7 +35,11 @@ type Error struct {
 	Err     error  // wrapped cause (not shown to callers)
 }
 
+// Error returns the code and the message; never the wrapped cause, which may
+// come from a dependency and hold details not meant for callers.
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// Unwrap returns the cause, for errors.Is and errors.As.
 func (e *Error) Unwrap() error { return e.Err }
 
 // ConnectionInfo is what negotiate returns to SignalR clients.
@@ -55,6 +66,13 @@ type GroupAction struct {
 	ConnectionID string `json:"connectionId,omitempty"`
 }
 
+// Group action names as DecodeSend returns them (it accepts any letter case).
+const (
+	ActionAdd       = "add"
+	ActionRemove    = "remove"
+	ActionRemoveAll = "removeAll"
+)
+
 // Operation is one decoded item of a send body: exactly one of Message or GroupAction is set.
 type Operation struct {
 	Message     *Message
@@ -72,24 +90,88 @@ type Options struct {
 
 // DecodeSend parses and validates a whole send body (one object or an array).
 // It returns *Error with CodeInvalidJSON or CodeInvalidMessage.
-func DecodeSend(body []byte) ([]Operation, error) { panic("TODO") }
+//
+// An object with an "action" is a GroupAction, any other object a Message.
+// Field names match in any letter case and unknown fields are ignored, as in
+// the official binding; null means absent. Arguments are kept byte for byte.
+// Every problem is reported with the field and, for an array, the item index.
+func DecodeSend(body []byte) ([]Operation, error) { return decodeSend(body) }
 
-// Client emulates both bindings for one connection and hub.
-type Client struct{}
+// Client emulates both bindings for one connection and hub: it issues client
+// access tokens (negotiate) and calls the data-plane REST API (send).
+// It is safe for concurrent use; call Close when done with it.
+type Client struct {
+	hub       string // lower-cased, as on the wire
+	clientURL string // <clientEndpoint>/client/?hub=<hub>
+	audience  string // <scheme>://<host>/client/?hub=<hub>, no port
 
-// NewClient builds a Client for conn and hub.
+	server     url.URL // server endpoint; its Path and RawPath end before /api
+	hubPath    string  // server path + /api/hubs/<hub>, decoded
+	hubRawPath string  // the same, escaped
+	serverName string  // scheme://host[:port] of the server endpoint, for messages
+
+	timeout  time.Duration
+	now      func() time.Time
+	pipeline runtime.Pipeline
+
+	signer *signer   // access-key auth; nil with Microsoft Entra ID
+	keys   *keyCache // Microsoft Entra ID auth; nil with an access key
+	closer sync.Once
+}
+
+// NewClient builds a Client for conn and hub. With conn.Credential set it
+// uses Microsoft Entra ID (and takes precedence over AccessKey); otherwise it
+// signs with conn.AccessKey. It does no I/O; with Microsoft Entra ID it starts
+// the background refresh of the signing key, stopped by Close.
+// Its errors are *Error with CodeConfigurationError.
 func NewClient(conn *settings.Connection, hub string, opts Options) (*Client, error) {
-	panic("TODO")
+	return newClient(conn, hub, opts)
 }
 
 // Negotiate returns the client URL and access token for userID ("" = no user)
 // and extra claims.
+//
+// The token is an HS256 JWT valid for one hour whose aud is the client URL
+// of the endpoint without its port; userID goes into asrs.s.uid and nameid.
+// Extra claims never replace those; ones named like registered JWT claims
+// (aud, exp, iss, …) are renamed asrs.u.<name>, as the service's SDK does.
+// With Microsoft Entra ID it signs with the key from the access-key exchange
+// and fails with CodeAuthenticationUnavailable when there is none.
 func (c *Client) Negotiate(ctx context.Context, userID string, claims map[string]string) (ConnectionInfo, error) {
-	panic("TODO")
+	s := c.signer
+	if c.keys != nil {
+		var err error
+		if s, err = c.keys.get(ctx); err != nil {
+			return ConnectionInfo{}, err
+		}
+	}
+	token, err := s.sign("", c.audience, c.now(), userID, claims)
+	if err != nil {
+		return ConnectionInfo{}, errorf(CodeAuthenticationUnavailable, err, "could not sign the client access token")
+	}
+	if len(token) > MaxTokenLength {
+		return ConnectionInfo{}, errorf(CodeInvalidMessage, nil,
+			"client access token would be %d characters long; the service accepts at most %d (user id or claims too long)",
+			len(token), MaxTokenLength)
+	}
+	return ConnectionInfo{URL: c.clientURL, AccessToken: token}, nil
 }
 
 // Send carries out ops in order and returns how many were carried out.
-func (c *Client) Send(ctx context.Context, ops []Operation) (int, error) { panic("TODO") }
+//
+// Every operation is validated before the first is sent; an invalid one is a
+// *Error with CodeInvalidMessage and nothing is sent. On the first failure
+// Send stops and returns the number carried out before it with the error:
+// *Error with CodeServiceError, CodeServiceTimeout or
+// CodeAuthenticationUnavailable.
+func (c *Client) Send(ctx context.Context, ops []Operation) (int, error) { return c.send(ctx, ops) }
 
 // Close stops background work (the Entra key refresh).
-func (c *Client) Close() {}
+// It waits for that work to end and may be called more than once.
+func (c *Client) Close() {
+	c.closer.Do(func() {
+		if c.keys != nil {
+			c.keys.close()
+		}
+	})
+}

@@ -1,0 +1,149 @@
+package bindings
+
+import (
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+
+	"github.com/funcsignalr/funcsignalr/settings"
+)
+
+// MaxHubNameLength is the longest hub name the service accepts.
+const MaxHubNameLength = 128
+
+func newClient(conn *settings.Connection, hub string, opts Options) (*Client, error) {
+	if conn == nil {
+		return nil, errorf(CodeConfigurationError, nil, "no SignalR connection")
+	}
+	if problem := checkHubName(hub); problem != "" {
+		return nil, errorf(CodeConfigurationError, nil, "%s", problem)
+	}
+	endpoint, err := parseEndpoint("endpoint", conn.Endpoint, "")
+	if err != nil {
+		return nil, err
+	}
+	clientEndpoint, err := parseEndpoint("client endpoint", conn.ClientEndpoint, conn.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	serverEndpoint, err := parseEndpoint("server endpoint", conn.ServerEndpoint, conn.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	if conn.Credential == nil && conn.AccessKey == "" {
+		return nil, errorf(CodeConfigurationError, nil,
+			"SignalR connection %s has neither an access key nor a Microsoft Entra ID credential", endpoint.Redacted())
+	}
+	opts = withDefaults(opts)
+
+	hub = strings.ToLower(hub)
+	c := &Client{
+		hub:        hub,
+		clientURL:  baseURL(clientEndpoint) + "/client/?hub=" + hub,
+		audience:   clientAudience(endpoint, hub),
+		server:     *serverEndpoint,
+		serverName: serverEndpoint.Scheme + "://" + serverEndpoint.Host,
+		timeout:    opts.Timeout,
+		now:        opts.Now,
+	}
+	base, rawBase := strings.TrimSuffix(c.server.Path, "/"), strings.TrimSuffix(c.server.EscapedPath(), "/")
+	c.hubPath = base + "/api/hubs/" + hub
+	c.hubRawPath = rawBase + "/api/hubs/" + url.PathEscape(hub)
+
+	var auth policy.Policy
+	if conn.Credential != nil {
+		auth = newEntraPolicy(conn.Credential)
+	} else {
+		c.signer = newSigner(AccessKeyID(conn.AccessKey), []byte(conn.AccessKey))
+		auth = &accessKeyPolicy{signer: c.signer, now: opts.Now}
+	}
+	c.pipeline = newPipeline(opts, auth)
+	if conn.Credential != nil {
+		keyURL := c.server
+		keyURL.Path, keyURL.RawPath = base+"/api/v1/auth/accessKey", rawBase+"/api/v1/auth/accessKey"
+		c.keys = newKeyCache(c.pipeline, keyURL.String(), c.serverName, opts)
+	}
+	return c, nil
+}
+
+func withDefaults(o Options) Options {
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.TryTimeout <= 0 || o.TryTimeout > MaxTryTimeout {
+		o.TryTimeout = MaxTryTimeout
+	}
+	o.TryTimeout = min(o.TryTimeout, o.Timeout)
+	if o.RetryDelay <= 0 {
+		o.RetryDelay = DefaultRetryDelay
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Transport == nil {
+		o.Transport = defaultTransport()
+	}
+	return o
+}
+
+// parseEndpoint parses an absolute http(s) URL; an empty raw falls back to
+// fallback (ClientEndpoint and ServerEndpoint default to Endpoint). A
+// trailing slash is dropped. Messages never hold user info from the URL.
+func parseEndpoint(what, raw, fallback string) (*url.URL, error) {
+	if raw == "" {
+		raw = fallback
+	}
+	if raw == "" {
+		return nil, errorf(CodeConfigurationError, nil, "SignalR connection has no %s", what)
+	}
+	u, err := url.Parse(strings.TrimSuffix(raw, "/"))
+	if err != nil {
+		return nil, errorf(CodeConfigurationError, err, "SignalR %s is not a valid URL", what)
+	}
+	u.Scheme = strings.ToLower(u.Scheme)
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" {
+		return nil, errorf(CodeConfigurationError, nil, "SignalR %s %s is not an absolute http or https URL", what, u.Redacted())
+	}
+	// Only scheme, host and path are used: user info would leak to clients.
+	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
+	return u, nil
+}
+
+// baseURL is u without a trailing slash.
+func baseURL(u *url.URL) string { return strings.TrimSuffix(u.String(), "/") }
+
+// clientAudience is the aud of client tokens: scheme and host of the
+// endpoint, without port or path, as the service's SDK builds it.
+func clientAudience(endpoint *url.URL, hub string) string {
+	host := strings.ToLower(endpoint.Hostname())
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]" // IPv6 literal
+	}
+	return endpoint.Scheme + "://" + host + "/client/?hub=" + hub
+}
+
+// checkHubName applies the service's rule ^[A-Za-z][A-Za-z0-9_`,.[\]]{0,127}$.
+func checkHubName(hub string) string {
+	if hub == "" {
+		return "hub name is empty"
+	}
+	if len(hub) > MaxHubNameLength {
+		return "hub name is longer than 128 characters"
+	}
+	for i := 0; i < len(hub); i++ {
+		c := hub[i]
+		letter := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+		if i == 0 && !letter {
+			return "hub name " + quoteShort(hub) + " must start with a letter"
+		}
+		if !letter && !('0' <= c && c <= '9') && !strings.ContainsRune("_`,.[]", rune(c)) {
+			return "hub name " + quoteShort(hub) + " may only hold letters, digits and _`,.[]"
+		}
+	}
+	return ""
+}
+
+func quoteShort(s string) string { return strconv.Quote(shorten(s)) }

@@ -1,0 +1,103 @@
+package bindings
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+)
+
+// maxServiceBodyInError bounds how much of a service's error body is kept in
+// Error.Err.
+const maxServiceBodyInError = 512
+
+func errorf(code string, err error, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Err: err}
+}
+
+// tokenError marks a failure of the Microsoft Entra ID credential, so that it
+// can be told apart from a failure of the call the token was for.
+type tokenError struct{ err error }
+
+func (e *tokenError) Error() string { return "get Microsoft Entra ID token: " + e.err.Error() }
+func (e *tokenError) Unwrap() error { return e.err }
+
+// serviceAnswerError is the cause kept in Error.Err for an unsuccessful
+// answer: status and a bounded prefix of the body (the service's ErrorDetail).
+type serviceAnswerError struct {
+	status int
+	body   string
+}
+
+func (e *serviceAnswerError) Error() string {
+	return fmt.Sprintf("service answered %d: %s", e.status, e.body)
+}
+
+func newServiceAnswerError(resp *http.Response) error {
+	body, _ := runtime.Payload(resp)
+	if len(body) > maxServiceBodyInError {
+		body = body[:maxServiceBodyInError]
+	}
+	return &serviceAnswerError{status: resp.StatusCode, body: string(body)}
+}
+
+// describeStatus renders "503 (x-ms-error-code Foo)" or "503".
+func describeStatus(resp *http.Response) string {
+	if code := resp.Header.Get(headerErrorCode); code != "" {
+		return fmt.Sprintf("%d (x-ms-error-code %s)", resp.StatusCode, code)
+	}
+	return fmt.Sprintf("%d", resp.StatusCode)
+}
+
+// isTimeout reports whether err is the end of a deadline: the operation's,
+// a try's, or a network timeout.
+func isTimeout(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// transportReason is the text of a transport failure without the request
+// URL that *url.Error adds.
+func transportReason(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return err.Error()
+}
+
+// callError maps a failed pipeline call, described by what (e.g.
+// "POST /api/hubs/h/:send"), onto an *Error. The cause is kept in Err; the
+// message never copies a credential's error text, which may hold a response
+// dump.
+func callError(err error, what string, timeout time.Duration) *Error {
+	var te *tokenError
+	switch {
+	case errors.As(err, &te):
+		return errorf(CodeAuthenticationUnavailable, err,
+			"could not get a Microsoft Entra ID token (scope %s) for %s", EntraScope, what)
+	case isTimeout(err):
+		return errorf(CodeServiceTimeout, err, "SignalR service did not answer %s within %s", what, timeout)
+	case errors.Is(err, context.Canceled):
+		return errorf(CodeServiceTimeout, err, "%s was canceled before the SignalR service answered", what)
+	default:
+		return errorf(CodeServiceError, err, "could not reach the SignalR service for %s: %s", what, transportReason(err))
+	}
+}
+
+// answerError maps an unsuccessful answer (after retries) onto a ServiceError.
+func answerError(resp *http.Response, what string) *Error {
+	e := errorf(CodeServiceError, newServiceAnswerError(resp),
+		"SignalR service answered %s for %s", describeStatus(resp), what)
+	e.Status = resp.StatusCode
+	e.Service = resp.Header.Get(headerErrorCode)
+	return e
+}

@@ -1,0 +1,33 @@
+package bindings
+
+import (
+	"context"
+	"net/http"
+	"time"
+)
+
+// SetRefreshTick shortens how often the background key refresher looks at
+// the key's age, for Clients built afterwards. Tests using it must not run
+// in parallel with others that build Entra clients.
+func SetRefreshTick(d time.Duration) (restore func()) {
+	old := refreshTick
+	refreshTick = d
+	return func() { refreshTick = old }
+}
+
+// BuildSendRequest builds the REST request of op and, with an access key,
+// authorizes it as the pipeline would: what one try of Send costs before the
+// network.
+func BuildSendRequest(ctx context.Context, c *Client, op *Operation) (*http.Request, error) {
+	req, err := c.newRequest(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+	if c.signer != nil {
+		p := accessKeyPolicy{signer: c.signer, now: c.now}
+		if err := p.authorize(req.Raw()); err != nil {
+			return nil, err
+		}
+	}
+	return req.Raw(), nil
+}

@@ -1,0 +1,212 @@
+package bindings_test
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/fake"
+
+	"github.com/funcsignalr/funcsignalr/bindings"
+	"github.com/funcsignalr/funcsignalr/settings"
+)
+
+func TestNegotiateAccessKey(t *testing.T) {
+	clock := newFakeClock()
+	iat := float64(clock.Now().Unix())
+	tests := []struct {
+		name       string
+		conn       settings.Connection
+		hub        string
+		userID     string
+		claims     map[string]string
+		wantURL    string
+		wantClaims map[string]any
+	}{
+		{
+			name:    "anonymous",
+			conn:    settings.Connection{Endpoint: "https://x.service.signalr.net", AccessKey: testKey},
+			hub:     "chat",
+			wantURL: "https://x.service.signalr.net/client/?hub=chat",
+			wantClaims: map[string]any{"aud": "https://x.service.signalr.net/client/?hub=chat",
+				"iat": iat, "nbf": iat, "exp": iat + 3600},
+		},
+		{
+			name:    "user id in asrs.s.uid and nameid, hub lower-cased",
+			conn:    settings.Connection{Endpoint: "https://x.service.signalr.net/", AccessKey: testKey},
+			hub:     "Chat_Room",
+			userID:  "alice@contoso.com",
+			wantURL: "https://x.service.signalr.net/client/?hub=chat_room",
+			wantClaims: map[string]any{"aud": "https://x.service.signalr.net/client/?hub=chat_room",
+				"iat": iat, "nbf": iat, "exp": iat + 3600,
+				"asrs.s.uid": "alice@contoso.com", "nameid": "alice@contoso.com"},
+		},
+		{
+			name:    "port kept in url, dropped from aud",
+			conn:    settings.Connection{Endpoint: "http://localhost:8888", AccessKey: testKey},
+			hub:     "default",
+			userID:  "u",
+			wantURL: "http://localhost:8888/client/?hub=default",
+			wantClaims: map[string]any{"aud": "http://localhost/client/?hub=default",
+				"iat": iat, "nbf": iat, "exp": iat + 3600, "asrs.s.uid": "u", "nameid": "u"},
+		},
+		{
+			name: "url from client endpoint, aud from endpoint",
+			conn: settings.Connection{Endpoint: "https://X.service.signalr.net:443", ClientEndpoint: "https://edge.contoso.com:8443/signalr/",
+				ServerEndpoint: "https://internal:9443", AccessKey: testKey},
+			hub:     "h",
+			wantURL: "https://edge.contoso.com:8443/signalr/client/?hub=h",
+			wantClaims: map[string]any{"aud": "https://x.service.signalr.net/client/?hub=h",
+				"iat": iat, "nbf": iat, "exp": iat + 3600},
+		},
+		{
+			name:    "IPv6 endpoint",
+			conn:    settings.Connection{Endpoint: "http://[::1]:8888", AccessKey: testKey},
+			hub:     "h",
+			wantURL: "http://[::1]:8888/client/?hub=h",
+			wantClaims: map[string]any{"aud": "http://[::1]/client/?hub=h",
+				"iat": iat, "nbf": iat, "exp": iat + 3600},
+		},
+		{
+			name:    "extra claims: ours win, registered names renamed",
+			conn:    settings.Connection{Endpoint: "https://x", AccessKey: testKey},
+			hub:     "h",
+			userID:  "u",
+			claims:  map[string]string{"role": "admin", "aud": "evil", "exp": "0", "asrs.s.uid": "mallory", "nameid": "mallory", "": "skipped", "unicode": "ü\"\n"},
+			wantURL: "https://x/client/?hub=h",
+			wantClaims: map[string]any{"aud": "https://x/client/?hub=h", "iat": iat, "nbf": iat, "exp": iat + 3600,
+				"asrs.s.uid": "u", "nameid": "u", "role": "admin", "asrs.u.aud": "evil", "asrs.u.exp": "0", "unicode": "ü\"\n"},
+		},
+		{
+			name:    "user id needing JSON escapes",
+			conn:    settings.Connection{Endpoint: "https://x", AccessKey: testKey},
+			hub:     "h",
+			userID:  "\"quoted\" \\ ü \x01",
+			wantURL: "https://x/client/?hub=h",
+			wantClaims: map[string]any{"aud": "https://x/client/?hub=h", "iat": iat, "nbf": iat, "exp": iat + 3600,
+				"asrs.s.uid": "\"quoted\" \\ ü \x01", "nameid": "\"quoted\" \\ ü \x01"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := mustNewClient(t, &tt.conn, tt.hub, bindings.Options{Now: clock.Now})
+			info, err := c.Negotiate(context.Background(), tt.userID, tt.claims)
+			if err != nil {
+				t.Fatalf("Negotiate: %v", err)
+			}
+			if info.URL != tt.wantURL {
+				t.Errorf("url: got %q, want %q", info.URL, tt.wantURL)
+			}
+			header, claims := verifyToken(t, info.AccessToken, testKey)
+			wantHeader := map[string]any{"alg": "HS256", "typ": "JWT", "kid": bindings.AccessKeyID(testKey)}
+			if !reflect.DeepEqual(header, wantHeader) {
+				t.Errorf("header: got %v, want %v", header, wantHeader)
+			}
+			if !reflect.DeepEqual(map[string]any(claims), tt.wantClaims) {
+				t.Errorf("claims: got %v, want %v", claims, tt.wantClaims)
+			}
+		})
+	}
+}
+
+func TestAccessKeyID(t *testing.T) {
+	id := bindings.AccessKeyID(testKey)
+	if got, want := len(id), 8; got != want {
+		t.Errorf("len(kid): got %d, want %d", got, want)
+	}
+	if strings.Contains(testKey, id) {
+		t.Errorf("kid %q is part of the key", id)
+	}
+	if again := bindings.AccessKeyID(testKey); again != id {
+		t.Errorf("kid not stable: got %q then %q", id, again)
+	}
+	if other := bindings.AccessKeyID(testKey + "x"); other == id {
+		t.Errorf("two keys share kid %q", id)
+	}
+}
+
+// TestNegotiateTokenTimes checks exp - iat == 3600 against the real clock and
+// that a token signed with another key does not verify.
+func TestNegotiateTokenTimes(t *testing.T) {
+	c := mustNewClient(t, &settings.Connection{Endpoint: "https://x", AccessKey: testKey}, "h", bindings.Options{})
+	before := time.Now().Unix()
+	info, err := c.Negotiate(context.Background(), "u", nil)
+	if err != nil {
+		t.Fatalf("Negotiate: %v", err)
+	}
+	_, claims := verifyToken(t, info.AccessToken, testKey)
+	iat, exp := int64(claims["iat"].(float64)), int64(claims["exp"].(float64))
+	if iat < before || iat > time.Now().Unix() {
+		t.Errorf("iat: got %d, want now (%d)", iat, before)
+	}
+	if got, want := exp-iat, int64(3600); got != want {
+		t.Errorf("exp - iat: got %d, want %d", got, want)
+	}
+	if got := int64(claims["nbf"].(float64)); got != iat {
+		t.Errorf("nbf: got %d, want iat %d", got, iat)
+	}
+}
+
+func TestNegotiateTokenTooLong(t *testing.T) {
+	c := mustNewClient(t, &settings.Connection{Endpoint: "https://x", AccessKey: testKey}, "h", bindings.Options{})
+	_, err := c.Negotiate(context.Background(), strings.Repeat("u", 4000), nil)
+	if got, want := asError(t, err).Code, bindings.CodeInvalidMessage; got != want {
+		t.Errorf("code: got %s, want %s", got, want)
+	}
+}
+
+func TestNewClientErrors(t *testing.T) {
+	cred := &fake.TokenCredential{}
+	tests := []struct {
+		name   string
+		conn   *settings.Connection
+		hub    string
+		wantIn string
+		notIn  string
+	}{
+		{"nil connection", nil, "h", "no SignalR connection", ""},
+		{"no endpoint", &settings.Connection{AccessKey: testKey}, "h", "no endpoint", ""},
+		{"relative endpoint", &settings.Connection{Endpoint: "x.service.signalr.net", AccessKey: testKey}, "h", "not an absolute http or https URL", ""},
+		{"ftp endpoint", &settings.Connection{Endpoint: "ftp://x", AccessKey: testKey}, "h", "not an absolute http or https URL", ""},
+		{"bad client endpoint", &settings.Connection{Endpoint: "https://x", ClientEndpoint: "ws://y", AccessKey: testKey}, "h", "client endpoint", ""},
+		{"bad server endpoint", &settings.Connection{Endpoint: "https://x", ServerEndpoint: "://y", AccessKey: testKey}, "h", "server endpoint", ""},
+		{"user info never shown", &settings.Connection{Endpoint: "ftp://user:hunter2@x", AccessKey: testKey}, "h", "not an absolute", "hunter2"},
+		{"no auth", &settings.Connection{Endpoint: "https://x"}, "h", "neither an access key nor", ""},
+		{"empty hub", &settings.Connection{Endpoint: "https://x", Credential: cred}, "", "hub name is empty", ""},
+		{"hub starting with a digit", &settings.Connection{Endpoint: "https://x", AccessKey: testKey}, "1hub", "must start with a letter", ""},
+		{"hub with a slash", &settings.Connection{Endpoint: "https://x", AccessKey: testKey}, "a/b", "may only hold", ""},
+		{"hub too long", &settings.Connection{Endpoint: "https://x", AccessKey: testKey}, "h" + strings.Repeat("x", 128), "longer than 128", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := bindings.NewClient(tt.conn, tt.hub, bindings.Options{})
+			if err == nil {
+				c.Close()
+				t.Fatalf("got a client, want error containing %q", tt.wantIn)
+			}
+			e := asError(t, err)
+			if e.Code != bindings.CodeConfigurationError {
+				t.Errorf("code: got %s, want %s", e.Code, bindings.CodeConfigurationError)
+			}
+			if !strings.Contains(e.Message, tt.wantIn) {
+				t.Errorf("message: got %q, want it to contain %q", e.Message, tt.wantIn)
+			}
+			if tt.notIn != "" && strings.Contains(e.Error(), tt.notIn) {
+				t.Errorf("message %q shows %q", e.Error(), tt.notIn)
+			}
+		})
+	}
+}
+
+func TestNewClientAcceptsServiceHubNames(t *testing.T) {
+	for _, hub := range []string{"a", "Chat", "h_1", "a`b,c.d[e]", "h" + strings.Repeat("x", 127)} {
+		c, err := bindings.NewClient(&settings.Connection{Endpoint: "https://x", AccessKey: testKey}, hub, bindings.Options{})
+		if err != nil {
+			t.Errorf("hub %q: got error %v, want none", hub, err)
+			continue
+		}
+		c.Close()
+	}
+}

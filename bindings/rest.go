@@ -1,0 +1,174 @@
+package bindings
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
+)
+
+const apiVersionQuery = "api-version=" + APIVersion
+
+func (c *Client) send(ctx context.Context, ops []Operation) (int, error) {
+	for i := range ops {
+		if problem := checkOperation(&ops[i]); problem != "" {
+			return 0, errorf(CodeInvalidMessage, nil, "operation %d: %s", i, problem)
+		}
+	}
+	for i := range ops {
+		if err := c.do(ctx, &ops[i]); err != nil {
+			return i, err
+		}
+	}
+	return len(ops), nil
+}
+
+// do carries out one operation within the Client's timeout, retries included.
+func (c *Client) do(ctx context.Context, op *Operation) error {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	req, err := c.newRequest(ctx, op)
+	if err != nil {
+		return err
+	}
+	what := req.Raw().Method + " " + req.Raw().URL.EscapedPath()
+	resp, err := c.pipeline.Do(req)
+	if err != nil {
+		return callError(err, what, c.timeout)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return answerError(resp, what)
+	}
+	return nil
+}
+
+// route is the REST call of an operation (CONTRACT §3): method and the path
+// segments below /api/hubs/<hub>, ids marked so that only they are escaped.
+type route struct {
+	method   string
+	segments [5]string // unescaped
+	n        int
+	isID     uint8 // bit i set: segments[i] is an id
+}
+
+func (r *route) lit(s string) { r.segments[r.n] = s; r.n++ }
+func (r *route) id(s string)  { r.isID |= 1 << r.n; r.segments[r.n] = s; r.n++ }
+
+func routeOf(op *Operation) route {
+	var r route
+	if m := op.Message; m != nil {
+		r.method = http.MethodPost
+		switch { // precedence: connectionId > userId > groupName > everyone
+		case m.ConnectionID != "":
+			r.lit("connections")
+			r.id(m.ConnectionID)
+		case m.UserID != "":
+			r.lit("users")
+			r.id(m.UserID)
+		case m.GroupName != "":
+			r.lit("groups")
+			r.id(m.GroupName)
+		}
+		r.lit(":send")
+		return r
+	}
+	g := op.GroupAction
+	action := canonicalAction(g.Action)
+	r.method = http.MethodPut
+	if action != ActionAdd {
+		r.method = http.MethodDelete
+	}
+	switch { // a connectionId wins over a userId
+	case action == ActionRemoveAll && g.ConnectionID != "":
+		r.lit("connections")
+		r.id(g.ConnectionID)
+		r.lit("groups")
+	case action == ActionRemoveAll:
+		r.lit("users")
+		r.id(g.UserID)
+		r.lit("groups")
+	case g.ConnectionID != "":
+		r.lit("groups")
+		r.id(g.GroupName)
+		r.lit("connections")
+		r.id(g.ConnectionID)
+	default:
+		r.lit("users")
+		r.id(g.UserID)
+		r.lit("groups")
+		r.id(g.GroupName)
+	}
+	return r
+}
+
+// newRequest builds the REST request of a validated operation. Path and
+// RawPath are both set so that every id is one escaped segment on the wire:
+// "a/b c" is sent as a%2Fb%20c.
+func (c *Client) newRequest(ctx context.Context, op *Operation) (*policy.Request, error) {
+	r := routeOf(op)
+	var path, raw strings.Builder
+	n := len(c.hubRawPath) + r.n
+	for i := 0; i < r.n; i++ {
+		n += len(r.segments[i])
+	}
+	path.Grow(n)
+	raw.Grow(n + n/2)
+	path.WriteString(c.hubPath)
+	raw.WriteString(c.hubRawPath)
+	for i := 0; i < r.n; i++ {
+		s := r.segments[i]
+		path.WriteByte('/')
+		path.WriteString(s)
+		if r.isID&(1<<i) != 0 {
+			s = url.PathEscape(s)
+		}
+		raw.WriteByte('/')
+		raw.WriteString(s)
+	}
+	u := c.server
+	u.Path, u.RawPath, u.RawQuery = path.String(), raw.String(), apiVersionQuery
+
+	hr, err := http.NewRequestWithContext(ctx, r.method, "", nil)
+	if err != nil {
+		return nil, errorf(CodeServiceError, err, "build %s request", r.method) // unreachable: methods are constants
+	}
+	hr.URL, hr.Host = &u, u.Host
+	req, err := runtime.NewRequestFromRequest(hr)
+	if err != nil {
+		return nil, errorf(CodeServiceError, err, "build %s request", r.method)
+	}
+	if m := op.Message; m != nil {
+		if err := req.SetBody(streaming.NopCloser(bytes.NewReader(payload(m))), "application/json"); err != nil {
+			return nil, errorf(CodeServiceError, err, "set %s request body", r.method)
+		}
+	}
+	return req, nil
+}
+
+// payload is the service's PayloadMessage, {"target":...,"arguments":[...]},
+// with the arguments copied byte for byte (they were validated as JSON).
+func payload(m *Message) []byte {
+	n := len(`{"target":,"arguments":[]}`) + len(m.Target) + 2
+	for _, a := range m.Arguments {
+		n += len(a) + 1
+	}
+	b := make([]byte, 0, n)
+	b = append(b, `{"target":`...)
+	b = appendJSONString(b, m.Target)
+	b = append(b, `,"arguments":[`...)
+	for i, a := range m.Arguments {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if len(a) == 0 {
+			a = []byte("null")
+		}
+		b = append(b, a...)
+	}
+	return append(b, "]}"...)
+}
