@@ -93,12 +93,16 @@ func parsePort(s string) (int, error) {
 	return n, nil
 }
 
-// checkHostPort accepts host:port with a port from 1 to 65535; the host may
-// be empty (all interfaces).
+// checkHostPort accepts host:port with a port from 0 to 65535 (0: any free
+// port, which tests and side-by-side runs use); the host may be empty (all
+// interfaces).
 func checkHostPort(addr string) error {
 	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return errors.New("want host:port, e.g. 127.0.0.1:8888")
+	}
+	if strings.TrimSpace(port) == "0" {
+		return nil
 	}
 	_, err = parsePort(port)
 	return err
