@@ -160,7 +160,7 @@ func build(ctx context.Context, env Env, standalone bool, ready *readiness, logg
 			} else {
 				stops = append(stops, client.Close)
 				cfg.Negotiator, cfg.Sender = client, client
-				logger.Info("SignalR connection", "connection", conn, "hub", strings.ToLower(s.HubName))
+				settings.LogConnection(logger, conn, strings.ToLower(s.HubName))
 			}
 		}
 	}
@@ -191,10 +191,7 @@ func startLocalService(ctx context.Context, env Env, addr string, logger *slog.L
 	if env.Listening != nil {
 		env.Listening("localservice", ln.Addr().String())
 	}
-	conn := settings.LocalConnection(ln.Addr().String())
-	logger.Info("no SignalR connection is configured: using the embedded local SignalR service",
-		"connectionString", localservice.ConnectionString(ln.Addr().String()))
-	return conn, nil
+	return settings.LocalConnection(ln.Addr().String()), nil
 }
 
 // runLocalService runs only the local SignalR service and prints its
@@ -208,10 +205,11 @@ func runLocalService(ctx context.Context, env Env, args []string) error {
 	}
 	logger := newLogger(env.Stdout, env.Stderr, environMap(env.Environ)["FUNCSIGNALR_LOG_LEVEL"])
 	var stops []func()
-	if _, err := startLocalService(ctx, env, *addr, logger, &stops); err != nil {
+	conn, err := startLocalService(ctx, env, *addr, logger, &stops)
+	if err != nil {
 		return err
 	}
-	fmt.Fprintln(env.Stdout, localservice.ConnectionString(*addr))
+	fmt.Fprintln(env.Stdout, settings.LocalConnectionString(strings.TrimPrefix(conn.Endpoint, "http://")))
 	<-ctx.Done()
 	for _, s := range stops {
 		s()
