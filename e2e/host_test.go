@@ -58,7 +58,8 @@ func TestRoutesAgreeWithFunctionFolders(t *testing.T) {
 func TestReadinessWithin50ms(t *testing.T) {
 	var times []time.Duration
 	for i := 0; i < 5; i++ {
-		h, err := funchost.Start(context.Background(), appRoot, funchost.Options{Env: []string{"FUNCSIGNALR_LOCAL_ADDR=127.0.0.1:0"}})
+		h, err := funchost.Start(context.Background(), appRoot, funchost.Options{
+			Env: []string{"FUNCSIGNALR_LOCAL_ADDR=127.0.0.1:0"}, ProbeInterval: time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
