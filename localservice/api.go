@@ -1,8 +1,12 @@
 package localservice
 
 import (
+	"context"
 	"log/slog"
+	"net"
 	"net/http"
+	"strings"
+	"sync"
 	"time"
 )
 
@@ -18,21 +22,167 @@ type Options struct {
 	Now          func() time.Time
 }
 
+// Default values of Options and of the service's fixed timeouts.
+const (
+	defaultPingInterval = 15 * time.Second
+	defaultSendBuffer   = 1024
+	// negotiateTimeout is how long a negotiated connection may wait for its
+	// client to connect.
+	negotiateTimeout = 15 * time.Second
+	// handshakeTimeout is how long a connected client has to send its
+	// handshake (ASP.NET Core's default).
+	handshakeTimeout = 15 * time.Second
+	// pollTimeout is how long a long poll waits for messages (ASP.NET Core's
+	// default; the JS client gives up after 100 s).
+	pollTimeout = 90 * time.Second
+	// pollIdleTimeout is how long a long-polling client may go without a
+	// poll before it is considered gone.
+	pollIdleTimeout = 15 * time.Second
+	// writeTimeout bounds one write to a client.
+	writeTimeout = 10 * time.Second
+	// closeGrace bounds a connection's close once it is requested: after it
+	// the transport is torn down even if the client does not read.
+	closeGrace = 3 * time.Second
+)
+
 // Service is the embedded local SignalR service. It is an http.Handler
 // serving /client/... and /api/...; the caller owns the listener.
-type Service struct{}
+//
+// Clients negotiate at POST /client/negotiate?hub=H and connect at
+// /client/?hub=H&id=<connectionToken> over WebSockets, Server-Sent Events or
+// long polling, with the JSON hub protocol; they only listen (serverless
+// mode). The data-plane REST API of Azure SignalR Service is served under
+// /api/hubs/{hub}/...?api-version=... and /api/v1/hubs/{hub}/.... Build one
+// with New.
+type Service struct {
+	key        []byte
+	log        *slog.Logger
+	ping       time.Duration
+	sendBuffer int
+	now        func() time.Time
+
+	// Timeouts, fields so that tests can shorten them.
+	negotiateTimeout time.Duration
+	handshakeTimeout time.Duration
+	pollTimeout      time.Duration
+	pollIdleTimeout  time.Duration
+	writeTimeout     time.Duration
+	closeGrace       time.Duration
+
+	ctx    context.Context // cancelled when Close gives up waiting: tears every transport down
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // long-lived requests and their goroutines
+
+	mu     sync.RWMutex
+	closed bool
+	tokens map[string]*conn // by connection token (the id= of transport requests)
+	hubs   map[string]*hub  // by lower-cased hub name
+}
 
 // New builds a Service.
-func New(opts Options) *Service { panic("TODO") }
+func New(opts Options) *Service {
+	s := &Service{
+		key:              []byte(opts.AccessKey),
+		log:              opts.Logger,
+		ping:             opts.PingInterval,
+		sendBuffer:       opts.SendBuffer,
+		now:              opts.Now,
+		negotiateTimeout: negotiateTimeout,
+		handshakeTimeout: handshakeTimeout,
+		pollTimeout:      pollTimeout,
+		pollIdleTimeout:  pollIdleTimeout,
+		writeTimeout:     writeTimeout,
+		closeGrace:       closeGrace,
+		tokens:           map[string]*conn{},
+		hubs:             map[string]*hub{},
+	}
+	if opts.AccessKey == "" {
+		s.key = []byte(DevAccessKey)
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.ping <= 0 {
+		s.ping = defaultPingInterval
+	}
+	if s.sendBuffer <= 0 {
+		s.sendBuffer = defaultSendBuffer
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	return s
+}
 
 // ServeHTTP serves the client and REST endpoints.
-func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) { panic("TODO") }
+func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	segs, err := splitPath(r.URL.EscapedPath())
+	if err != nil {
+		writeError(w, r, errBadRequest("the request path is not validly escaped"))
+		return
+	}
+	if len(segs) == 0 {
+		writeError(w, r, errNotFound("no such endpoint: use /client/ or /api/"))
+		return
+	}
+	switch segs[0] {
+	case "client":
+		s.serveClient(w, r, segs)
+	case "api":
+		s.serveREST(w, r, segs)
+	default:
+		writeError(w, r, errNotFound("no such endpoint: use /client/ or /api/"))
+	}
+}
 
 // Close closes every client connection with a SignalR close message and
 // stops background work.
-func (s *Service) Close() {}
+func (s *Service) Close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	conns := make([]*conn, 0, len(s.tokens))
+	for _, c := range s.tokens {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+
+	bye := closeFrame("The local SignalR service is shutting down.", true)
+	for _, c := range conns {
+		c.shutdown(bye, true, "service closed")
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(s.closeGrace):
+	}
+	s.cancel()
+	<-done
+	s.log.Debug("local SignalR service closed", "connections", len(conns))
+}
 
 // ConnectionString is the connection string for a service reachable at
 // host:port (an unspecified host is written localhost), as the official
 // emulator prints it.
-func ConnectionString(addr string) string { panic("TODO") }
+func ConnectionString(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		host, port = addr, ""
+	}
+	host = strings.Trim(host, "[]")
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	} else if strings.Contains(host, ":") {
+		host = "[" + host + "]" // IPv6 literal
+	}
+	cs := "Endpoint=http://" + host + ";"
+	if port != "" {
+		cs += "Port=" + port + ";"
+	}
+	return cs + "AccessKey=" + DevAccessKey + ";Version=1.0;"
+}

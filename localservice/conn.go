@@ -1,0 +1,393 @@
+package localservice
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// transportKind is how a client is connected.
+type transportKind int
+
+const (
+	transportNone transportKind = iota // negotiated, not connected yet
+	transportWebSockets
+	transportServerSentEvents
+	transportLongPolling
+)
+
+func (t transportKind) String() string {
+	switch t {
+	case transportWebSockets:
+		return "WebSockets"
+	case transportServerSentEvents:
+		return "ServerSentEvents"
+	case transportLongPolling:
+		return "LongPolling"
+	}
+	return "none"
+}
+
+// frame is one queued write: one or more whole hub-protocol messages. last
+// marks the final write of a connection closed gracefully.
+type frame struct {
+	data []byte
+	last bool
+}
+
+// maxBatch bounds how many queued bytes one transport write coalesces.
+const maxBatch = 64 << 10
+
+// conn is one client connection, from negotiate to close. Its outbound queue
+// is bounded: whoever sends to it never blocks, and a client that falls
+// SendBuffer messages behind is dropped. One writer (the WebSocket or SSE
+// request, or each long poll in turn) drains the queue in order.
+type conn struct {
+	s     *Service
+	hub   string // lower-cased
+	id    string // connectionId, what REST calls name
+	token string // connectionToken, the id= of transport requests
+	user  string // fixed at negotiate
+
+	out    chan frame
+	done   chan struct{}   // closed once close is requested
+	ctx    context.Context // cancelled when the transport must be torn down
+	cancel context.CancelFunc
+
+	// Guarded by s.mu.
+	transport  transportKind
+	attached   bool // a transport took the connection
+	closed     bool // close requested
+	registered bool // reachable by REST calls (handshake done)
+	groups     map[string]struct{}
+	timers     []*time.Timer // negotiate and handshake deadlines
+
+	closeFrame []byte      // written last on an abrupt close; set before done is closed
+	graceful   atomic.Bool // the last frame is queued: drain up to it
+	handshaken atomic.Bool
+
+	rmu        sync.Mutex // serializes incoming data
+	reader     messageReader
+	gotRequest bool // the handshake request was read
+
+	pmu       sync.Mutex // long polling
+	polling   bool
+	idle      *time.Timer
+	delivered bool // the final frame went out in a poll
+}
+
+// randomID returns n random bytes, URL-safe base64 without padding.
+func randomID(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+var errServiceClosed = errors.New("the local SignalR service is closed")
+
+// newConn creates a negotiated connection of user to hub. With v0 (no
+// negotiateVersion) the connection id doubles as its token.
+func (s *Service) newConn(hub, user string, v0 bool) (*conn, error) {
+	c := &conn{
+		s:    s,
+		hub:  hub,
+		id:   randomID(16),
+		user: user,
+		out:  make(chan frame, s.sendBuffer),
+		done: make(chan struct{}),
+	}
+	c.token = c.id
+	if !v0 {
+		c.token = randomID(32)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, errServiceClosed
+	}
+	c.ctx, c.cancel = context.WithCancel(s.ctx)
+	s.tokens[c.token] = c
+	c.timers = append(c.timers, time.AfterFunc(s.negotiateTimeout, func() {
+		s.mu.RLock()
+		attached := c.attached
+		s.mu.RUnlock()
+		if !attached {
+			c.shutdown(nil, false, "negotiated but never connected")
+		}
+	}))
+	return c, nil
+}
+
+// lookup finds a connection by its token.
+func (s *Service) lookup(token string) *conn {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.tokens[token]
+}
+
+// attach binds c to transport t; first tells whether this request is the
+// first of the connection. It fails with a status when c is closed (404),
+// already taken by a stream (409) or bound to another transport (400). On
+// success it counts one long-lived request in s.wg; the caller calls s.wg.Done.
+func (c *conn) attach(t transportKind) (first bool, e *apiError) {
+	s := c.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closed:
+		return false, errUnavailable(errServiceClosed.Error())
+	case c.closed && t != transportLongPolling:
+		return false, errNotFound("no connection with this id")
+	case c.transport != transportNone && c.transport != t:
+		return false, errBadRequest("cannot change transports between requests")
+	case c.attached && t != transportLongPolling:
+		return false, errConflict("another " + t.String() + " request is already active for this connection")
+	}
+	s.wg.Add(1)
+	first = !c.attached
+	if first {
+		c.attached, c.transport = true, t
+		c.timers = append(c.timers, time.AfterFunc(s.handshakeTimeout, func() {
+			if !c.handshaken.Load() {
+				c.shutdown(nil, false, "no handshake in time")
+			}
+		}))
+	}
+	return first, nil
+}
+
+// register queues the handshake response and makes c reachable by REST
+// calls, atomically: no message can go before the response, and none sent
+// after the client sees it is lost.
+func (c *conn) register(response []byte) bool {
+	s := c.s
+	s.mu.Lock()
+	if c.closed || s.closed {
+		s.mu.Unlock()
+		return false
+	}
+	c.enqueue(frame{data: response}) // the queue is empty: it never fails
+	c.handshaken.Store(true)
+	c.registered = true
+	s.addConnLocked(c)
+	timers, transport := c.timers, c.transport
+	c.timers = nil
+	s.mu.Unlock()
+	for _, t := range timers {
+		t.Stop()
+	}
+	s.log.Debug("SignalR connection opened", "hub", c.hub, "connectionId", c.id, "userId", c.user, "transport", transport)
+	return true
+}
+
+// enqueue queues f without blocking; false means the queue is full.
+func (c *conn) enqueue(f frame) bool {
+	select {
+	case c.out <- f:
+		return true
+	default:
+		return false
+	}
+}
+
+// shutdown closes c, once: it leaves its hub at once, so no REST call reaches
+// it any more. msg (a close message or handshake error, or nil) is the last
+// thing the client gets: after what is already queued when graceful and the
+// queue has room, else in place of it. The transport is torn down at the
+// latest closeGrace later.
+func (c *conn) shutdown(msg []byte, graceful bool, reason string) {
+	s := c.s
+	s.mu.Lock()
+	if c.closed {
+		s.mu.Unlock()
+		return
+	}
+	c.closed = true
+	s.removeConnLocked(c)
+	if c.transport != transportLongPolling {
+		// Long polling keeps its token so that the next poll gets the close
+		// message and then 204; idle expiry or DELETE forgets it.
+		delete(s.tokens, c.token)
+	}
+	attached, registered, transport := c.attached, c.registered, c.transport
+	timers := c.timers
+	c.timers = nil
+	s.mu.Unlock()
+	for _, t := range timers {
+		t.Stop()
+	}
+
+	if graceful && msg != nil && c.enqueue(frame{data: msg, last: true}) {
+		c.graceful.Store(true)
+	} else {
+		c.closeFrame = msg
+	}
+	close(c.done)
+	if !attached {
+		c.cancel()
+	} else {
+		time.AfterFunc(s.closeGrace, c.cancel)
+	}
+	if registered {
+		s.log.Debug("SignalR connection closed", "hub", c.hub, "connectionId", c.id, "userId", c.user, "transport", transport, "reason", reason)
+	}
+}
+
+// forget drops a closed long-polling connection's token.
+func (c *conn) forget() {
+	c.s.mu.Lock()
+	if c.s.tokens[c.token] == c {
+		delete(c.s.tokens, c.token)
+	}
+	c.s.mu.Unlock()
+}
+
+// sink writes frames to a client's transport.
+type sink interface {
+	write(ctx context.Context, p []byte) error
+}
+
+// write writes p within the write timeout.
+func (c *conn) write(sk sink, p []byte) error {
+	ctx, cancel := context.WithTimeout(c.ctx, c.s.writeTimeout)
+	defer cancel()
+	return sk.write(ctx, p)
+}
+
+// next coalesces f with frames already queued, up to maxBatch bytes, and
+// tells whether the result ends with the connection's last frame.
+func (c *conn) next(f frame, batch *[]byte) ([]byte, bool) {
+	if f.last || len(c.out) == 0 {
+		return f.data, f.last
+	}
+	b := append((*batch)[:0], f.data...)
+	for len(b) < maxBatch {
+		select {
+		case g := <-c.out:
+			b = append(b, g.data...)
+			if g.last {
+				*batch = b
+				return b, true
+			}
+		default:
+			*batch = b
+			return b, false
+		}
+	}
+	*batch = b
+	return b, false
+}
+
+// writeLoop is the connection's writer for streaming transports: it writes
+// queued frames in order and a ping every PingInterval, until the connection
+// closes. It reports whether it ended cleanly, having written the last frame.
+func (c *conn) writeLoop(sk sink) bool {
+	ticker := time.NewTicker(c.s.ping)
+	defer ticker.Stop()
+	var batch []byte
+	for {
+		select {
+		case f := <-c.out:
+			p, last := c.next(f, &batch)
+			if err := c.write(sk, p); err != nil {
+				c.shutdown(nil, false, "write failed: "+err.Error())
+				return false
+			}
+			if last {
+				return true
+			}
+		case <-ticker.C:
+			// No ping before the handshake response, which is queued.
+			if c.handshaken.Load() && len(c.out) == 0 {
+				if err := c.write(sk, pingFrame); err != nil {
+					c.shutdown(nil, false, "write failed: "+err.Error())
+					return false
+				}
+			}
+		case <-c.done:
+			return c.writeRest(sk, &batch)
+		case <-c.ctx.Done():
+			return false
+		}
+	}
+}
+
+// writeRest ends a closed connection's writes: what is queued up to the last
+// frame when the close was graceful, else only the close message.
+func (c *conn) writeRest(sk sink, batch *[]byte) bool {
+	if !c.graceful.Load() {
+		return c.closeFrame == nil || c.write(sk, c.closeFrame) == nil
+	}
+	for {
+		select {
+		case f := <-c.out:
+			p, last := c.next(f, batch)
+			if c.write(sk, p) != nil {
+				return false
+			}
+			if last {
+				return true
+			}
+		case <-c.ctx.Done():
+			return false
+		}
+	}
+}
+
+// Serverless-mode close messages.
+const (
+	reasonInvalidOperation = "Connection closed by the service: sending messages is an invalid operation in serverless mode; clients can only receive."
+	reasonSlowClient       = "Connection closed by the service: the client did not read its messages fast enough and its send buffer is full."
+)
+
+// receive handles data a client sent: its handshake, then pings and close
+// messages. Invocations are refused as in serverless mode. It reports
+// whether the connection is still open.
+func (c *conn) receive(p []byte) bool {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	records, err := c.reader.feed(p)
+	for _, rec := range records {
+		if !c.gotRequest {
+			c.gotRequest = true
+			resp, ok := checkHandshake(rec)
+			if !ok {
+				c.shutdown(resp, true, "handshake refused")
+				return false
+			}
+			if !c.register(resp) {
+				return false
+			}
+			continue
+		}
+		if len(rec) == 0 {
+			continue
+		}
+		t, terr := messageType(rec)
+		if terr != nil {
+			c.shutdown(closeFrame("Connection closed with an error. InvalidDataException: "+terr.Error(), false), true, "invalid message")
+			return false
+		}
+		switch t {
+		case msgInvocation, msgStreamInvocation, msgStreamItem:
+			c.shutdown(closeFrame(reasonInvalidOperation, false), true, "client sent a message in serverless mode")
+			return false
+		case msgClose:
+			c.shutdown(nil, false, "client closed")
+			return false
+		case msgPing, msgCompletion, msgCancelInvocation:
+			// Fine: a keep-alive, or nothing to act on in serverless mode.
+		}
+		// Other types (Ack and Sequence of stateful reconnect, unknown
+		// ones) are ignored.
+	}
+	if err != nil {
+		c.shutdown(closeFrame("Connection closed with an error. InvalidDataException: "+err.Error(), false), true, "message too large")
+		return false
+	}
+	return true
+}

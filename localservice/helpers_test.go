@@ -1,0 +1,442 @@
+package localservice
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// testTimeout bounds every wait in the tests.
+const testTimeout = 5 * time.Second
+
+// testEnv is a Service on a loopback httptest server.
+type testEnv struct {
+	tb   testing.TB
+	svc  *Service
+	srv  *httptest.Server
+	base string // http://127.0.0.1:port
+}
+
+// newEnv starts a Service with opts; tweak may shorten its timeouts.
+func newEnv(tb testing.TB, opts Options, tweak func(*Service)) *testEnv {
+	tb.Helper()
+	svc := New(opts)
+	if tweak != nil {
+		tweak(svc)
+	}
+	srv := httptest.NewServer(svc)
+	tb.Cleanup(func() {
+		svc.Close()
+		srv.Close()
+	})
+	return &testEnv{tb: tb, svc: svc, srv: srv, base: srv.URL}
+}
+
+// sign signs claims with key using alg (HS256 unless given).
+func sign(tb testing.TB, key string, claims jwt.MapClaims) string {
+	tb.Helper()
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(key))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+// clientClaims are good client-token claims for hub, as bindings signs them.
+func clientClaims(hub, user string) jwt.MapClaims {
+	now := time.Now()
+	c := jwt.MapClaims{
+		"aud": "http://127.0.0.1/client/?hub=" + hub,
+		"iat": now.Unix(),
+		"nbf": now.Unix(),
+		"exp": now.Add(time.Hour).Unix(),
+	}
+	if user != "" {
+		c["asrs.s.uid"] = user
+		c["nameid"] = user
+	}
+	return c
+}
+
+func (e *testEnv) clientToken(hub, user string) string {
+	return sign(e.tb, DevAccessKey, clientClaims(hub, user))
+}
+
+// restToken is a REST token whose aud is the URL of the escaped path.
+func (e *testEnv) restToken(escapedPath string) string {
+	now := time.Now()
+	return sign(e.tb, DevAccessKey, jwt.MapClaims{
+		"aud": e.base + escapedPath,
+		"iat": now.Unix(),
+		"exp": now.Add(time.Hour).Unix(),
+	})
+}
+
+// do sends a request with an optional bearer token and returns status,
+// headers and body.
+func (e *testEnv) do(method, target, token, body string, header http.Header) (int, http.Header, string) {
+	e.tb.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, e.base+target, rd)
+	if err != nil {
+		e.tb.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	resp, err := http.DefaultClient.Do(req.WithContext(ctx))
+	if err != nil {
+		e.tb.Fatalf("%s %s: %v", method, target, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+// rest calls the REST API at target (escaped path and query) with a good token.
+func (e *testEnv) rest(method, target, body string) (int, http.Header, string) {
+	e.tb.Helper()
+	path, _, _ := strings.Cut(target, "?")
+	return e.do(method, target, e.restToken(path), body, nil)
+}
+
+// mustREST calls the REST API and fails unless it answers want.
+func (e *testEnv) mustREST(method, target, body string, want int) {
+	e.tb.Helper()
+	if got, _, b := e.rest(method, target, body); got != want {
+		e.tb.Fatalf("%s %s: got %d (%s), want %d", method, target, got, b, want)
+	}
+}
+
+// send broadcasts or targets a message through the api-version REST form;
+// route is "" (broadcast), "users/u", "groups/g" or "connections/c".
+func (e *testEnv) send(hub, route, target string, args ...any) {
+	e.tb.Helper()
+	a, _ := json.Marshal(args)
+	if args == nil {
+		a = []byte("[]")
+	}
+	path := "/api/hubs/" + hub + "/:send"
+	if route != "" {
+		path = "/api/hubs/" + hub + "/" + route + "/:send"
+	}
+	e.mustREST("POST", path+"?api-version=2022-06-01", `{"target":"`+target+`","arguments":`+string(a)+`}`, http.StatusAccepted)
+}
+
+// negotiateResponse negotiates a v1 connection.
+func (e *testEnv) negotiate(hub, user string) negotiateResponse {
+	e.tb.Helper()
+	status, _, body := e.do("POST", "/client/negotiate?hub="+hub+"&negotiateVersion=1", e.clientToken(hub, user), "", nil)
+	if status != http.StatusOK {
+		e.tb.Fatalf("negotiate: got %d (%s), want 200", status, body)
+	}
+	var nr negotiateResponse
+	if err := json.Unmarshal([]byte(body), &nr); err != nil {
+		e.tb.Fatal(err)
+	}
+	return nr
+}
+
+// hubMessage is a decoded hub-protocol message.
+type hubMessage struct {
+	Type           int               `json:"type"`
+	Target         string            `json:"target"`
+	Arguments      []json.RawMessage `json:"arguments"`
+	Error          string            `json:"error"`
+	AllowReconnect bool              `json:"allowReconnect"`
+	raw            string
+}
+
+func decodeMessage(tb testing.TB, rec []byte) hubMessage {
+	tb.Helper()
+	var m hubMessage
+	if err := json.Unmarshal(rec, &m); err != nil {
+		tb.Fatalf("message %q: %v", rec, err)
+	}
+	m.raw = string(rec)
+	return m
+}
+
+// wsClient is a hub-protocol client over a WebSocket.
+type wsClient struct {
+	tb      testing.TB
+	ws      *websocket.Conn
+	id      string // connectionId
+	reader  messageReader
+	pending [][]byte
+}
+
+// dialWS negotiates and connects to hub as user, with the token in the
+// Authorization header as Node clients send it, and completes the handshake.
+func (e *testEnv) dialWS(hub, user string) *wsClient {
+	e.tb.Helper()
+	nr := e.negotiate(hub, user)
+	c := e.dialToken(hub, user, nr.ConnectionToken)
+	c.id = nr.ConnectionID
+	c.handshake(`{"protocol":"json","version":1}`)
+	return c
+}
+
+// dialToken opens the WebSocket of connection token tok (no handshake).
+func (e *testEnv) dialToken(hub, user, tok string) *wsClient {
+	e.tb.Helper()
+	ws, status, err := e.tryDial(hub, tok, e.clientToken(hub, user))
+	if err != nil {
+		e.tb.Fatalf("dial: %v (status %d)", err, status)
+	}
+	c := &wsClient{tb: e.tb, ws: ws}
+	e.tb.Cleanup(func() { ws.CloseNow() })
+	return c
+}
+
+// tryDial opens a WebSocket to /client/?hub=hub&id=tok and returns the HTTP
+// status when the upgrade fails.
+func (e *testEnv) tryDial(hub, tok, bearer string) (*websocket.Conn, int, error) {
+	q := url.Values{"hub": {hub}}
+	if tok != "" {
+		q.Set("id", tok)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	h := http.Header{}
+	if bearer != "" {
+		h.Set("Authorization", "Bearer "+bearer)
+	}
+	ws, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(e.base, "http")+"/client/?"+q.Encode(), &websocket.DialOptions{HTTPHeader: h})
+	status := 0
+	if resp != nil {
+		status = resp.StatusCode
+	}
+	if ws != nil {
+		ws.SetReadLimit(4 << 20)
+	}
+	return ws, status, err
+}
+
+// handshake sends req and expects {}.
+func (c *wsClient) handshake(req string) {
+	c.tb.Helper()
+	c.write(req + "\x1e")
+	if got := string(c.nextRecord()); got != "{}" {
+		c.tb.Fatalf("handshake response: got %q, want {}", got)
+	}
+}
+
+func (c *wsClient) write(s string) {
+	c.tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	if err := c.ws.Write(ctx, websocket.MessageText, []byte(s)); err != nil {
+		c.tb.Fatalf("write: %v", err)
+	}
+}
+
+// nextRecord returns the next hub-protocol message, whatever its type.
+func (c *wsClient) nextRecord() []byte {
+	c.tb.Helper()
+	rec, err := c.tryNextRecord(testTimeout)
+	if err != nil {
+		c.tb.Fatalf("read: %v", err)
+	}
+	return rec
+}
+
+func (c *wsClient) tryNextRecord(timeout time.Duration) ([]byte, error) {
+	for len(c.pending) == 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		_, p, err := c.ws.Read(ctx)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		recs, err := c.reader.feed(p)
+		if err != nil {
+			return nil, err
+		}
+		c.pending = append(c.pending, recs...)
+	}
+	rec := c.pending[0]
+	c.pending = c.pending[1:]
+	return rec, nil
+}
+
+// next returns the next message that is not a ping.
+func (c *wsClient) next() hubMessage {
+	c.tb.Helper()
+	for {
+		m := decodeMessage(c.tb, c.nextRecord())
+		if m.Type != msgPing {
+			return m
+		}
+	}
+}
+
+// expect reads the next message and checks it is an invocation of target
+// with arguments args (JSON).
+func (c *wsClient) expect(target, args string) {
+	c.tb.Helper()
+	m := c.next()
+	checkInvocation(c.tb, m, target, args)
+}
+
+func checkInvocation(tb testing.TB, m hubMessage, target, args string) {
+	tb.Helper()
+	a, _ := json.Marshal(m.Arguments)
+	if m.Type != msgInvocation || m.Target != target || string(a) != args {
+		tb.Fatalf("got message %s, want invocation of %s with %s", m.raw, target, args)
+	}
+}
+
+// expectClose skips invocations up to a close message, checks that the
+// WebSocket closes after it and returns it.
+func (c *wsClient) expectClose() hubMessage {
+	c.tb.Helper()
+	m := c.next()
+	for m.Type == msgInvocation {
+		m = c.next()
+	}
+	if m.Type != msgClose {
+		c.tb.Fatalf("got message %s, want a close message", m.raw)
+	}
+	if _, err := c.tryNextRecord(testTimeout); err == nil {
+		c.tb.Fatalf("the connection stayed open after its close message")
+	}
+	return m
+}
+
+// sseClient is a hub-protocol client over Server-Sent Events.
+type sseClient struct {
+	tb     testing.TB
+	env    *testEnv
+	url    string // /client/?hub=..&id=..
+	token  string
+	body   io.ReadCloser
+	events chan string // data of each event; closed at the end of the stream
+	reader messageReader
+	queue  [][]byte
+}
+
+// dialSSE negotiates and opens an event stream, with the token in
+// access_token as the JS client sends it, then completes the handshake.
+func (e *testEnv) dialSSE(hub, user string) (*sseClient, string) {
+	e.tb.Helper()
+	nr := e.negotiate(hub, user)
+	tok := e.clientToken(hub, user)
+	u := "/client/?hub=" + hub + "&id=" + url.QueryEscape(nr.ConnectionToken)
+	req, _ := http.NewRequest("GET", e.base+u+"&access_token="+url.QueryEscape(tok), nil)
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.tb.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
+		e.tb.Fatalf("event stream: got %d %q, want 200 text/event-stream", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	c := &sseClient{tb: e.tb, env: e, url: u, token: tok, body: resp.Body, events: make(chan string, 100)}
+	e.tb.Cleanup(func() { resp.Body.Close() })
+	go func() {
+		defer close(c.events)
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(nil, 4<<20)
+		var data []string
+		for sc.Scan() {
+			line := strings.TrimSuffix(sc.Text(), "\r")
+			switch {
+			case line == "":
+				if data != nil {
+					c.events <- strings.Join(data, "\n")
+					data = nil
+				}
+			case strings.HasPrefix(line, "data: "):
+				data = append(data, strings.TrimPrefix(line, "data: "))
+			}
+		}
+	}()
+	c.post(`{"protocol":"json","version":1}` + "\x1e")
+	if got := string(c.nextRecord()); got != "{}" {
+		e.tb.Fatalf("handshake response: got %q, want {}", got)
+	}
+	return c, nr.ConnectionID
+}
+
+// post sends data as the JS client does: POST with the Authorization header.
+func (c *sseClient) post(data string) int {
+	c.tb.Helper()
+	status, _, body := c.env.do("POST", c.url, c.token, data, nil)
+	if status != http.StatusOK {
+		c.tb.Logf("POST: %d %s", status, body)
+	}
+	return status
+}
+
+func (c *sseClient) nextRecord() []byte {
+	c.tb.Helper()
+	for len(c.queue) == 0 {
+		select {
+		case ev, ok := <-c.events:
+			if !ok {
+				c.tb.Fatal("the event stream ended")
+			}
+			recs, err := c.reader.feed([]byte(ev))
+			if err != nil {
+				c.tb.Fatal(err)
+			}
+			c.queue = append(c.queue, recs...)
+		case <-time.After(testTimeout):
+			c.tb.Fatal("timed out waiting for an event")
+		}
+	}
+	rec := c.queue[0]
+	c.queue = c.queue[1:]
+	return rec
+}
+
+func (c *sseClient) next() hubMessage {
+	c.tb.Helper()
+	for {
+		m := decodeMessage(c.tb, c.nextRecord())
+		if m.Type != msgPing {
+			return m
+		}
+	}
+}
+
+// waitEnd waits for the event stream to end.
+func (c *sseClient) waitEnd() {
+	c.tb.Helper()
+	timeout := time.After(testTimeout)
+	for {
+		select {
+		case _, ok := <-c.events:
+			if !ok {
+				return
+			}
+		case <-timeout:
+			c.tb.Fatal("the event stream did not end")
+		}
+	}
+}
+
+// newServer serves svc on loopback.
+func newServer(svc *Service) *httptest.Server { return httptest.NewServer(svc) }
