@@ -3,15 +3,15 @@ package localservice
 import (
 	"context"
 	"log/slog"
-	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/funcsignalr/funcsignalr/settings"
 )
 
 // DevAccessKey is the public development key the official emulator uses too.
-const DevAccessKey = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH"
+const DevAccessKey = settings.LocalAccessKey
 
 // Options tunes a Service; the zero value is the defaults.
 type Options struct {
@@ -169,20 +169,4 @@ func (s *Service) Close() {
 // ConnectionString is the connection string for a service reachable at
 // host:port (an unspecified host is written localhost), as the official
 // emulator prints it.
-func ConnectionString(addr string) string {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		host, port = addr, ""
-	}
-	host = strings.Trim(host, "[]")
-	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
-		host = "localhost"
-	} else if strings.Contains(host, ":") {
-		host = "[" + host + "]" // IPv6 literal
-	}
-	cs := "Endpoint=http://" + host + ";"
-	if port != "" {
-		cs += "Port=" + port + ";"
-	}
-	return cs + "AccessKey=" + DevAccessKey + ";Version=1.0;"
-}
+func ConnectionString(addr string) string { return settings.LocalConnectionString(addr) }
