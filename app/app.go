@@ -43,6 +43,8 @@ type Env struct {
 	Setenv func(key, value string) error
 	// Listening, if set, is told each address once it accepts connections.
 	Listening func(name, addr string)
+	// Addr is the standalone listen address; default StandaloneAddr.
+	Addr string
 }
 
 // Run runs the custom handler (or, with the argument local-service, only
@@ -53,7 +55,10 @@ func Run(ctx context.Context, env Env) error {
 	}
 	lookupEnv := environMap(env.Environ)
 	port := lookupEnv["FUNCTIONS_CUSTOMHANDLER_PORT"]
-	addr := StandaloneAddr
+	addr := env.Addr
+	if addr == "" {
+		addr = StandaloneAddr
+	}
 	if port != "" {
 		addr = net.JoinHostPort("127.0.0.1", port)
 	}

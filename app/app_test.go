@@ -1,0 +1,228 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// appDir lays out a function app (host.json and the function folders of
+// the repository) plus the given extra files in a temporary directory.
+func appDir(tb testing.TB, files map[string]string) string {
+	tb.Helper()
+	dir := tb.TempDir()
+	copy := func(rel string) {
+		raw, err := os.ReadFile(filepath.Join("..", rel))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		os.MkdirAll(filepath.Dir(filepath.Join(dir, rel)), 0o755)
+		if err := os.WriteFile(filepath.Join(dir, rel), raw, 0o644); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	for _, rel := range []string{"host.json", "negotiate/function.json", "send/function.json"} {
+		copy(rel)
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return dir
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// running is an in-process Run with its addresses and output.
+type running struct {
+	addrs          map[string]string
+	stdout, stderr *syncBuffer
+	exported       map[string]string
+	cancel         context.CancelFunc
+	done           chan error
+}
+
+// start runs the app in-process and waits until wantListeners addresses
+// accept connections (the handler, and the local service when it starts).
+func start(tb testing.TB, dir string, wantListeners int, environ []string, args ...string) *running {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{addrs: map[string]string{}, stdout: &syncBuffer{}, stderr: &syncBuffer{},
+		exported: map[string]string{}, cancel: cancel, done: make(chan error, 1)}
+	var mu sync.Mutex
+	listening := make(chan struct{}, 4)
+	env := Env{
+		Args: args, Environ: append([]string{"FUNCSIGNALR_LOCAL_ADDR=127.0.0.1:0"}, environ...), Dir: dir,
+		Stdout: r.stdout, Stderr: r.stderr, Addr: "127.0.0.1:0",
+		Setenv: func(k, v string) error { mu.Lock(); defer mu.Unlock(); r.exported[k] = v; return nil },
+		Listening: func(name, addr string) {
+			mu.Lock()
+			r.addrs[name] = addr
+			mu.Unlock()
+			listening <- struct{}{}
+		},
+	}
+	go func() { r.done <- Run(ctx, env) }()
+	for i := 0; i < wantListeners; i++ {
+		select {
+		case <-listening:
+		case err := <-r.done:
+			tb.Fatalf("Run returned early: %v\nstderr: %s", err, r.stderr)
+		case <-time.After(10 * time.Second):
+			tb.Fatal("Run did not start listening")
+		}
+	}
+	tb.Cleanup(func() { r.stop(tb) })
+	mu.Lock()
+	defer mu.Unlock()
+	return r
+}
+
+func (r *running) stop(tb testing.TB) {
+	tb.Helper()
+	r.cancel()
+	select {
+	case err := <-r.done:
+		if err != nil {
+			tb.Errorf("Run returned %v after cancel, want nil", err)
+		}
+		r.done <- nil
+	case <-time.After(15 * time.Second):
+		tb.Error("Run did not return after cancel")
+	}
+}
+
+func negotiateURL(tb testing.TB, addr string) string {
+	tb.Helper()
+	var resp *http.Response
+	var err error
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		resp, err = http.Get("http://" + addr + "/api/negotiate")
+		if err == nil && resp.StatusCode != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			break
+		}
+		if resp != nil {
+			resp.Body.Close()
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var info struct{ URL string }
+	if err := json.NewDecoder(resp.Body).Decode(&info); err != nil || resp.StatusCode != 200 {
+		tb.Fatalf("negotiate: status %d, %v", resp.StatusCode, err)
+	}
+	return info.URL
+}
+
+func freePort(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+}
+
+func TestSettingSourcesByMode(t *testing.T) {
+	files := map[string]string{
+		"local.settings.json": `{"IsEncrypted":false,"Values":{"AzureSignalRHubName":"fromLocalSettings","AZURE_CLIENT_ID":"client-from-file"}}`,
+		".env":                "AzureSignalRHubName=fromDotEnv\nFUNCSIGNALR_LOG_LEVEL=debug\n",
+	}
+	tests := []struct {
+		name     string
+		environ  []string
+		hostMode bool
+		wantHub  string
+	}{
+		{"standalone reads local.settings.json over .env", nil, false, "fromlocalsettings"},
+		{"environment wins", []string{"AzureSignalRHubName=fromEnv"}, false, "fromenv"},
+		{"host mode ignores local.settings.json", nil, true, "fromdotenv"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			environ := tt.environ
+			if tt.hostMode {
+				environ = append(environ, "FUNCTIONS_CUSTOMHANDLER_PORT="+freePort(t))
+			}
+			r := start(t, appDir(t, files), 2, environ)
+			got := negotiateURL(t, r.addrs["handler"])
+			if !strings.HasSuffix(got, "/client/?hub="+tt.wantHub) {
+				t.Errorf("negotiate url = %q, want hub %s", got, tt.wantHub)
+			}
+			if !strings.HasPrefix(got, "http://127.0.0.1:") {
+				t.Errorf("negotiate url = %q, want the embedded local service", got)
+			}
+			if tt.hostMode && !strings.HasPrefix(r.addrs["handler"], "127.0.0.1:") {
+				t.Errorf("host mode listens on %s, want 127.0.0.1:PORT", r.addrs["handler"])
+			}
+			if !tt.hostMode && r.exported["AZURE_CLIENT_ID"] != "client-from-file" {
+				t.Errorf("exported = %v, want AZURE_CLIENT_ID from local.settings.json exported as func start does", r.exported)
+			}
+			if _, ok := r.exported["AzureSignalRHubName"]; ok && tt.environ != nil {
+				t.Errorf("a setting already in the environment was exported again")
+			}
+		})
+	}
+}
+
+func TestLogsSplitByLevel(t *testing.T) {
+	r := start(t, appDir(t, nil), 1, []string{"AzureSignalRHubName=9bad"})
+	eventually(t, func() bool { return strings.Contains(r.stdout.String(), "funcsignalr listening") })
+	if !strings.Contains(r.stderr.String(), "AzureSignalRHubName") {
+		t.Errorf("stderr = %q, want the configuration error naming the key", r.stderr)
+	}
+	if !strings.Contains(r.stdout.String(), "funcsignalr listening") {
+		t.Errorf("stdout = %q, want the info lines", r.stdout)
+	}
+	if strings.Contains(r.stdout.String(), "level=ERROR") {
+		t.Errorf("stdout holds an error line: %s", r.stdout)
+	}
+}
+
+func TestLocalServiceSubcommand(t *testing.T) {
+	r := start(t, appDir(t, nil), 1, nil, "local-service", "-addr", "127.0.0.1:0")
+	addr := r.addrs["localservice"]
+	_, port, _ := net.SplitHostPort(addr)
+	want := "Endpoint=http://127.0.0.1;Port=" + port + ";AccessKey=ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH;Version=1.0;"
+	eventually(t, func() bool { return strings.Contains(r.stdout.String(), want) })
+	if !strings.Contains(r.stdout.String(), want) {
+		t.Errorf("stdout = %q, want the connection string %q", r.stdout, want)
+	}
+	resp, err := http.Head("http://" + addr + "/api/health")
+	if err != nil || resp.StatusCode != 200 {
+		t.Errorf("HEAD /api/health = %v %v, want 200", resp, err)
+	}
+}
+
+// eventually waits up to 5 s for cond.
+func eventually(tb testing.TB, cond func() bool) {
+	tb.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond() && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+}
