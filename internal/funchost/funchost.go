@@ -254,6 +254,7 @@ func Start(ctx context.Context, root string, opts Options) (*Host, error) {
 	exe := filepath.Join(root, cfg.ExecutablePath)
 	h.cmd = exec.Command(exe)
 	h.cmd.Dir = root
+	dieWithParent(h.cmd)
 	h.cmd.Env = append([]string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + os.Getenv("HOME"),
