@@ -1,0 +1,328 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// nodeDir holds client.mjs and the pinned official client, relative to the
+// package directory that go test runs the tests in.
+const nodeDir = "node"
+
+// installHint says how to install what the Node-driven tests need.
+const installHint = "run ./scripts/test from the repository root: it installs Node.js and npm if absent and runs `npm ci` in e2e/node (CI does the same)"
+
+// requireNode returns the path of node. It fails the test, never skips it,
+// when Node.js or the pinned @microsoft/signalr is not installed: a missing
+// client must not pass for a working one.
+func requireNode(tb testing.TB) string {
+	tb.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		tb.Fatalf("node is not on PATH; the end-to-end tests drive the official @microsoft/signalr client under Node.js: %s", installHint)
+	}
+	var pinned struct{ Dependencies map[string]string }
+	raw, err := os.ReadFile(filepath.Join(nodeDir, "package.json"))
+	if err == nil {
+		err = json.Unmarshal(raw, &pinned)
+	}
+	if err != nil {
+		tb.Fatalf("read e2e/node/package.json: %v", err)
+	}
+	var installed struct{ Version string }
+	raw, err = os.ReadFile(filepath.Join(nodeDir, "node_modules", "@microsoft", "signalr", "package.json"))
+	if err != nil {
+		tb.Fatalf("@microsoft/signalr is not installed in e2e/node/node_modules (%v): %s", err, installHint)
+	}
+	if err := json.Unmarshal(raw, &installed); err != nil {
+		tb.Fatalf("e2e/node/node_modules/@microsoft/signalr/package.json: %v: %s", err, installHint)
+	}
+	if want := pinned.Dependencies["@microsoft/signalr"]; installed.Version != want {
+		tb.Fatalf("e2e/node/node_modules has @microsoft/signalr %s, package.json pins %s: %s", installed.Version, want, installHint)
+	}
+	return node
+}
+
+// clientOptions are the flags of e2e/node/client.mjs.
+type clientOptions struct {
+	URL             string        // the function app's /api, or a service's /client/?hub=H
+	Transport       string        // WebSockets, ServerSentEvents or LongPolling
+	User            string        // sent as x-ms-client-principal-id
+	Targets         []string      // hub methods to listen to; default newMessage
+	Expect          int           // the client exits 0 after this many messages (0: once connected)
+	Timeout         time.Duration // the client gives up after this long (exit 4)
+	AccessToken     string        // a raw token, instead of our negotiate's
+	SkipNegotiation bool
+}
+
+// clientEvent is one JSON line client.mjs prints.
+type clientEvent struct {
+	Event        string            `json:"event"`
+	ConnectionID string            `json:"connectionId,omitempty"`
+	Transport    string            `json:"transport,omitempty"`
+	Target       string            `json:"target,omitempty"`
+	Args         []json.RawMessage `json:"args,omitempty"`
+	Stage        string            `json:"stage,omitempty"`
+	Message      string            `json:"message,omitempty"`
+	Error        *string           `json:"error,omitempty"`
+	StatusCode   int               `json:"statusCode,omitempty"`
+	Received     int               `json:"received,omitempty"`
+}
+
+func (e clientEvent) String() string {
+	raw, _ := json.Marshal(e)
+	return string(raw)
+}
+
+// Exit codes of client.mjs.
+const (
+	clientOK          = 0
+	clientStartFailed = 2
+)
+
+// nodeClient is one running client.mjs: the events it printed so far, its
+// stderr (the client's own log) and, once it exited, its exit code.
+type nodeClient struct {
+	name   string
+	exited chan struct{}
+
+	mu       sync.Mutex
+	events   []clientEvent
+	stderr   bytes.Buffer
+	exitCode int
+	waitErr  error
+}
+
+// startClient runs client.mjs with o. The process is bounded by o.Timeout
+// plus a margin, and killed when the test ends.
+func startClient(tb testing.TB, name string, o clientOptions) *nodeClient {
+	tb.Helper()
+	node := requireNode(tb)
+	if o.Timeout == 0 {
+		o.Timeout = time.Minute
+	}
+	args := []string{"client.mjs", "--url", o.URL, "--expect", strconv.Itoa(o.Expect),
+		"--timeout", strconv.FormatInt(o.Timeout.Milliseconds(), 10)}
+	if o.Transport != "" {
+		args = append(args, "--transport", o.Transport)
+	}
+	if o.User != "" {
+		args = append(args, "--user", o.User)
+	}
+	if len(o.Targets) > 0 {
+		args = append(args, "--targets", strings.Join(o.Targets, ","))
+	}
+	if o.SkipNegotiation {
+		args = append(args, "--skip-negotiation")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), o.Timeout+30*time.Second)
+	cmd := exec.CommandContext(ctx, node, args...)
+	cmd.Dir = nodeDir
+	cmd.WaitDelay = 5 * time.Second
+	cmd.Env = append(os.Environ(), "NO_PROXY=127.0.0.1,localhost", "no_proxy=127.0.0.1,localhost")
+	if o.AccessToken != "" {
+		cmd.Env = append(cmd.Env, "SIGNALR_CLIENT_ACCESS_TOKEN="+o.AccessToken) // off the command line
+	}
+	c := &nodeClient{name: name, exited: make(chan struct{})}
+	cmd.Stderr = writerFunc(func(p []byte) (int, error) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.stderr.Write(p)
+	})
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		cancel()
+		tb.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		cancel()
+		tb.Fatalf("start node client.mjs: %v", err)
+	}
+	go func() {
+		defer close(c.exited)
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 64<<10), 4<<20)
+		for sc.Scan() {
+			var e clientEvent
+			if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+				e = clientEvent{Event: "unparsable", Message: sc.Text()}
+			}
+			c.mu.Lock()
+			c.events = append(c.events, e)
+			c.mu.Unlock()
+		}
+		err := cmd.Wait()
+		c.mu.Lock()
+		c.waitErr = err
+		c.exitCode = cmd.ProcessState.ExitCode()
+		c.mu.Unlock()
+	}()
+	tb.Cleanup(func() {
+		cancel() // kills node if it is still running
+		<-c.exited
+	})
+	return c
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// snapshot returns the events so far and whether the process has exited.
+func (c *nodeClient) snapshot() ([]clientEvent, bool) {
+	select {
+	case <-c.exited:
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return append([]clientEvent(nil), c.events...), true
+	default:
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]clientEvent(nil), c.events...), false
+}
+
+// describe summarises what the client did, for failure messages: the first
+// and last events, the exit status and the end of its log.
+func (c *nodeClient) describe() string {
+	events, exited := c.snapshot()
+	c.mu.Lock()
+	stderr, code, waitErr := c.stderr.String(), c.exitCode, c.waitErr
+	c.mu.Unlock()
+	var b strings.Builder
+	fmt.Fprintf(&b, "client %s: %d events", c.name, len(events))
+	for i, e := range events {
+		if i == 10 && len(events) > 20 {
+			fmt.Fprintf(&b, "\n  … %d more …", len(events)-20)
+		}
+		if i >= 10 && i < len(events)-10 {
+			continue
+		}
+		fmt.Fprintf(&b, "\n  %s", e)
+	}
+	if exited {
+		fmt.Fprintf(&b, "\n  exit code %d (%v)", code, waitErr)
+	} else {
+		b.WriteString("\n  still running")
+	}
+	if len(stderr) > 4000 {
+		stderr = "…" + stderr[len(stderr)-4000:]
+	}
+	if stderr != "" {
+		fmt.Fprintf(&b, "\n  stderr:\n%s", stderr)
+	}
+	return b.String()
+}
+
+// connected waits for the client's connected line and returns it; it fails
+// when the client exits first or takes longer than timeout.
+func (c *nodeClient) connected(tb testing.TB, timeout time.Duration) clientEvent {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		events, exited := c.snapshot()
+		for _, e := range events {
+			if e.Event == "connected" {
+				return e
+			}
+		}
+		if exited {
+			tb.Fatalf("the client exited without connecting\n%s", c.describe())
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("the client did not connect within %v\n%s", timeout, c.describe())
+		}
+		select {
+		case <-c.exited:
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// finish waits for the client to exit and returns its events and exit code.
+// It fails when the client goes idle (prints nothing) for longer than idle
+// without exiting: a message that never comes fails the test after idle, not
+// after the client's whole timeout.
+func (c *nodeClient) finish(tb testing.TB, idle time.Duration) ([]clientEvent, int) {
+	tb.Helper()
+	seen, deadline := -1, time.Now()
+	for {
+		events, exited := c.snapshot()
+		if exited {
+			break
+		}
+		if len(events) != seen {
+			seen, deadline = len(events), time.Now().Add(idle)
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("the client printed nothing for %v and did not exit: a message is missing?\n%s", idle, c.describe())
+		}
+		select {
+		case <-c.exited:
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	events, _ := c.snapshot()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var exitErr *exec.ExitError
+	if c.waitErr != nil && !errors.As(c.waitErr, &exitErr) {
+		tb.Fatalf("client %s: %v", c.name, c.waitErr)
+	}
+	return events, c.exitCode
+}
+
+// message is one hub invocation a client received, its arguments as
+// canonical JSON so that equal values compare equal.
+type message struct {
+	Target, Args string
+}
+
+func (m message) String() string { return m.Target + m.Args }
+
+// newMessage is the message a send of target with args delivers.
+func newMessage(target string, args ...any) message {
+	raw, err := json.Marshal(args)
+	if err != nil {
+		panic(err)
+	}
+	return message{target, canonicalJSON(raw)}
+}
+
+// canonicalJSON re-encodes raw with sorted keys and Go's number and string
+// forms.
+func canonicalJSON(raw []byte) string {
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return "invalid JSON: " + string(raw)
+	}
+	if v == nil {
+		v = []any{}
+	}
+	out, _ := json.Marshal(v)
+	return string(out)
+}
+
+// messages returns the message events in the order received.
+func messages(events []clientEvent) []message {
+	var ms []message
+	for _, e := range events {
+		if e.Event == "message" {
+			raw, _ := json.Marshal(e.Args)
+			ms = append(ms, message{e.Target, canonicalJSON(raw)})
+		}
+	}
+	return ms
+}
