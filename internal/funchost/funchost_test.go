@@ -42,7 +42,7 @@ func TestReadConfig(t *testing.T) {
 			functions: map[string]string{"f": httpFunction}, wantErr: "version"},
 		{name: "extra binding", host: `{"version":"2.0","customHandler":{"description":{"defaultExecutablePath":"x"}}}`,
 			functions: map[string]string{"f": `{"bindings":[{"type":"httpTrigger","direction":"in","name":"req"},{"type":"queue","direction":"out","name":"q"},{"type":"http","direction":"out","name":"res"}]}`},
-			wantErr: "exactly one"},
+			wantErr:   "exactly one"},
 		{name: "no functions", host: `{"version":"2.0","customHandler":{"description":{"defaultExecutablePath":"x"}}}`, wantErr: "no function folders"},
 	}
 	for _, tt := range tests {
