@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// sigClient is the smallest SignalR client that does what the official ones
+// do against funcsignalr: negotiate through the function (which redirects
+// to the service), negotiate at the service, connect over WebSockets and
+// speak the JSON hub protocol. It only listens: each invocation's first
+// argument goes to the callback with the time its frame arrived.
+type sigClient struct {
+	ws *websocket.Conn
+	id string // connectionId
+}
+
+// connectionInfo is negotiate's answer.
+type connectionInfo struct {
+	URL         string `json:"url"`
+	AccessToken string `json:"accessToken"`
+}
+
+// hubMessage is the part of a hub-protocol message the client reads.
+type hubMessage struct {
+	Type      int               `json:"type"`
+	Arguments []json.RawMessage `json:"arguments"`
+	Error     string            `json:"error"`
+}
+
+const recordSeparator = 0x1e
+
+// dialSignalR connects a client through negotiateURL (the function's
+// /api/negotiate). onInvocation runs on the client's read goroutine.
+func dialSignalR(ctx context.Context, hc *http.Client, negotiateURL string, onInvocation func(arg0 []byte, at time.Time)) (*sigClient, error) {
+	var info connectionInfo
+	if err := postJSON(ctx, hc, negotiateURL, "", &info); err != nil {
+		return nil, fmt.Errorf("negotiate function: %w", err)
+	}
+	u, err := url.Parse(info.URL)
+	if err != nil {
+		return nil, fmt.Errorf("negotiate url %q: %w", info.URL, err)
+	}
+	neg := *u
+	neg.Path = strings.TrimSuffix(u.Path, "/") + "/negotiate"
+	q := neg.Query()
+	q.Set("negotiateVersion", "1")
+	neg.RawQuery = q.Encode()
+	var conn struct{ ConnectionID, ConnectionToken string }
+	if err := postJSON(ctx, hc, neg.String(), info.AccessToken, &conn); err != nil {
+		return nil, fmt.Errorf("negotiate with the service: %w", err)
+	}
+	wsURL := *u
+	wsURL.Scheme = map[string]string{"http": "ws", "https": "wss"}[u.Scheme]
+	q = wsURL.Query()
+	q.Set("id", conn.ConnectionToken)
+	wsURL.RawQuery = q.Encode()
+	ws, _, err := websocket.Dial(ctx, wsURL.String(), &websocket.DialOptions{
+		HTTPClient: hc,
+		HTTPHeader: http.Header{"Authorization": {"Bearer " + info.AccessToken}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connect WebSocket: %w", err)
+	}
+	ws.SetReadLimit(1 << 20)
+	if err := ws.Write(ctx, websocket.MessageText, []byte(`{"protocol":"json","version":1}`+"\x1e")); err != nil {
+		ws.CloseNow()
+		return nil, fmt.Errorf("send handshake: %w", err)
+	}
+	_, p, err := ws.Read(ctx)
+	if err != nil {
+		ws.CloseNow()
+		return nil, fmt.Errorf("read handshake response: %w", err)
+	}
+	at := time.Now()
+	first, rest, ok := bytes.Cut(p, []byte{recordSeparator})
+	if !ok || string(first) != "{}" {
+		ws.CloseNow()
+		return nil, fmt.Errorf("handshake refused: %q", p)
+	}
+	c := &sigClient{ws: ws, id: conn.ConnectionID}
+	if err := dispatch(rest, at, onInvocation); err != nil {
+		ws.CloseNow()
+		return nil, err
+	}
+	go c.readLoop(onInvocation)
+	return c, nil
+}
+
+// framesRead counts the WebSocket frames every client read after its
+// handshake: the service coalesces queued messages into one frame, and how
+// much it does explains broadcast throughput.
+var framesRead atomic.Int64
+
+// readLoop reads frames until the connection ends.
+func (c *sigClient) readLoop(onInvocation func([]byte, time.Time)) {
+	for {
+		_, p, err := c.ws.Read(context.Background())
+		if err != nil {
+			return
+		}
+		framesRead.Add(1)
+		if err := dispatch(p, time.Now(), onInvocation); err != nil {
+			c.ws.CloseNow()
+			return
+		}
+	}
+}
+
+// dispatch splits a frame into messages and hands on invocations. A close
+// message ends the client.
+func dispatch(frame []byte, at time.Time, onInvocation func([]byte, time.Time)) error {
+	for len(frame) > 0 {
+		var rec []byte
+		var ok bool
+		rec, frame, ok = bytes.Cut(frame, []byte{recordSeparator})
+		if !ok {
+			return errors.New("a frame ends inside a message") // the service sends whole messages
+		}
+		var m hubMessage
+		if err := json.Unmarshal(rec, &m); err != nil {
+			return fmt.Errorf("hub message %q: %w", rec, err)
+		}
+		switch m.Type {
+		case 1: // invocation
+			if len(m.Arguments) > 0 {
+				onInvocation(m.Arguments[0], at)
+			}
+		case 7: // close
+			return fmt.Errorf("closed by the service: %s", m.Error)
+		}
+	}
+	return nil
+}
+
+// Close drops the connection without the closing handshake.
+func (c *sigClient) Close() { c.ws.CloseNow() }
+
+// postJSON POSTs an empty body (with a Bearer token when set) and decodes a
+// 200 answer into v.
+func postJSON(ctx context.Context, hc *http.Client, u, token string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
+	if err != nil {
+		return err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("POST %s: %s %s", redactQuery(u), resp.Status, body)
+	}
+	return json.Unmarshal(body, v)
+}
+
+// redactQuery drops the query from u for error messages.
+func redactQuery(u string) string {
+	s, _, _ := strings.Cut(u, "?")
+	return s
+}
