@@ -201,6 +201,7 @@ type accessKeyAnswer struct {
 // GET <serverEndpoint>/api/v1/auth/accessKey with the bearer token.
 // Each error's message names the step that failed.
 func (k *keyCache) exchange(ctx context.Context) (*heldKey, error) {
+	ctx, tokens := trackTokens(ctx)
 	req, err := runtime.NewRequest(ctx, http.MethodGet, k.url)
 	if err != nil {
 		return nil, errorf(CodeAuthenticationUnavailable, err, "access-key exchange with %s: build request", k.serverName)
@@ -208,6 +209,7 @@ func (k *keyCache) exchange(ctx context.Context) (*heldKey, error) {
 	req.Raw().Header.Set("Accept", "application/json")
 	resp, err := k.pipeline.Do(req)
 	if err != nil {
+		err = tokens.explain(err)
 		var te *tokenError
 		switch {
 		case errors.As(err, &te):

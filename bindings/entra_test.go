@@ -506,3 +506,31 @@ func TestEntraBackgroundRefresher(t *testing.T) {
 	}
 	c.Close() // idempotent
 }
+
+// stallingCredential is an authority that never answers: each token
+// request lasts until its context ends, as azidentity's retries against an
+// unreachable authority do.
+type stallingCredential struct{}
+
+func (stallingCredential) GetToken(ctx context.Context, _ policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	<-ctx.Done()
+	return azcore.AccessToken{}, ctx.Err()
+}
+
+func TestEntraTokenTimeoutIsAuthenticationUnavailable(t *testing.T) {
+	srv := newFakeService(t, func(int, *http.Request) answer { return answer{status: http.StatusAccepted} })
+	opts := testOptions(srv.Server)
+	opts.Timeout = 300 * time.Millisecond
+	c := mustNewClient(t, &settings.Connection{Endpoint: srv.URL, Credential: stallingCredential{}}, "h", opts)
+	_, err := c.Send(context.Background(), []bindings.Operation{{Message: &bindings.Message{Target: "t"}}})
+	if e := asError(t, err); e.Code != bindings.CodeAuthenticationUnavailable || !strings.Contains(e.Message, "Microsoft Entra ID token") {
+		t.Errorf("send error = %s: %s, want AuthenticationUnavailable naming the token step", e.Code, e.Message)
+	}
+	_, err = c.Negotiate(context.Background(), "", nil)
+	if e := asError(t, err); e.Code != bindings.CodeAuthenticationUnavailable || !strings.Contains(e.Message, "Microsoft Entra ID token") {
+		t.Errorf("negotiate error = %s: %s, want AuthenticationUnavailable naming the token step", e.Code, e.Message)
+	}
+	if n := len(srv.requests()); n != 0 {
+		t.Errorf("the service got %d requests, want none without a token", n)
+	}
+}

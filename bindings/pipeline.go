@@ -3,6 +3,7 @@ package bindings
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"net"
 	"net/http"
 	"net/url"
@@ -129,10 +130,49 @@ type entraCredential struct{ cred azcore.TokenCredential }
 // GetToken implements azcore.TokenCredential.
 func (c entraCredential) GetToken(ctx context.Context, o policy.TokenRequestOptions) (azcore.AccessToken, error) {
 	tk, err := c.cred.GetToken(ctx, o)
+	if t, ok := ctx.Value(tokenTrackerKey{}).(*tokenTracker); ok {
+		t.record(err)
+	}
 	if err != nil {
 		return azcore.AccessToken{}, &tokenError{err}
 	}
 	return tk, nil
+}
+
+// tokenTracker remembers whether the last token request of one call
+// failed. azcore's retry policy answers a call whose deadline passed with
+// the context's error, which would hide that the credential, not the
+// service, used the time up (an unreachable authority is retried by
+// azidentity until the deadline).
+type tokenTracker struct {
+	mu   sync.Mutex
+	last error
+}
+
+type tokenTrackerKey struct{}
+
+// trackTokens returns a context whose token requests t records.
+func trackTokens(ctx context.Context) (context.Context, *tokenTracker) {
+	t := &tokenTracker{}
+	return context.WithValue(ctx, tokenTrackerKey{}, t), t
+}
+
+func (t *tokenTracker) record(err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.last = err
+}
+
+// explain returns err as a *tokenError when the call's last token request
+// failed, so the caller is told which step failed.
+func (t *tokenTracker) explain(err error) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var te *tokenError
+	if t.last == nil || errors.As(err, &te) {
+		return err
+	}
+	return &tokenError{errors.Join(t.last, err)}
 }
 
 // newEntraPolicy authorizes each try with a token for EntraScope. http is

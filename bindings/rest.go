@@ -32,6 +32,7 @@ func (c *Client) send(ctx context.Context, ops []Operation) (int, error) {
 func (c *Client) do(ctx context.Context, op *Operation) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
+	ctx, tokens := trackTokens(ctx)
 	req, err := c.newRequest(ctx, op)
 	if err != nil {
 		return err
@@ -39,7 +40,7 @@ func (c *Client) do(ctx context.Context, op *Operation) error {
 	what := req.Raw().Method + " " + req.Raw().URL.EscapedPath()
 	resp, err := c.pipeline.Do(req)
 	if err != nil {
-		return callError(err, what, c.timeout)
+		return callError(tokens.explain(err), what, c.timeout)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return answerError(resp, what)

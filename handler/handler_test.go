@@ -441,3 +441,21 @@ func TestRequestLogsHoldNoSecrets(t *testing.T) {
 		t.Errorf("logs hold a secret: %s", out)
 	}
 }
+
+func TestPayloadEnvelopeTooLargeIsTheFunctionsAnswer(t *testing.T) {
+	h := newTestHandler(t, &fakeBindings{}, nil)
+	body := `{"Data":{"req":{"Method":"POST","Body":"` + strings.Repeat("x", maxEnvelopeBytes) + `"}}}`
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("POST", "/send", strings.NewReader(body)))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status = %d, want 200 (the host turns a failed invocation into a bare 500)", rec.Code)
+	}
+	var resp InvokeResponse
+	if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
+		t.Fatal(err)
+	}
+	res := resp.Outputs["res"]
+	if res.StatusCode != 413 || !strings.Contains(res.Body, `"code":"PayloadTooLarge"`) {
+		t.Errorf("Outputs.res = %d %s, want 413 PayloadTooLarge", res.StatusCode, res.Body)
+	}
+}

@@ -59,6 +59,10 @@ func DecodeInvokeRequest(r io.Reader) (*HTTPRequestData, error) {
 	var env InvokeRequest
 	dec := json.NewDecoder(r)
 	if err := dec.Decode(&env); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, tooLarge()
+		}
 		return nil, &apiError{bindings.CodeInvalidJSON, "the invocation payload is not JSON: " + jsonProblem(err)}
 	}
 	raw, ok := env.Data["req"]
@@ -139,22 +143,25 @@ func payloadHandler(fn Function, forwarded http.Handler) http.Handler {
 			writeError(w, &apiError{CodeMethodNotAllowed, "the invocation endpoint /" + fn.Name + " accepts POST"}, -1)
 			return
 		}
-		d, err := DecodeInvokeRequest(http.MaxBytesReader(w, r.Body, maxEnvelopeBytes))
-		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				err = tooLarge()
-			}
-			writeError(w, err, -1)
-			return
-		}
-		inner, err := d.toHTTPRequest(r)
-		if err != nil {
-			writeError(w, err, -1)
-			return
-		}
 		rec := newRecorder()
-		forwarded.ServeHTTP(rec, inner)
+		d, err := DecodeInvokeRequest(http.MaxBytesReader(w, r.Body, maxEnvelopeBytes))
+		var ae *apiError
+		switch {
+		case errors.As(err, &ae) && ae.Code == CodePayloadTooLarge:
+			// The caller's body is too large: answer it as the function's
+			// response, since the host turns a failed invocation into a bare 500.
+			writeError(rec, err, -1)
+		case err != nil:
+			writeError(w, err, -1) // a malformed envelope is the host's fault, not the caller's
+			return
+		default:
+			inner, err := d.toHTTPRequest(r)
+			if err != nil {
+				writeError(w, err, -1)
+				return
+			}
+			forwarded.ServeHTTP(rec, inner)
+		}
 		resp := InvokeResponse{
 			Outputs: map[string]HTTPResponseData{"res": rec.result()},
 			Logs:    []string{},
