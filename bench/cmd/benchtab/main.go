@@ -47,6 +47,20 @@ type config struct {
 	senders  int           // concurrent senders of a burst
 	paced    int           // paced broadcast sends, both paths together
 	only     string        // comma list of sections to run; empty = all
+	env      envFlag       // extra environment of every funcsignalr child
+}
+
+// envFlag collects repeated -env KEY=VALUE flags.
+type envFlag []string
+
+func (e *envFlag) String() string { return strings.Join(*e, " ") }
+
+func (e *envFlag) Set(kv string) error {
+	if !strings.Contains(kv, "=") {
+		return fmt.Errorf("%q is not KEY=VALUE", kv)
+	}
+	*e = append(*e, kv)
+	return nil
 }
 
 // row is one line of the table.
@@ -75,6 +89,7 @@ func main() {
 	flag.IntVar(&cfg.senders, "senders", 8, "concurrent senders of a broadcast burst")
 	flag.IntVar(&cfg.paced, "paced", 100, "paced broadcast sends, half through each path")
 	flag.StringVar(&cfg.only, "only", "", "run only these sections, comma-separated: negotiate, send, cold, size")
+	flag.Var(&cfg.env, "env", "KEY=VALUE added to the environment of every funcsignalr process (repeatable), e.g. GOGC=400 to try a setting")
 	flag.Parse()
 	for name, v := range map[string]string{"-app": cfg.app, "-stripped": cfg.stripped, "-baseline": cfg.baseline,
 		"-baseline-stripped": cfg.baselineStripped, "-wsbaseline": cfg.wsbaseline} {

@@ -53,7 +53,7 @@ func measureColdStart(ctx context.Context, cfg config) ([]row, error) {
 	var ready, negotiated [2][]time.Duration // [0] funcsignalr, [1] baseline
 	for i := 0; i < 2*cfg.coldRuns; i++ {
 		k := i % 2
-		bin, env := cfg.app+"/funcsignalr", []string{localServiceEnv}
+		bin, env := cfg.app+"/funcsignalr", append([]string{localServiceEnv}, cfg.env...)
 		if k == 1 {
 			bin, env = cfg.baseline, nil
 		}
@@ -136,8 +136,9 @@ func coldRun(ctx context.Context, bin, dir string, env []string) (ready, negotia
 // Entra ID (cached temporary key) and the baseline answering the same bytes,
 // cfg.rounds rounds in rotating order.
 func measureNegotiate(ctx context.Context, cfg config, work string) ([]row, error) {
-	keyH, err := startChild(cfg.app+"/funcsignalr", cfg.app,
-		"AzureSignalRConnectionString=Endpoint=http://127.0.0.1;Port=8888;AccessKey=BENCH-ACCESS-KEY-0123456789abcdefghijklmnopqrstu;Version=1.0;")
+	keyH, err := startChild(cfg.app+"/funcsignalr", cfg.app, append([]string{
+		"AzureSignalRConnectionString=Endpoint=http://127.0.0.1;Port=8888;AccessKey=BENCH-ACCESS-KEY-0123456789abcdefghijklmnopqrstu;Version=1.0;"},
+		cfg.env...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +148,7 @@ func measureNegotiate(ctx context.Context, cfg config, work string) ([]row, erro
 		return nil, err
 	}
 	defer fakes.Close()
-	entraH, err := startChild(cfg.app+"/funcsignalr", cfg.app, fakes.env()...)
+	entraH, err := startChild(cfg.app+"/funcsignalr", cfg.app, append(fakes.env(), cfg.env...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -276,7 +277,7 @@ type delivery struct {
 // broadcast to them; then the memory of as many idle connections on
 // wsbaseline.
 func measureSendAndMemory(ctx context.Context, cfg config) ([]row, error) {
-	h, err := startChild(cfg.app+"/funcsignalr", cfg.app, localServiceEnv)
+	h, err := startChild(cfg.app+"/funcsignalr", cfg.app, append([]string{localServiceEnv}, cfg.env...)...)
 	if err != nil {
 		return nil, err
 	}
