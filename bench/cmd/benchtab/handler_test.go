@@ -6,10 +6,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/funcsignalr/funcsignalr/bindings"
 	"github.com/funcsignalr/funcsignalr/handler"
+	"github.com/funcsignalr/funcsignalr/localservice"
 	"github.com/funcsignalr/funcsignalr/settings"
 )
 
@@ -103,6 +105,63 @@ func BenchmarkNegotiateBinding(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := client.Negotiate(ctx, "", nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// newLocalService serves the embedded local service on loopback.
+func newLocalService(tb testing.TB) *httptest.Server {
+	tb.Helper()
+	svc := localservice.New(localservice.Options{})
+	srv := httptest.NewServer(svc)
+	tb.Cleanup(func() { srv.Close(); svc.Close() })
+	return srv
+}
+
+// BenchmarkSendFunction is funcsignalr's send function broadcasting to an
+// empty hub of the local service: decoding, the binding's REST call through
+// its azcore pipeline, the service's REST handler.
+func BenchmarkSendFunction(b *testing.B) {
+	srv := newLocalService(b)
+	app, err := handler.LoadApp("../../..")
+	if err != nil {
+		b.Fatal(err)
+	}
+	conn := settings.LocalConnection(strings.TrimPrefix(srv.URL, "http://"))
+	client, err := bindings.NewClient(conn, "default", bindings.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(client.Close)
+	h, err := handler.New(handler.Config{App: app, Negotiator: client, Sender: client,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := &discardWriter{h: http.Header{}}
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(w.h)
+		w.status, w.n = 0, 0
+		req := httptest.NewRequest(http.MethodPost, "/api/send", strings.NewReader(`{"target":"bench","arguments":[1]}`))
+		req.Header.Set("Content-Type", "application/json")
+		h.ServeHTTP(w, req)
+		if w.status != http.StatusAccepted {
+			b.Fatalf("send answered %d", w.status)
+		}
+	}
+}
+
+// BenchmarkSendREST is the same broadcast as a plain REST call: a token
+// signed per request and net/http's client.
+func BenchmarkSendREST(b *testing.B) {
+	srv := newLocalService(b)
+	paths := newSendPaths(&http.Client{}, "", srv.URL)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := paths.send(ctx, true, 1); err != nil {
 			b.Fatal(err)
 		}
 	}
