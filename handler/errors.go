@@ -101,7 +101,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	if err != nil {
 		status, raw = http.StatusInternalServerError, []byte(`{"error":{"code":"InternalError","message":"encode response"}}`)
 	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header()["Content-Type"] = jsonContentType
 	w.WriteHeader(status)
 	w.Write(raw)
 }

@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/funcsignalr/funcsignalr/bindings"
 )
@@ -30,7 +32,34 @@ func (f *negotiateFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err, -1)
 		return
 	}
-	writeJSON(w, http.StatusOK, info)
+	// Negotiate is the hot path (every client connection starts here):
+	// its two strings are written without reflection.
+	body := make([]byte, 0, len(info.URL)+len(info.AccessToken)+40)
+	body = append(body, `{"url":`...)
+	body = appendJSONString(body, info.URL)
+	body = append(body, `,"accessToken":`...)
+	body = appendJSONString(body, info.AccessToken)
+	body = append(body, '}')
+	w.Header()["Content-Type"] = jsonContentType
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
+}
+
+// jsonContentType is shared by every JSON answer; net/http only reads it.
+var jsonContentType = []string{"application/json; charset=utf-8"}
+
+// appendJSONString appends s as encoding/json would write it: strings
+// without characters to escape (URLs, JWTs) are copied as they are.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' || c >= utf8.RuneSelf {
+			q, _ := json.Marshal(s) // a string always marshals
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // sendFunc is the send function: the body's messages and group actions,
@@ -123,6 +152,9 @@ func parseExpression(s string) (expression, error) {
 		if !ok || name == "" || (source != "headers" && source != "query") {
 			return nil, fmt.Errorf("unsupported binding expression {%s}: use {headers.NAME} or {query.NAME}", inner)
 		}
+		if source == "headers" {
+			name = http.CanonicalHeaderKey(name)
+		}
 		e = append(e, exprPart{source: source, name: name})
 		last = m[1]
 	}
@@ -154,7 +186,9 @@ func (e expression) eval(r *http.Request) string {
 		case "":
 			v = p.literal
 		case "headers":
-			v = r.Header.Get(p.name)
+			if vs := r.Header[p.name]; len(vs) > 0 { // name canonicalized at parse time
+				v = vs[0]
+			}
 		case "query":
 			v = r.URL.Query().Get(p.name)
 		}

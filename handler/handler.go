@@ -71,7 +71,7 @@ func New(cfg Config) (http.Handler, error) {
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{CodeNotFound, "no function at " + r.URL.Path}, -1)
 	})
-	r.Path("/").Methods(http.MethodGet, http.MethodHead).HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	r.MatcherFunc(exactPath("/")).Methods(http.MethodGet, http.MethodHead).HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 	})
 	payloadPaths := map[string]bool{}
@@ -87,12 +87,12 @@ func New(cfg Config) (http.Handler, error) {
 		forwarded := methodCheck(fn, impl)
 		if public == payload && !cfg.App.ForwardingEnabled {
 			// routePrefix "" and forwarding off: the host only ever sends payloads here.
-			r.Path(payload).Handler(payloadHandler(fn, forwarded))
+			r.MatcherFunc(exactPath(payload)).Handler(payloadHandler(fn, forwarded))
 			continue
 		}
-		r.Path(public).Handler(forwarded)
+		r.MatcherFunc(exactPath(public)).Handler(forwarded)
 		if public != payload {
-			r.Path(payload).Handler(payloadHandler(fn, forwarded))
+			r.MatcherFunc(exactPath(payload)).Handler(payloadHandler(fn, forwarded))
 		}
 	}
 	var h http.Handler = r
@@ -101,6 +101,15 @@ func New(cfg Config) (http.Handler, error) {
 		h = cors(cfg.CORSOrigins, h)
 	}
 	return h, nil
+}
+
+// exactPath matches one path, case-insensitively as the Functions host
+// routes. Function routes are literal, so a string comparison does what a
+// mux path template would, without its regular expression on every request.
+func exactPath(path string) mux.MatcherFunc {
+	return func(r *http.Request, _ *mux.RouteMatch) bool {
+		return strings.EqualFold(r.URL.Path, path)
+	}
 }
 
 // methodCheck answers 405 for methods the function.json does not list.
@@ -155,10 +164,13 @@ func logRequests(logger *slog.Logger, next http.Handler) http.Handler {
 		case sw.status >= 400:
 			level = slog.LevelWarn
 		}
-		logger.Log(r.Context(), level, "request",
-			"method", r.Method, "path", r.URL.Path, "status", sw.status,
-			"duration_ms", float64(time.Since(start).Microseconds())/1000,
-			"invocation", r.Header.Get("X-Azure-Functions-InvocationId"))
+		if !logger.Enabled(r.Context(), level) {
+			return // the hot path: nothing to build
+		}
+		logger.LogAttrs(r.Context(), level, "request",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", sw.status),
+			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+			slog.String("invocation", r.Header.Get("X-Azure-Functions-InvocationId")))
 	})
 }
 

@@ -459,3 +459,12 @@ func TestPayloadEnvelopeTooLargeIsTheFunctionsAnswer(t *testing.T) {
 		t.Errorf("Outputs.res = %d %s, want 413 PayloadTooLarge", res.StatusCode, res.Body)
 	}
 }
+
+func TestAppendJSONStringMatchesEncodingJSON(t *testing.T) {
+	for _, s := range []string{"", "http://127.0.0.1:8888/client/?hub=default", "eyJhbGciOi.eyJhdWQ.sig-_", `a"b\c`, "<&>", "ü", "\x00\n", "\xff"} {
+		want, _ := json.Marshal(s)
+		if got := appendJSONString(nil, s); string(got) != string(want) {
+			t.Errorf("appendJSONString(%q) = %s, want %s", s, got, want)
+		}
+	}
+}
