@@ -109,7 +109,7 @@ func checkJSONContentType(ct string) error {
 		(strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))) {
 		return nil
 	}
-	return &apiError{CodeUnsupportedMediaType, fmt.Sprintf("the body is declared as %q; send takes application/json", ct)}
+	return &apiError{CodeUnsupportedMediaType, fmt.Sprintf("the body is declared as %q; send takes JSON (Content-Type: application/json)", ct)}
 }
 
 func logFailure(logger *slog.Logger, r *http.Request, fn string, err error, args ...any) {
