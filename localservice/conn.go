@@ -53,7 +53,7 @@ type conn struct {
 	token string // connectionToken, the id= of transport requests
 	user  string // fixed at negotiate
 
-	out    chan frame
+	out    queue           // bounded at SendBuffer frames
 	done   chan struct{}   // closed once close is requested
 	ctx    context.Context // cancelled when the transport must be torn down
 	cancel context.CancelFunc
@@ -97,7 +97,7 @@ func (s *Service) newConn(hub, user string, v0 bool) (*conn, error) {
 		hub:  hub,
 		id:   randomID(16),
 		user: user,
-		out:  make(chan frame, s.sendBuffer),
+		out:  newQueue(s.sendBuffer),
 		done: make(chan struct{}),
 	}
 	c.token = c.id
@@ -185,14 +185,7 @@ func (c *conn) register(response []byte) bool {
 }
 
 // enqueue queues f without blocking; false means the queue is full.
-func (c *conn) enqueue(f frame) bool {
-	select {
-	case c.out <- f:
-		return true
-	default:
-		return false
-	}
-}
+func (c *conn) enqueue(f frame) bool { return c.out.push(f) }
 
 // shutdown closes c, once: it leaves its hub at once, so no REST call reaches
 // it any more. msg (a close message or handshake error, or nil) is the last
@@ -261,21 +254,19 @@ func (c *conn) write(sk sink, p []byte) error {
 // next coalesces f with frames already queued, up to maxBatch bytes, and
 // tells whether the result ends with the connection's last frame.
 func (c *conn) next(f frame, batch *[]byte) ([]byte, bool) {
-	if f.last || len(c.out) == 0 {
+	if f.last || c.out.len() == 0 {
 		return f.data, f.last
 	}
 	b := append((*batch)[:0], f.data...)
 	for len(b) < maxBatch {
-		select {
-		case g := <-c.out:
-			b = append(b, g.data...)
-			if g.last {
-				*batch = b
-				return b, true
-			}
-		default:
+		g, ok := c.out.pop()
+		if !ok {
+			break
+		}
+		b = append(b, g.data...)
+		if g.last {
 			*batch = b
-			return b, false
+			return b, true
 		}
 	}
 	*batch = b
@@ -291,7 +282,8 @@ func (c *conn) writeLoop(sk sink) bool {
 	var batch []byte
 	for {
 		select {
-		case f := <-c.out:
+		case <-c.out.ready:
+			f, _ := c.out.pop() // a token means a frame is queued
 			p, last := c.next(f, &batch)
 			if err := c.write(sk, p); err != nil {
 				c.shutdown(nil, false, "write failed: "+err.Error())
@@ -302,7 +294,7 @@ func (c *conn) writeLoop(sk sink) bool {
 			}
 		case <-ticker.C:
 			// No ping before the handshake response, which is queued.
-			if c.handshaken.Load() && len(c.out) == 0 {
+			if c.handshaken.Load() && c.out.len() == 0 {
 				if err := c.write(sk, pingFrame); err != nil {
 					c.shutdown(nil, false, "write failed: "+err.Error())
 					return false
@@ -324,7 +316,8 @@ func (c *conn) writeRest(sk sink, batch *[]byte) bool {
 	}
 	for {
 		select {
-		case f := <-c.out:
+		case <-c.out.ready:
+			f, _ := c.out.pop()
 			p, last := c.next(f, batch)
 			if c.write(sk, p) != nil {
 				return false

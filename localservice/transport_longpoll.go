@@ -53,7 +53,8 @@ func (s *Service) servePoll(w http.ResponseWriter, r *http.Request, c *conn) {
 	var p []byte
 	last := false
 	select {
-	case f := <-c.out:
+	case <-c.out.ready:
+		f, _ := c.out.pop()
 		p, last = c.next(f, &batch)
 	case <-c.done:
 		p, last = c.pollRest(), true
@@ -92,7 +93,8 @@ func (c *conn) pollRest() []byte {
 	var b []byte
 	for {
 		select {
-		case f := <-c.out:
+		case <-c.out.ready:
+			f, _ := c.out.pop()
 			b = append(b, f.data...)
 			if f.last {
 				return b

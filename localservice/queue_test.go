@@ -1,0 +1,251 @@
+package localservice
+
+import (
+	"fmt"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// hasToken reports whether q.ready holds a token, and puts it back.
+func hasToken(q *queue) bool {
+	select {
+	case <-q.ready:
+		q.ready <- struct{}{}
+		return true
+	default:
+		return false
+	}
+}
+
+// pushN returns n push steps of frames prefix0, prefix1, ...
+func pushN(prefix string, n int) []string {
+	steps := make([]string, n)
+	for i := range steps {
+		steps[i] = "+" + prefix + strconv.Itoa(i)
+	}
+	return steps
+}
+
+// popN returns n pop steps expecting frames prefix0, prefix1, ...
+func popN(prefix string, n int) []string {
+	steps := make([]string, n)
+	for i := range steps {
+		steps[i] = "-" + prefix + strconv.Itoa(i)
+	}
+	return steps
+}
+
+func concat(parts ...[]string) []string {
+	var all []string
+	for _, p := range parts {
+		all = append(all, p...)
+	}
+	return all
+}
+
+// TestQueue runs scripts of steps on a queue: "+a" pushes frame a, "+a!"
+// expects that push refused, "-a" pops expecting frame a, "-" pops expecting
+// nothing, "<" takes the token from ready as the consumer does before it
+// pops, "cap=N" checks the ring's capacity. After every step, len must be
+// what was pushed and not popped, and ready must hold a token exactly when
+// that is not zero, except just after "<".
+func TestQueue(t *testing.T) {
+	tests := []struct {
+		name  string
+		limit int
+		steps []string
+	}{
+		{"empty", 4, []string{"cap=0", "-", "cap=0"}},
+		{"order", 4, []string{"+a", "+b", "+c", "-a", "-b", "+d", "+e", "-c", "-d", "-e", "-"}},
+		{"consumer takes the token", 8, []string{"+a", "+b", "<", "-a", "<", "-b", "+c", "<", "+d", "-c", "-d"}},
+		{"bound", 3, []string{"+a", "+b", "+c", "+d!", "-a", "+d", "+e!", "-b", "-c", "-d", "-"}},
+		{"bound of one", 1, []string{"+a", "cap=1", "+b!", "-a", "-", "+b", "-b"}},
+		{"limit below minQueue", 2, []string{"+a", "cap=2", "+b", "+c!", "-a", "-b", "cap=2"}},
+		{"first push allocates minQueue", 1024, []string{"cap=0", "+a", "cap=8", "-a", "cap=8"}},
+		{"grows by doubling, shrinks once drained", 1024, concat(
+			pushN("x", 8), []string{"cap=8", "+y", "cap=16"}, pushN("z", 16), []string{"cap=32"},
+			popN("x", 8), []string{"-y"}, popN("z", 15), []string{"cap=32", "-z15", "cap=0", "-", "+a", "cap=8", "-a"})},
+		{"grows up to the limit", 20, concat(
+			pushN("x", 20), []string{"cap=20", "+y!"}, popN("x", 20), []string{"cap=0"})},
+		{"grows a wrapped ring in order", 64, concat(
+			pushN("a", 6), popN("a", 4), pushN("b", 6), []string{"cap=8", "+c", "cap=16", "-a4", "-a5"},
+			popN("b", 6), []string{"-c", "-"})},
+		{"full ring without growth room wraps", 4, concat(
+			pushN("a", 4), []string{"-a0", "-a1", "+b", "+c", "+d!", "-a2", "-a3", "-b", "-c", "-"})},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q := newQueue(tt.limit)
+			var want []string // queued, oldest first
+			for i, step := range tt.steps {
+				taken := false
+				switch {
+				case step == "<":
+					select {
+					case <-q.ready:
+						taken = true
+					default:
+						t.Fatalf("step %d: no token in ready", i)
+					}
+				case len(step) > 4 && step[:4] == "cap=":
+					if got := strconv.Itoa(len(q.ring)); got != step[4:] {
+						t.Fatalf("step %d %s: capacity %s", i, step, got)
+					}
+				case step[0] == '+':
+					data, refused := step[1:], step[len(step)-1] == '!'
+					if refused {
+						data = data[:len(data)-1]
+					}
+					if ok := q.push(frame{data: []byte(data)}); ok == refused {
+						t.Fatalf("step %d %s: push returned %v", i, step, ok)
+					}
+					if !refused {
+						want = append(want, data)
+					}
+				case step == "-":
+					if f, ok := q.pop(); ok {
+						t.Fatalf("step %d: popped %q from an empty queue", i, f.data)
+					}
+				default:
+					f, ok := q.pop()
+					if !ok || string(f.data) != step[1:] {
+						t.Fatalf("step %d %s: popped %q, %v", i, step, f.data, ok)
+					}
+					if step[1:] != want[0] {
+						t.Fatalf("bad script: step %d pops %s, the model has %s", i, step, want[0])
+					}
+					want = want[1:]
+				}
+				if got := q.len(); got != len(want) {
+					t.Fatalf("step %d %s: len %d, want %d", i, step, got, len(want))
+				}
+				if got := hasToken(&q); got != (len(want) > 0 && !taken) {
+					t.Fatalf("step %d %s: ready has a token: %v with %d queued", i, step, got, len(want))
+				}
+			}
+		})
+	}
+}
+
+// TestQueueKeepsLast checks that a frame comes out as it went in.
+func TestQueueKeepsLast(t *testing.T) {
+	q := newQueue(4)
+	q.push(frame{data: []byte("a")})
+	q.push(frame{data: []byte("bye"), last: true})
+	if f, _ := q.pop(); f.last {
+		t.Error("frame a came out last")
+	}
+	if f, _ := q.pop(); string(f.data) != "bye" || !f.last {
+		t.Errorf("got %q last=%v, want bye last=true", f.data, f.last)
+	}
+}
+
+// TestQueueReleasesFrames checks that the ring keeps no reference to the
+// data of popped frames.
+func TestQueueReleasesFrames(t *testing.T) {
+	q := newQueue(4)
+	q.push(frame{data: []byte("a")})
+	q.push(frame{data: []byte("b")})
+	q.pop()
+	for i, f := range q.ring {
+		if f.data != nil && string(f.data) != "b" {
+			t.Errorf("slot %d still holds %q", i, f.data)
+		}
+	}
+}
+
+// TestQueueWakesConsumer checks that a consumer blocked on ready wakes up
+// on pushes, and that no token is left once it drained the queue.
+func TestQueueWakesConsumer(t *testing.T) {
+	q := newQueue(8)
+	got := make(chan string)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-q.ready:
+				var s string
+				for f, ok := q.pop(); ok; f, ok = q.pop() {
+					s += string(f.data)
+				}
+				got <- s
+			case <-stop:
+				return
+			}
+		}
+	}()
+	for _, batch := range []string{"a", "bc", "def"} {
+		time.Sleep(10 * time.Millisecond) // let the consumer block
+		for _, d := range batch {
+			q.push(frame{data: []byte{byte(d)}})
+		}
+		for s := ""; s != batch; { // one wake-up or several
+			select {
+			case g := <-got:
+				if s += g; !strings.HasPrefix(batch, s) {
+					t.Fatalf("consumer got %q, want %q", s, batch)
+				}
+			case <-time.After(testTimeout):
+				t.Fatalf("consumer got %q, then was not woken", s)
+			}
+		}
+		if hasToken(&q) {
+			t.Fatal("ready holds a token with nothing queued")
+		}
+	}
+}
+
+// TestQueueConcurrentProducers pushes from many goroutines into a small
+// queue, retrying when it is full, while one consumer waits on ready and
+// pops: every frame arrives once, each producer's in order, a receive from
+// ready is always followed by a frame, and the bound always holds.
+func TestQueueConcurrentProducers(t *testing.T) {
+	for _, limit := range []int{1, 16, 1 << 14} {
+		t.Run(fmt.Sprint("limit ", limit), func(t *testing.T) {
+			const producers, each = 8, 2000
+			q := newQueue(limit)
+			var wg sync.WaitGroup
+			for p := range producers {
+				wg.Go(func() {
+					for i := 0; i < each; {
+						if q.push(frame{data: []byte(fmt.Sprint(p, " ", i)), last: i == each-1}) {
+							i++
+						} else {
+							runtime.Gosched()
+						}
+					}
+				})
+			}
+			next := make([]int, producers) // frames seen per producer
+			for seen := 0; seen < producers*each; seen++ {
+				select {
+				case <-q.ready:
+				case <-time.After(testTimeout):
+					t.Fatalf("no wake-up after %d frames, %d queued", seen, q.len())
+				}
+				f, ok := q.pop()
+				if !ok {
+					t.Fatalf("ready fired with nothing queued after %d frames", seen)
+				}
+				if n := q.len(); n > limit {
+					t.Fatalf("%d frames queued, limit %d", n, limit)
+				}
+				var p, i int
+				fmt.Sscan(string(f.data), &p, &i)
+				if i != next[p] || f.last != (i == each-1) {
+					t.Fatalf("producer %d: got frame %d (last=%v), want %d", p, i, f.last, next[p])
+				}
+				next[p]++
+			}
+			wg.Wait()
+			if _, ok := q.pop(); ok || hasToken(&q) {
+				t.Error("the queue is not empty at the end")
+			}
+		})
+	}
+}
