@@ -68,7 +68,7 @@ func Run(ctx context.Context, env Env) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	ready := &readiness{}
+	ready := newReadiness()
 	srv := &http.Server{Handler: ready, ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -222,11 +222,21 @@ func runLocalService(ctx context.Context, env Env, args []string) error {
 	return nil
 }
 
-// readiness answers GET / at once and every other path once the handler
-// is built.
-type readiness struct{ h atomic.Pointer[http.Handler] }
+// readiness answers GET / at once (the host's probe must not wait on
+// settings or credentials) and holds every other request until the handler
+// is built, which takes milliseconds: an invocation the host sends right
+// after the probe waits instead of failing.
+type readiness struct {
+	h     atomic.Pointer[http.Handler]
+	ready chan struct{}
+}
 
-func (r *readiness) set(h http.Handler) { r.h.Store(&h) }
+func newReadiness() *readiness { return &readiness{ready: make(chan struct{})} }
+
+func (r *readiness) set(h http.Handler) {
+	r.h.Store(&h)
+	close(r.ready)
+}
 
 func (r *readiness) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if req.URL.Path == "/" && (req.Method == http.MethodGet || req.Method == http.MethodHead) {
@@ -235,11 +245,12 @@ func (r *readiness) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	h := r.h.Load()
 	if h == nil {
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		w.Header().Set("Retry-After", "1")
-		w.WriteHeader(http.StatusServiceUnavailable)
-		io.WriteString(w, `{"error":{"code":"Starting","message":"funcsignalr is starting"}}`)
-		return
+		select {
+		case <-r.ready:
+			h = r.h.Load()
+		case <-req.Context().Done():
+			return
+		}
 	}
 	(*h).ServeHTTP(w, req)
 }

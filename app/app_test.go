@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -224,5 +225,34 @@ func eventually(tb testing.TB, cond func() bool) {
 	tb.Helper()
 	for deadline := time.Now().Add(5 * time.Second); !cond() && time.Now().Before(deadline); {
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestReadinessHoldsInvocationsUntilBuilt(t *testing.T) {
+	r := newReadiness()
+	probe := httptest.NewRecorder()
+	r.ServeHTTP(probe, httptest.NewRequest("GET", "/", nil))
+	if probe.Code != http.StatusOK {
+		t.Fatalf("GET / before the handler is built = %d, want 200 at once", probe.Code)
+	}
+	done := make(chan int)
+	go func() {
+		rec := httptest.NewRecorder()
+		r.ServeHTTP(rec, httptest.NewRequest("POST", "/api/send", nil))
+		done <- rec.Code
+	}()
+	select {
+	case code := <-done:
+		t.Fatalf("an invocation before the handler is built answered %d, want it to wait", code)
+	case <-time.After(50 * time.Millisecond):
+	}
+	r.set(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusAccepted) }))
+	select {
+	case code := <-done:
+		if code != http.StatusAccepted {
+			t.Errorf("held invocation = %d, want the built handler's 202", code)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the held invocation was not served once the handler was built")
 	}
 }
