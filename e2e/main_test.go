@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -53,7 +54,13 @@ func startHost(tb testing.TB, payloadMode bool, settings ...string) *funchost.Ho
 // call sends one request to the host's public URL.
 func call(tb testing.TB, h *funchost.Host, method, path string, header http.Header, body string) (int, http.Header, string) {
 	tb.Helper()
-	req, err := http.NewRequest(method, h.URL+path, strings.NewReader(body))
+	return doRequest(tb, method, h.URL+path, header, strings.NewReader(body))
+}
+
+// doRequest sends one request and returns status, headers and body.
+func doRequest(tb testing.TB, method, u string, header http.Header, body io.Reader) (int, http.Header, string) {
+	tb.Helper()
+	req, err := http.NewRequest(method, u, body)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -62,26 +69,14 @@ func call(tb testing.TB, h *funchost.Host, method, path string, header http.Head
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		tb.Fatalf("%s %s: %v", method, path, err)
+		tb.Fatalf("%s %s: %v", method, u, err)
 	}
 	defer resp.Body.Close()
-	var sb strings.Builder
-	if _, err := fmt.Fprint(&sb, readAll(resp)); err != nil {
-		tb.Fatal(err)
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		tb.Fatalf("%s %s: read body: %v", method, u, err)
 	}
-	return resp.StatusCode, resp.Header, sb.String()
-}
-
-func readAll(resp *http.Response) string {
-	var b strings.Builder
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := resp.Body.Read(buf)
-		b.Write(buf[:n])
-		if err != nil {
-			return b.String()
-		}
-	}
+	return resp.StatusCode, resp.Header, string(raw)
 }
 
 // errorCode returns the contract error code in body, or "".

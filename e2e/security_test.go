@@ -51,24 +51,11 @@ func checkErrorShape(ct, body string) string {
 	return ""
 }
 
-// rawCall sends a request to base+path and returns status, Content-Type
-// and body.
+// rawCall sends a request to u and returns status, Content-Type and body.
 func rawCall(tb testing.TB, method, u string, header http.Header, body io.Reader) (int, string, string) {
 	tb.Helper()
-	req, err := http.NewRequest(method, u, body)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for k, vs := range header {
-		req.Header[k] = vs
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		tb.Fatalf("%s %s: %v", method, u, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header.Get("Content-Type"), string(b)
+	status, h, b := doRequest(tb, method, u, header, body)
+	return status, h.Get("Content-Type"), b
 }
 
 // TestMalformedRequestsGetContractErrors sends every kind of malformed
