@@ -129,9 +129,6 @@ func build(ctx context.Context, env Env, standalone bool, ready *readiness, logg
 		logger.Error("configuration error", "error", err.Error())
 		configErr = errors.Join(configErr, err)
 	}
-	if s.HubName == "" {
-		s.HubName = "default"
-	}
 
 	var stops []func()
 	stop = func() {

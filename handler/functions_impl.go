@@ -161,18 +161,12 @@ func parseExpression(s string) (expression, error) {
 	if last < len(s) {
 		e = append(e, exprPart{literal: s[last:]})
 	}
-	if strings.ContainsAny(strings.Join(literals(e), ""), "{}") {
-		return nil, errors.New("unbalanced braces in binding expression " + s)
+	for _, p := range e {
+		if strings.ContainsAny(p.literal, "{}") {
+			return nil, errors.New("unbalanced braces in binding expression " + s)
+		}
 	}
 	return e, nil
-}
-
-func literals(e expression) []string {
-	var out []string
-	for _, p := range e {
-		out = append(out, p.literal)
-	}
-	return out
 }
 
 // eval resolves the expression against r. If any placeholder resolves to

@@ -5,6 +5,7 @@ package handler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -182,7 +183,7 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err != nil {
 		var mbe *http.MaxBytesError
-		if asMaxBytes(err, &mbe) {
+		if errors.As(err, &mbe) {
 			return nil, tooLarge()
 		}
 		return nil, &apiError{bindings.CodeInvalidJSON, "read body: " + err.Error()}

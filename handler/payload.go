@@ -207,6 +207,3 @@ func (r *recorder) result() HTTPResponseData {
 	}
 	return HTTPResponseData{StatusCode: r.status, Headers: headers, Body: r.body.String()}
 }
-
-// asMaxBytes is errors.As for *http.MaxBytesError.
-func asMaxBytes(err error, target **http.MaxBytesError) bool { return errors.As(err, target) }
