@@ -43,7 +43,8 @@ type Env struct {
 	Setenv func(key, value string) error
 	// Listening, if set, is told each address once it accepts connections.
 	Listening func(name, addr string)
-	// Addr is the standalone listen address; default StandaloneAddr.
+	// Addr is the standalone listen address; default the FUNCSIGNALR_ADDR
+	// setting, else StandaloneAddr.
 	Addr string
 }
 
@@ -56,6 +57,9 @@ func Run(ctx context.Context, env Env) error {
 	lookupEnv := environMap(env.Environ)
 	port := lookupEnv["FUNCTIONS_CUSTOMHANDLER_PORT"]
 	addr := env.Addr
+	if addr == "" {
+		addr = lookupEnv["FUNCSIGNALR_ADDR"]
+	}
 	if addr == "" {
 		addr = StandaloneAddr
 	}
