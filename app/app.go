@@ -140,7 +140,13 @@ func build(ctx context.Context, env Env, standalone bool, ready *readiness, logg
 			stops[i]()
 		}
 	}
-	cfg := handler.Config{App: app, Logger: logger, ConfigError: configErr}
+	if w := s.IdentityWarning(); w != "" {
+		logger.Warn(w)
+	}
+	if s.AccessTokenLifetimeError != nil {
+		logger.Error("configuration error", "error", s.AccessTokenLifetimeError.Error())
+	}
+	cfg := handler.Config{App: app, Logger: logger, ConfigError: configErr, ClaimTypes: s.ClaimTypes}
 	if standalone {
 		cfg.CORSOrigins = s.CORSOrigins
 	}
@@ -159,13 +165,17 @@ func build(ctx context.Context, env Env, standalone bool, ready *readiness, logg
 			cfg.ConfigError = err
 		}
 		if conn != nil {
-			client, err := bindings.NewClient(conn, s.HubName, bindings.Options{Timeout: s.HTTPClientTimeout})
+			client, err := bindings.NewClient(conn, s.HubName, bindings.Options{
+				Timeout: s.HTTPClientTimeout, TokenLifetime: s.AccessTokenLifetime})
 			if err != nil {
 				logger.Error("configuration error", "error", err.Error())
 				cfg.ConfigError = err
 			} else {
 				stops = append(stops, client.Close)
 				cfg.Negotiator, cfg.Sender = client, client
+				if s.AccessTokenLifetimeError != nil {
+					cfg.Negotiator = failingNegotiator{s.AccessTokenLifetimeError}
+				}
 				settings.LogConnection(logger, conn, strings.ToLower(s.HubName))
 			}
 		}
@@ -177,6 +187,14 @@ func build(ctx context.Context, env Env, standalone bool, ready *readiness, logg
 	}
 	ready.set(h)
 	return stop, nil
+}
+
+// failingNegotiator answers every negotiate with a configuration error that
+// concerns client tokens only, so that send keeps working.
+type failingNegotiator struct{ err error }
+
+func (f failingNegotiator) Negotiate(context.Context, string, map[string][]string) (bindings.ConnectionInfo, error) {
+	return bindings.ConnectionInfo{}, f.err
 }
 
 // startLocalService starts the embedded local SignalR service on addr.

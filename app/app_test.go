@@ -256,3 +256,47 @@ func TestReadinessHoldsInvocationsUntilBuilt(t *testing.T) {
 		t.Fatal("the held invocation was not served once the handler was built")
 	}
 }
+
+// TestClientTokenSettings runs the app with an invalid token lifetime, claim
+// types and the Azure markers: negotiate answers the lifetime's
+// ConfigurationError while send keeps working, and the identity warning is
+// logged once at start-up.
+func TestClientTokenSettings(t *testing.T) {
+	r := start(t, appDir(t, nil), 2, []string{"AzureSignalRAccessTokenLifetime=48:00:00"})
+	addr := r.addrs["handler"]
+	resp, err := http.Get("http://" + addr + "/api/negotiate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var answer struct {
+		Error struct{ Code, Message string }
+	}
+	json.NewDecoder(resp.Body).Decode(&answer)
+	resp.Body.Close()
+	if resp.StatusCode != 500 || answer.Error.Code != "ConfigurationError" || !strings.Contains(answer.Error.Message, "AzureSignalRAccessTokenLifetime") {
+		t.Errorf("negotiate: got %d %+v, want 500 ConfigurationError naming AzureSignalRAccessTokenLifetime", resp.StatusCode, answer)
+	}
+	resp, err = http.Post("http://"+addr+"/api/send", "application/json", strings.NewReader(`{"target":"t","arguments":[]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Errorf("send: got %d, want 202: the lifetime concerns negotiate only", resp.StatusCode)
+	}
+	if !strings.Contains(r.stderr.String(), "AzureSignalRAccessTokenLifetime") {
+		t.Errorf("stderr = %q, want the start-up line naming the key", r.stderr)
+	}
+	if strings.Contains(r.stdout.String()+r.stderr.String(), "App Service Authentication is off") {
+		t.Errorf("identity warning outside Azure: %s", r.stdout)
+	}
+}
+
+func TestIdentityWarningInAzure(t *testing.T) {
+	r := start(t, appDir(t, nil), 1, []string{"WEBSITE_INSTANCE_ID=abc"})
+	eventually(t, func() bool { return strings.Contains(r.stdout.String(), "funcsignalr listening") })
+	logs := r.stdout.String() + r.stderr.String()
+	if got := strings.Count(logs, "App Service Authentication is off"); got != 1 {
+		t.Errorf("identity warnings: got %d, want 1; logs: %s", got, logs)
+	}
+}

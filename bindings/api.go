@@ -86,6 +86,10 @@ type Options struct {
 	TryTimeout time.Duration      // per try; default min(10s, Timeout)
 	RetryDelay time.Duration      // base back-off; default 800ms
 	Now        func() time.Time   // clock for tokens and the key cache; default time.Now
+	// TokenLifetime is the exp of client access tokens from Negotiate,
+	// 1 minute to 24 hours; default TokenLifetime. REST tokens always
+	// live TokenLifetime.
+	TokenLifetime time.Duration
 }
 
 // DecodeSend parses and validates a whole send body (one object or an array).
@@ -110,9 +114,10 @@ type Client struct {
 	hubRawPath string  // the same, escaped
 	serverName string  // scheme://host[:port] of the server endpoint, for messages
 
-	timeout  time.Duration
-	now      func() time.Time
-	pipeline runtime.Pipeline
+	timeout       time.Duration
+	tokenLifetime time.Duration // of client access tokens
+	now           func() time.Time
+	pipeline      runtime.Pipeline
 
 	signer *signer   // access-key auth; nil with Microsoft Entra ID
 	keys   *keyCache // Microsoft Entra ID auth; nil with an access key
@@ -131,13 +136,16 @@ func NewClient(conn *settings.Connection, hub string, opts Options) (*Client, er
 // Negotiate returns the client URL and access token for userID ("" = no user)
 // and extra claims.
 //
-// The token is an HS256 JWT valid for one hour whose aud is the client URL
-// of the endpoint without its port; userID goes into asrs.s.uid and nameid.
-// Extra claims never replace those; ones named like registered JWT claims
-// (aud, exp, iss, …) are renamed asrs.u.<name>, as the service's SDK does.
+// The token is an HS256 JWT valid for Options.TokenLifetime (default one
+// hour) whose aud is the client URL of the endpoint without its port;
+// userID goes into asrs.s.uid and nameid. Each extra claim is a JSON string
+// when it has one value and an array of strings when it has several; a
+// claim without values is left out. Extra claims never replace the user id
+// claims; ones named like registered JWT claims (aud, exp, iss, …) are
+// renamed asrs.u.<name>, as the service's SDK does.
 // With Microsoft Entra ID it signs with the key from the access-key exchange
 // and fails with CodeAuthenticationUnavailable when there is none.
-func (c *Client) Negotiate(ctx context.Context, userID string, claims map[string]string) (ConnectionInfo, error) {
+func (c *Client) Negotiate(ctx context.Context, userID string, claims map[string][]string) (ConnectionInfo, error) {
 	s := c.signer
 	if c.keys != nil {
 		var err error
@@ -145,7 +153,7 @@ func (c *Client) Negotiate(ctx context.Context, userID string, claims map[string
 			return ConnectionInfo{}, err
 		}
 	}
-	token, err := s.sign("", c.audience, c.now(), userID, claims)
+	token, err := s.sign("", c.audience, c.now(), c.tokenLifetime, userID, claims)
 	if err != nil {
 		return ConnectionInfo{}, errorf(CodeAuthenticationUnavailable, err, "could not sign the client access token")
 	}

@@ -37,17 +37,23 @@ func newClient(conn *settings.Connection, hub string, opts Options) (*Client, er
 		return nil, errorf(CodeConfigurationError, nil,
 			"SignalR connection %s has neither an access key nor a Microsoft Entra ID credential", endpoint.Redacted())
 	}
+	if opts.TokenLifetime != 0 {
+		if err := settings.CheckAccessTokenLifetime(opts.TokenLifetime); err != nil {
+			return nil, errorf(CodeConfigurationError, nil, "%v", err)
+		}
+	}
 	opts = withDefaults(opts)
 
 	hub = strings.ToLower(hub)
 	c := &Client{
-		hub:        hub,
-		clientURL:  baseURL(clientEndpoint) + "/client/?hub=" + hub,
-		audience:   clientAudience(endpoint, hub),
-		server:     *serverEndpoint,
-		serverName: serverEndpoint.Scheme + "://" + serverEndpoint.Host,
-		timeout:    opts.Timeout,
-		now:        opts.Now,
+		hub:           hub,
+		clientURL:     baseURL(clientEndpoint) + "/client/?hub=" + hub,
+		audience:      clientAudience(endpoint, hub),
+		server:        *serverEndpoint,
+		serverName:    serverEndpoint.Scheme + "://" + serverEndpoint.Host,
+		timeout:       opts.Timeout,
+		tokenLifetime: opts.TokenLifetime,
+		now:           opts.Now,
 	}
 	base, rawBase := strings.TrimSuffix(c.server.Path, "/"), strings.TrimSuffix(c.server.EscapedPath(), "/")
 	c.hubPath = base + "/api/hubs/" + hub
@@ -82,6 +88,9 @@ func withDefaults(o Options) Options {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.TokenLifetime == 0 {
+		o.TokenLifetime = TokenLifetime
 	}
 	if o.Transport == nil {
 		o.Transport = defaultTransport()

@@ -21,7 +21,8 @@ func TestNegotiateAccessKey(t *testing.T) {
 		conn       settings.Connection
 		hub        string
 		userID     string
-		claims     map[string]string
+		claims     map[string][]string
+		lifetime   time.Duration
 		wantURL    string
 		wantClaims map[string]any
 	}{
@@ -70,14 +71,32 @@ func TestNegotiateAccessKey(t *testing.T) {
 				"iat": iat, "nbf": iat, "exp": iat + 3600},
 		},
 		{
-			name:    "extra claims: ours win, registered names renamed",
-			conn:    settings.Connection{Endpoint: "https://x", AccessKey: testKey},
-			hub:     "h",
-			userID:  "u",
-			claims:  map[string]string{"role": "admin", "aud": "evil", "exp": "0", "asrs.s.uid": "mallory", "nameid": "mallory", "": "skipped", "unicode": "ü\"\n"},
+			name:   "extra claims: ours win, registered names renamed",
+			conn:   settings.Connection{Endpoint: "https://x", AccessKey: testKey},
+			hub:    "h",
+			userID: "u",
+			claims: map[string][]string{"role": {"admin"}, "aud": {"evil"}, "exp": {"0"}, "asrs.s.uid": {"mallory"},
+				"nameid": {"mallory"}, "": {"skipped"}, "unicode": {"ü\"\n"}, "none": {}},
 			wantURL: "https://x/client/?hub=h",
 			wantClaims: map[string]any{"aud": "https://x/client/?hub=h", "iat": iat, "nbf": iat, "exp": iat + 3600,
 				"asrs.s.uid": "u", "nameid": "u", "role": "admin", "asrs.u.aud": "evil", "asrs.u.exp": "0", "unicode": "ü\"\n"},
+		},
+		{
+			name:    "several values of one claim type: a JSON array",
+			conn:    settings.Connection{Endpoint: "https://x", AccessKey: testKey},
+			hub:     "h",
+			claims:  map[string][]string{"roles": {"reader", "writer", "ü"}, "email": {"a@contoso.com"}},
+			wantURL: "https://x/client/?hub=h",
+			wantClaims: map[string]any{"aud": "https://x/client/?hub=h", "iat": iat, "nbf": iat, "exp": iat + 3600,
+				"roles": []any{"reader", "writer", "ü"}, "email": "a@contoso.com"},
+		},
+		{
+			name:       "token lifetime from the options",
+			conn:       settings.Connection{Endpoint: "https://x", AccessKey: testKey},
+			hub:        "h",
+			lifetime:   24 * time.Hour,
+			wantURL:    "https://x/client/?hub=h",
+			wantClaims: map[string]any{"aud": "https://x/client/?hub=h", "iat": iat, "nbf": iat, "exp": iat + 86400},
 		},
 		{
 			name:    "user id needing JSON escapes",
@@ -91,7 +110,7 @@ func TestNegotiateAccessKey(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := mustNewClient(t, &tt.conn, tt.hub, bindings.Options{Now: clock.Now})
+			c := mustNewClient(t, &tt.conn, tt.hub, bindings.Options{Now: clock.Now, TokenLifetime: tt.lifetime})
 			info, err := c.Negotiate(context.Background(), tt.userID, tt.claims)
 			if err != nil {
 				t.Fatalf("Negotiate: %v", err)
@@ -108,6 +127,52 @@ func TestNegotiateAccessKey(t *testing.T) {
 				t.Errorf("claims: got %v, want %v", claims, tt.wantClaims)
 			}
 		})
+	}
+}
+
+func TestTokenLifetimeBounds(t *testing.T) {
+	conn := &settings.Connection{Endpoint: "https://x", AccessKey: testKey}
+	tests := []struct {
+		lifetime time.Duration
+		wantErr  bool
+	}{
+		{0, false}, // default
+		{time.Minute, false},
+		{24 * time.Hour, false},
+		{time.Minute - time.Second, true},
+		{24*time.Hour + time.Second, true},
+		{-time.Hour, true},
+	}
+	for _, tt := range tests {
+		c, err := bindings.NewClient(conn, "h", bindings.Options{TokenLifetime: tt.lifetime})
+		if c != nil {
+			c.Close()
+		}
+		if got := err != nil; got != tt.wantErr {
+			t.Errorf("TokenLifetime %s: got error %v, want error %v", tt.lifetime, err, tt.wantErr)
+		}
+		if err != nil {
+			if e := asError(t, err); e.Code != bindings.CodeConfigurationError {
+				t.Errorf("TokenLifetime %s: got code %s, want %s", tt.lifetime, e.Code, bindings.CodeConfigurationError)
+			}
+		}
+	}
+}
+
+// TestRESTTokenLifetimeFixed checks that REST tokens keep one hour whatever
+// the client token lifetime.
+func TestRESTTokenLifetimeFixed(t *testing.T) {
+	srv := newFakeService(t, nil)
+	clock := newFakeClock()
+	opts := testOptions(srv.Server)
+	opts.Now, opts.TokenLifetime = clock.Now, 5*time.Minute
+	c := keyClient(t, srv.Server, "h", opts)
+	if _, err := c.Send(context.Background(), []bindings.Operation{msg(bindings.Message{Target: "t"})}); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	_, claims := verifyToken(t, bearer(t, srv.requests()[0].Header), testKey)
+	if got, want := claims["exp"].(float64)-claims["iat"].(float64), 3600.0; got != want {
+		t.Errorf("REST token exp - iat: got %v, want %v", got, want)
 	}
 }
 

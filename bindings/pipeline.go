@@ -110,7 +110,7 @@ func (nonRetriable) NonRetriable()   {}
 func (e nonRetriable) Unwrap() error { return e.error }
 
 func (p *accessKeyPolicy) authorize(r *http.Request) error {
-	header, err := p.signer.sign("Bearer ", restAudience(r.URL), p.now(), "", nil)
+	header, err := p.signer.sign("Bearer ", restAudience(r.URL), p.now(), TokenLifetime, "", nil)
 	if err != nil {
 		return err
 	}

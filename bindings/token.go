@@ -20,8 +20,9 @@ import (
 )
 
 const (
-	// TokenLifetime is how long client and REST access tokens are valid,
-	// the service SDK's default.
+	// TokenLifetime is how long REST access tokens are valid, and client
+	// access tokens unless Options.TokenLifetime says otherwise: the service
+	// SDK's default.
 	TokenLifetime = time.Hour
 
 	// MaxTokenLength is the longest client access token the service's SDK
@@ -101,11 +102,11 @@ func AccessKeyID(accessKey string) string {
 	return hex.EncodeToString(sum[:4])
 }
 
-// sign returns prefix followed by a JWT with aud, iat, nbf, exp = now+1h,
-// the user id claims when userID is set and the extra claims.
-func (s *signer) sign(prefix, aud string, now time.Time, userID string, extra map[string]string) (string, error) {
+// sign returns prefix followed by a JWT with aud, iat, nbf, exp = now +
+// lifetime, the user id claims when userID is set and the extra claims.
+func (s *signer) sign(prefix, aud string, now time.Time, lifetime time.Duration, userID string, extra map[string][]string) (string, error) {
 	var stack [maxPayloadOnStack]byte
-	p := appendPayload(stack[:0], aud, now, userID, extra)
+	p := appendPayload(stack[:0], aud, now, lifetime, userID, extra)
 
 	buf := make([]byte, 0, len(prefix)+len(s.header)+b64.EncodedLen(len(p))+1+b64.EncodedLen(sha256.Size))
 	buf = append(buf, prefix...)
@@ -123,7 +124,7 @@ func (s *signer) sign(prefix, aud string, now time.Time, userID string, extra ma
 
 // appendPayload appends the claims JSON. Claims we set come first and win:
 // an extra claim never replaces aud, iat, nbf, exp or the user id claims.
-func appendPayload(p []byte, aud string, now time.Time, userID string, extra map[string]string) []byte {
+func appendPayload(p []byte, aud string, now time.Time, lifetime time.Duration, userID string, extra map[string][]string) []byte {
 	iat := now.Unix()
 	p = append(p, `{"aud":`...)
 	p = appendJSONString(p, aud)
@@ -132,7 +133,7 @@ func appendPayload(p []byte, aud string, now time.Time, userID string, extra map
 	p = append(p, `,"nbf":`...)
 	p = strconv.AppendInt(p, iat, 10)
 	p = append(p, `,"exp":`...)
-	p = strconv.AppendInt(p, iat+int64(TokenLifetime/time.Second), 10)
+	p = strconv.AppendInt(p, iat+int64(lifetime/time.Second), 10)
 	if userID != "" {
 		p = append(p, `,"`+ClaimUserID+`":`...)
 		p = appendJSONString(p, userID)
@@ -145,11 +146,17 @@ func appendPayload(p []byte, aud string, now time.Time, userID string, extra map
 	return append(p, '}')
 }
 
-func appendExtraClaims(p []byte, hasUser bool, extra map[string]string) []byte {
-	type claim struct{ name, value string }
+// appendExtraClaims appends one claim per name: a JSON string for one
+// value, an array of strings for several (as System.IdentityModel writes
+// several claims of one type); a name without values is left out.
+func appendExtraClaims(p []byte, hasUser bool, extra map[string][]string) []byte {
+	type claim struct {
+		name   string
+		values []string
+	}
 	claims := make([]claim, 0, len(extra))
-	for name, value := range extra {
-		if name == "" || hasUser && (name == ClaimUserID || name == ClaimNameID) {
+	for name, values := range extra {
+		if name == "" || len(values) == 0 || hasUser && (name == ClaimUserID || name == ClaimNameID) {
 			continue
 		}
 		if registeredClaims[name] {
@@ -158,7 +165,7 @@ func appendExtraClaims(p []byte, hasUser bool, extra map[string]string) []byte {
 			}
 			name = userClaimPrefix + name
 		}
-		claims = append(claims, claim{name, value})
+		claims = append(claims, claim{name, values})
 	}
 	// Sorted, so that a token is reproducible.
 	slices.SortFunc(claims, func(a, b claim) int { return strings.Compare(a.name, b.name) })
@@ -166,7 +173,18 @@ func appendExtraClaims(p []byte, hasUser bool, extra map[string]string) []byte {
 		p = append(p, ',')
 		p = appendJSONString(p, c.name)
 		p = append(p, ':')
-		p = appendJSONString(p, c.value)
+		if len(c.values) == 1 {
+			p = appendJSONString(p, c.values[0])
+			continue
+		}
+		p = append(p, '[')
+		for i, v := range c.values {
+			if i > 0 {
+				p = append(p, ',')
+			}
+			p = appendJSONString(p, v)
+		}
+		p = append(p, ']')
 	}
 	return p
 }

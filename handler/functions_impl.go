@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/funcsignalr/funcsignalr/bindings"
@@ -19,6 +20,32 @@ import (
 type negotiateFunc struct {
 	cfg    *Config
 	userID expression
+	// warnedPrincipal is set once an undecodable x-ms-client-principal
+	// has been logged: the warning is not repeated on every request.
+	warnedPrincipal atomic.Bool
+}
+
+// claims returns the claims of x-ms-client-principal that the function
+// lists. An undecodable header gives none: the caller still gets a token,
+// and the first such header is logged.
+func (f *negotiateFunc) claims(r *http.Request) map[string][]string {
+	if len(f.cfg.ClaimTypes) == 0 {
+		return nil
+	}
+	h := r.Header[PrincipalHeader]
+	if len(h) == 0 || h[0] == "" {
+		return nil
+	}
+	claims, err := principalClaims(h[0], f.cfg.ClaimTypes)
+	if err != nil {
+		if f.warnedPrincipal.CompareAndSwap(false, true) {
+			f.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn,
+				"negotiate: ignoring an undecodable x-ms-client-principal header (logged once)",
+				slog.String("problem", err.Error()))
+		}
+		return nil
+	}
+	return claims
 }
 
 func (f *negotiateFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -26,7 +53,7 @@ func (f *negotiateFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, f.cfg.ConfigError, -1)
 		return
 	}
-	info, err := f.cfg.Negotiator.Negotiate(r.Context(), f.userID.eval(r), nil)
+	info, err := f.cfg.Negotiator.Negotiate(r.Context(), f.userID.eval(r), f.claims(r))
 	if err != nil {
 		logFailure(f.cfg.Logger, r, "negotiate", err)
 		writeError(w, err, -1)

@@ -16,7 +16,7 @@ import (
 // fuzzBindings answers every negotiate and send at once.
 type fuzzBindings struct{}
 
-func (fuzzBindings) Negotiate(context.Context, string, map[string]string) (bindings.ConnectionInfo, error) {
+func (fuzzBindings) Negotiate(context.Context, string, map[string][]string) (bindings.ConnectionInfo, error) {
 	return bindings.ConnectionInfo{URL: "http://127.0.0.1:8888/client/?hub=default", AccessToken: "token"}, nil
 }
 

@@ -28,7 +28,7 @@ const DefaultUserID = "{headers.x-ms-client-principal-id}"
 
 // Negotiator issues client connection info (the signalRConnectionInfo binding).
 type Negotiator interface {
-	Negotiate(ctx context.Context, userID string, claims map[string]string) (bindings.ConnectionInfo, error)
+	Negotiate(ctx context.Context, userID string, claims map[string][]string) (bindings.ConnectionInfo, error)
 }
 
 // Sender carries out send operations in order (the signalR output binding)
@@ -44,7 +44,11 @@ type Config struct {
 	Sender      Sender     // may be nil when ConfigError is set
 	ConfigError error      // when set, negotiate and send answer it as ConfigurationError
 	UserID      string     // negotiate's userId expression; default DefaultUserID
-	CORSOrigins []string   // standalone only: allowed origins, or "*"
+	// ClaimTypes are the claim types of x-ms-client-principal that negotiate
+	// copies into the client token (the official binding's claimTypeList);
+	// none: the header is not read.
+	ClaimTypes  []string
+	CORSOrigins []string // standalone only: allowed origins, or "*"
 	Logger      *slog.Logger
 }
 

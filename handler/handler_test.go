@@ -18,9 +18,10 @@ import (
 
 // fakeBindings records what the handler asked for and answers with its fields.
 type fakeBindings struct {
-	mu    sync.Mutex
-	users []string
-	ops   [][]bindings.Operation
+	mu     sync.Mutex
+	users  []string
+	claims []map[string][]string
+	ops    [][]bindings.Operation
 	fakeAnswers
 }
 
@@ -32,10 +33,11 @@ type fakeAnswers struct {
 	sentOnErr int
 }
 
-func (f *fakeBindings) Negotiate(ctx context.Context, userID string, claims map[string]string) (bindings.ConnectionInfo, error) {
+func (f *fakeBindings) Negotiate(ctx context.Context, userID string, claims map[string][]string) (bindings.ConnectionInfo, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.users = append(f.users, userID)
+	f.claims = append(f.claims, claims)
 	return f.info, f.negErr
 }
 

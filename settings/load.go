@@ -18,10 +18,25 @@ const (
 	CORSSetting              = "CORS_ALLOWED_ORIGINS"
 	LocalAddrSetting         = "FUNCSIGNALR_LOCAL_ADDR"
 	InstanceIDSetting        = "WEBSITE_INSTANCE_ID"
+	// AccessTokenLifetimeSetting sets how long negotiate's client access
+	// tokens are valid.
+	AccessTokenLifetimeSetting = "AzureSignalRAccessTokenLifetime"
+	// ClaimTypesSetting lists (comma-separated) the claim types of
+	// x-ms-client-principal that negotiate copies into client tokens.
+	ClaimTypesSetting = "AzureSignalRClaimTypes"
+	// AuthEnabledSetting is "true" when App Service Authentication is on.
+	AuthEnabledSetting = "WEBSITE_AUTH_ENABLED"
 
 	DefaultHubName           = "default"
 	DefaultHTTPClientTimeout = 30 * time.Second
 	DefaultLocalAddr         = "127.0.0.1:8888"
+
+	// DefaultAccessTokenLifetime is the service SDK's client token lifetime.
+	DefaultAccessTokenLifetime = time.Hour
+	// MinAccessTokenLifetime and MaxAccessTokenLifetime bound
+	// AzureSignalRAccessTokenLifetime, inclusive.
+	MinAccessTokenLifetime = time.Minute
+	MaxAccessTokenLifetime = 24 * time.Hour
 )
 
 // hubNamePattern is the hub-name rule of Azure SignalR Service.
@@ -39,9 +54,10 @@ func ValidHubName(name string) bool { return hubNamePattern.MatchString(name) }
 // Standalone still tells whether the Functions host started the process.
 func Load(v *Values) (Settings, error) {
 	s := Settings{
-		HubName:           DefaultHubName,
-		HTTPClientTimeout: DefaultHTTPClientTimeout,
-		LocalAddr:         DefaultLocalAddr,
+		HubName:             DefaultHubName,
+		HTTPClientTimeout:   DefaultHTTPClientTimeout,
+		LocalAddr:           DefaultLocalAddr,
+		AccessTokenLifetime: DefaultAccessTokenLifetime,
 	}
 	var errs []error
 	invalid := func(spelling, format string, args ...any) {
@@ -71,7 +87,7 @@ func Load(v *Values) (Settings, error) {
 		}
 	}
 	if origins, _, ok := v.Get(CORSSetting); ok {
-		s.CORSOrigins = splitOrigins(origins)
+		s.CORSOrigins = splitList(origins)
 	}
 	if addr, key, ok := v.Get(LocalAddrSetting); ok {
 		if err := checkHostPort(addr); err != nil {
@@ -80,8 +96,58 @@ func Load(v *Values) (Settings, error) {
 			s.LocalAddr = addr
 		}
 	}
+	if t, key, ok := v.Get(AccessTokenLifetimeSetting); ok {
+		if d, err := ParseAccessTokenLifetime(t); err != nil {
+			s.AccessTokenLifetimeError = &Error{Key: key, Message: err.Error()}
+		} else {
+			s.AccessTokenLifetime = d
+		}
+	}
+	if types, _, ok := v.Get(ClaimTypesSetting); ok {
+		s.ClaimTypes = splitList(types)
+	}
 	_, _, s.InAzure = v.Get(InstanceIDSetting)
+	if on, _, ok := v.Get(AuthEnabledSetting); ok {
+		s.AuthEnabled = strings.EqualFold(strings.TrimSpace(on), "true")
+	}
 	return s, errors.Join(errs...)
+}
+
+// ParseAccessTokenLifetime parses a client token lifetime: a .NET TimeSpan
+// ("01:00:00") or a Go duration ("90m"), from MinAccessTokenLifetime to
+// MaxAccessTokenLifetime inclusive.
+func ParseAccessTokenLifetime(s string) (time.Duration, error) {
+	d, err := ParseTimeout(s)
+	if err != nil {
+		return 0, fmt.Errorf("invalid access token lifetime %q: want a .NET TimeSpan such as 01:00:00 or a Go duration such as 1h", strings.TrimSpace(s))
+	}
+	if err := CheckAccessTokenLifetime(d); err != nil {
+		return 0, err
+	}
+	return d, nil
+}
+
+// CheckAccessTokenLifetime says whether d is a client token lifetime the
+// service is given: 1 minute to 24 hours, inclusive.
+func CheckAccessTokenLifetime(d time.Duration) error {
+	if d < MinAccessTokenLifetime || d > MaxAccessTokenLifetime {
+		return fmt.Errorf("access token lifetime %s is out of range: want 1 minute to 24 hours (00:01:00 to 1.00:00:00)", d)
+	}
+	return nil
+}
+
+// IdentityWarning is the start-up warning for an app in Azure without App
+// Service Authentication, or "" when none is due. App Service
+// Authentication sets x-ms-client-principal-id and x-ms-client-principal
+// and strips callers' own; without it any caller chooses their values,
+// and so the user id and claims of its client tokens.
+func (s Settings) IdentityWarning() string {
+	if !s.InAzure || s.AuthEnabled {
+		return ""
+	}
+	return "App Service Authentication is off (WEBSITE_AUTH_ENABLED is not true): any caller of negotiate can choose " +
+		"the x-ms-client-principal-id and x-ms-client-principal headers, and so the user id and claims of its " +
+		"SignalR access token; turn on App Service Authentication, or take the user id from a source you verify"
 }
 
 // parsePort parses a TCP port, 1–65535.
@@ -108,9 +174,9 @@ func checkHostPort(addr string) error {
 	return err
 }
 
-// splitOrigins splits a comma list of origins, trimming each and dropping
+// splitList splits a comma list (origins, claim types), trimming each and dropping
 // empty ones.
-func splitOrigins(s string) []string {
+func splitList(s string) []string {
 	var out []string
 	for o := range strings.SplitSeq(s, ",") {
 		if o = strings.TrimSpace(o); o != "" {

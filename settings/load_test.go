@@ -12,9 +12,10 @@ import (
 
 func TestLoad(t *testing.T) {
 	defaults := settings.Settings{
-		HubName:           "default",
-		HTTPClientTimeout: 30 * time.Second,
-		LocalAddr:         "127.0.0.1:8888",
+		HubName:             "default",
+		HTTPClientTimeout:   30 * time.Second,
+		LocalAddr:           "127.0.0.1:8888",
+		AccessTokenLifetime: time.Hour,
 	}
 	with := func(f func(*settings.Settings)) settings.Settings {
 		s := defaults
@@ -75,6 +76,17 @@ func TestLoad(t *testing.T) {
 			want: defaults, wantKeys: []string{"FUNCSIGNALR_LOCAL_ADDR"}},
 		{name: "in Azure", kv: []string{"WEBSITE_INSTANCE_ID", "abc123"},
 			want: with(func(s *settings.Settings) { s.InAzure = true })},
+		{name: "App Service Authentication on", kv: []string{"WEBSITE_AUTH_ENABLED", "True"},
+			want: with(func(s *settings.Settings) { s.AuthEnabled = true })},
+		{name: "App Service Authentication off", kv: []string{"WEBSITE_AUTH_ENABLED", "false"}, want: defaults},
+		{name: "claim types", kv: []string{"AzureSignalRClaimTypes", " roles, ,http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress "},
+			want: with(func(s *settings.Settings) {
+				s.ClaimTypes = []string{"roles", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress"}
+			})},
+		{name: "token lifetime TimeSpan", kv: []string{"AzureSignalRAccessTokenLifetime", "00:10:00"},
+			want: with(func(s *settings.Settings) { s.AccessTokenLifetime = 10 * time.Minute })},
+		{name: "token lifetime Go duration", kv: []string{"azuresignalraccesstokenlifetime", "24h"},
+			want: with(func(s *settings.Settings) { s.AccessTokenLifetime = 24 * time.Hour })},
 		{name: "every error at once", kv: []string{
 			"AzureSignalRHubName", "-", "FUNCTIONS_CUSTOMHANDLER_PORT", "x",
 			"AzureSignalRHttpClientTimeout", "-1s", "FUNCSIGNALR_LOCAL_ADDR", "nope"},
@@ -96,7 +108,77 @@ func TestLoad(t *testing.T) {
 
 func equalSettings(a, b settings.Settings) bool {
 	return a.HubName == b.HubName && a.Port == b.Port && a.HTTPClientTimeout == b.HTTPClientTimeout &&
-		slices.Equal(a.CORSOrigins, b.CORSOrigins) && a.LocalAddr == b.LocalAddr && a.InAzure == b.InAzure
+		slices.Equal(a.CORSOrigins, b.CORSOrigins) && a.LocalAddr == b.LocalAddr && a.InAzure == b.InAzure &&
+		a.AuthEnabled == b.AuthEnabled && a.AccessTokenLifetime == b.AccessTokenLifetime &&
+		slices.Equal(a.ClaimTypes, b.ClaimTypes) && (a.AccessTokenLifetimeError == nil) == (b.AccessTokenLifetimeError == nil)
+}
+
+// TestAccessTokenLifetime checks the bounds (1 minute to 24 hours,
+// inclusive) and that an invalid lifetime is kept apart from Load's error:
+// only negotiate answers it.
+func TestAccessTokenLifetime(t *testing.T) {
+	tests := []struct {
+		value   string
+		want    time.Duration
+		wantErr string // part of the message
+	}{
+		{"00:01:00", time.Minute, ""},
+		{"1m", time.Minute, ""},
+		{"1.00:00:00", 24 * time.Hour, ""},
+		{"23:59:59", 24*time.Hour - time.Second, ""},
+		{"00:00:59", 0, "out of range"},
+		{"24h1s", 0, "out of range"},
+		{"1.00:00:01", 0, "out of range"},
+		{"2.00:00:00", 0, "out of range"},
+		{"00:00:00", 0, "01:00:00"},
+		{"forever", 0, "01:00:00"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.value, func(t *testing.T) {
+			s, err := settings.Load(valuesOf(t, "AzureSignalRAccessTokenLifetime", tt.value))
+			if err != nil {
+				t.Fatalf("Load error: got %v, want nil (the lifetime error is kept apart)", err)
+			}
+			if tt.wantErr == "" {
+				if s.AccessTokenLifetimeError != nil || s.AccessTokenLifetime != tt.want {
+					t.Errorf("got %s, %v; want %s, no error", s.AccessTokenLifetime, s.AccessTokenLifetimeError, tt.want)
+				}
+				return
+			}
+			var se *settings.Error
+			if !errors.As(s.AccessTokenLifetimeError, &se) || se.Key != "AzureSignalRAccessTokenLifetime" ||
+				!strings.Contains(se.Message, tt.wantErr) {
+				t.Errorf("got error %v, want a *settings.Error naming AzureSignalRAccessTokenLifetime and saying %q", s.AccessTokenLifetimeError, tt.wantErr)
+			}
+			if s.AccessTokenLifetime != time.Hour {
+				t.Errorf("lifetime after an error: got %s, want the default 1h", s.AccessTokenLifetime)
+			}
+		})
+	}
+}
+
+func TestIdentityWarning(t *testing.T) {
+	tests := []struct {
+		name string
+		kv   []string
+		want bool
+	}{
+		{"not in Azure", nil, false},
+		{"in Azure without authentication", []string{"WEBSITE_INSTANCE_ID", "i"}, true},
+		{"in Azure, authentication false", []string{"WEBSITE_INSTANCE_ID", "i", "WEBSITE_AUTH_ENABLED", "False"}, true},
+		{"in Azure with authentication", []string{"WEBSITE_INSTANCE_ID", "i", "WEBSITE_AUTH_ENABLED", "TRUE"}, false},
+		{"authentication outside Azure", []string{"WEBSITE_AUTH_ENABLED", "true"}, false},
+	}
+	for _, tt := range tests {
+		s, _ := settings.Load(valuesOf(t, tt.kv...))
+		w := s.IdentityWarning()
+		if got := w != ""; got != tt.want {
+			t.Errorf("%s: got warning %q, want one: %v", tt.name, w, tt.want)
+		}
+		if w != "" && (!strings.Contains(w, "x-ms-client-principal-id") || !strings.Contains(w, "x-ms-client-principal ")) {
+			t.Errorf("%s: warning %q does not name both headers", tt.name, w)
+		}
+	}
 }
 
 // errorKeys returns the Key of every *settings.Error in err (joined or not).

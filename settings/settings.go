@@ -23,6 +23,18 @@ type Settings struct {
 	CORSOrigins       []string      // CORS_ALLOWED_ORIGINS (standalone only)
 	LocalAddr         string        // FUNCSIGNALR_LOCAL_ADDR, default 127.0.0.1:8888
 	InAzure           bool          // WEBSITE_INSTANCE_ID is set
+	AuthEnabled       bool          // WEBSITE_AUTH_ENABLED is true (any case): App Service Authentication is on
+
+	// AccessTokenLifetime is the exp of negotiate's client access tokens
+	// (AzureSignalRAccessTokenLifetime, default 1h).
+	AccessTokenLifetime time.Duration
+	// AccessTokenLifetimeError is set when AzureSignalRAccessTokenLifetime
+	// is invalid: negotiate answers it; the rest keeps working. Load does
+	// not return it.
+	AccessTokenLifetimeError error
+	// ClaimTypes are the claim types of x-ms-client-principal that the
+	// root app's negotiate copies into client tokens (AzureSignalRClaimTypes).
+	ClaimTypes []string
 }
 
 // Standalone reports whether the handler runs without the Functions host.
