@@ -192,9 +192,10 @@ func restAudience(r *http.Request, segs []string, hubIndex int) func(*url.URL) b
 	}
 }
 
-// signClientToken issues a client access token for hub, as :generateToken
-// and the service SDK do.
-func (s *Service) signClientToken(r *http.Request, hub, userID string, lifetime time.Duration) (string, error) {
+// signClientToken issues a client access token for hub, valid for minutes
+// (up to math.MaxInt32, computed in seconds so that it cannot overflow), as
+// :generateToken and the service SDK do.
+func (s *Service) signClientToken(r *http.Request, hub, userID string, minutes int64) (string, error) {
 	now := s.now()
 	host := hostName(r.Host)
 	if strings.Contains(host, ":") {
@@ -204,7 +205,7 @@ func (s *Service) signClientToken(r *http.Request, hub, userID string, lifetime 
 		"aud": requestScheme(r) + "://" + host + "/client/?hub=" + hub,
 		"iat": now.Unix(),
 		"nbf": now.Unix(),
-		"exp": now.Add(lifetime).Unix(),
+		"exp": now.Unix() + minutes*60,
 	}
 	if userID != "" {
 		claims["asrs.s.uid"] = userID

@@ -209,7 +209,11 @@ func TestUserFromSub(t *testing.T) {
 	}
 	var nr negotiateResponse
 	json.Unmarshal([]byte(body), &nr)
-	c := e.dialToken("chat", "", nr.ConnectionToken)
-	c.handshake(`{"protocol":"json","version":1}`)
+	ws, status, err := e.tryDial("chat", nr.ConnectionToken, tok)
+	if err != nil {
+		t.Fatalf("dial: %v (status %d)", err, status)
+	}
+	defer ws.CloseNow()
+	(&wsClient{tb: t, ws: ws}).handshake(`{"protocol":"json","version":1}`)
 	e.mustREST("HEAD", "/api/hubs/chat/users/carol?api-version=2022-06-01", "", 200)
 }

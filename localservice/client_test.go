@@ -478,3 +478,60 @@ func TestCORS(t *testing.T) {
 		t.Errorf("negotiate: got %d %v, want 200 allowing the origin", status, got)
 	}
 }
+
+// TestConnectOtherUser checks that a connection can only be taken by the
+// user who negotiated it: 403 for a token of another user or of no user,
+// including with a negotiate v0 connection id, which is not secret.
+func TestConnectOtherUser(t *testing.T) {
+	e := newEnv(t, Options{}, nil)
+	_, _, body := e.do("POST", "/client/negotiate?hub=chat", e.clientToken("chat", "alice"), "", nil)
+	var v0 negotiateResponse
+	if err := json.Unmarshal([]byte(body), &v0); err != nil {
+		t.Fatal(err)
+	}
+	v1 := e.negotiate("chat", "alice")
+	anon := e.negotiate("chat", "")
+	tests := []struct {
+		name, id, user string
+	}{
+		{"v0 connection id, another user", v0.ConnectionID, "mallory"},
+		{"v0 connection id, no user", v0.ConnectionID, ""},
+		{"v1 connection token, another user", v1.ConnectionToken, "mallory"},
+		{"anonymous connection, a user", anon.ConnectionToken, "mallory"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name+" over WebSockets", func(t *testing.T) {
+			ws, status, err := e.tryDial("chat", tt.id, e.clientToken("chat", tt.user))
+			if err == nil {
+				ws.CloseNow()
+				t.Fatal("the WebSocket opened, want 403")
+			}
+			if status != 403 {
+				t.Errorf("got %d, want 403", status)
+			}
+		})
+		for _, req := range []struct {
+			name, method string
+			header       http.Header
+		}{
+			{"event stream", "GET", http.Header{"Accept": {"text/event-stream"}}},
+			{"long poll", "GET", nil},
+			{"send", "POST", nil},
+			{"long-polling close", "DELETE", nil},
+		} {
+			t.Run(tt.name+" "+req.name, func(t *testing.T) {
+				status, _, body := e.do(req.method, "/client/?hub=chat&id="+url.QueryEscape(tt.id), e.clientToken("chat", tt.user), "", req.header)
+				if status != 403 || !strings.Contains(body, "Error.Forbidden") {
+					t.Errorf("got %d %s, want 403 Error.Forbidden", status, body)
+				}
+			})
+		}
+	}
+	// The right user still connects, with either id.
+	c := e.dialToken("chat", "alice", v0.ConnectionID)
+	c.handshake(`{"protocol":"json","version":1}`)
+	c = e.dialToken("chat", "alice", v1.ConnectionToken)
+	c.handshake(`{"protocol":"json","version":1}`)
+	c = e.dialToken("chat", "", anon.ConnectionToken)
+	c.handshake(`{"protocol":"json","version":1}`)
+}

@@ -144,6 +144,14 @@ func (s *Service) serveConnection(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, errNotFound("no connection with this id: negotiate first"))
 		return
 	}
+	if user != c.user {
+		// The connection belongs to whoever negotiated it: a token for
+		// another user (or none for a user's connection) cannot take it
+		// over, even with a negotiate v0 connection id, which is not secret.
+		s.log.Warn("SignalR connect refused: the access token is for another user than the negotiated one", "hub", hub, "connectionId", c.id)
+		writeError(w, r, &apiError{http.StatusForbidden, "Error.Forbidden", "the access token is for another user than the one who negotiated this connection"})
+		return
+	}
 	switch {
 	case isWebSocket:
 		s.serveWebSocket(w, r, c)

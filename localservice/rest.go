@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -394,17 +397,35 @@ func opCloseConnection(s *Service, c *restCall) (any, *apiError) {
 	return nil, nil
 }
 
+// Bounds of the duration query parameters: both are int32 in the service's
+// swagger (2022-06-01 and later). A value out of range is refused rather than
+// wrapped into a time in the past.
+const (
+	maxMinutesToExpire = math.MaxInt32
+	maxTTLSeconds      = math.MaxInt32
+)
+
+// intParam parses q's parameter name as an integer from lo to hi; an empty
+// value gives def.
+func intParam(q url.Values, name string, lo, hi, def int64) (int64, *apiError) {
+	v := q.Get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < lo || n > hi {
+		return 0, errBadRequest(fmt.Sprintf("%s must be an integer from %d to %d", name, lo, hi))
+	}
+	return n, nil
+}
+
 func opGenerateToken(s *Service, c *restCall) (any, *apiError) {
 	q := c.r.URL.Query()
-	minutes := 60
-	if m := q.Get("minutesToExpire"); m != "" {
-		n, err := strconv.Atoi(m)
-		if err != nil || n < 1 {
-			return nil, errBadRequest("minutesToExpire must be an integer of at least 1")
-		}
-		minutes = n
+	minutes, e := intParam(q, "minutesToExpire", 1, maxMinutesToExpire, 60)
+	if e != nil {
+		return nil, e
 	}
-	token, err := s.signClientToken(c.r, c.hub, q.Get("userId"), time.Duration(minutes)*time.Minute)
+	token, err := s.signClientToken(c.r, c.hub, q.Get("userId"), minutes)
 	if err != nil {
 		return nil, &apiError{http.StatusInternalServerError, "Error.Internal", "cannot sign the token"}
 	}
@@ -500,14 +521,12 @@ func opRemoveConnectionFromAllGroups(s *Service, c *restCall) (any, *apiError) {
 func opAddUserToGroup(s *Service, c *restCall) (any, *apiError) {
 	u, g := c.params["user"], c.params["group"]
 	var expiry time.Time
-	ttl := -1
-	if t := c.r.URL.Query().Get("ttl"); t != "" {
-		n, err := strconv.Atoi(t)
-		if err != nil || n < 0 {
-			return nil, errBadRequest("ttl must be a number of seconds, 0 or more")
-		}
-		ttl = n
-		expiry = s.now().Add(time.Duration(n) * time.Second)
+	ttl, e := intParam(c.r.URL.Query(), "ttl", 0, maxTTLSeconds, -1)
+	if e != nil {
+		return nil, e
+	}
+	if ttl > 0 {
+		expiry = s.now().Add(time.Duration(ttl) * time.Second) // at most 68 years: no overflow
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

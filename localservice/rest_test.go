@@ -5,6 +5,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // restStep is one REST call and the answer it must get.
@@ -251,4 +254,53 @@ func TestSplitPath(t *testing.T) {
 			t.Errorf("splitPath(%q): got %q, %v, want %q, error %v", tt.escaped, got, err, tt.want, tt.wantErr)
 		}
 	}
+}
+
+// TestRESTDurations checks that durations are range-checked, with a 400
+// naming the bound, instead of wrapping into a time in the past.
+func TestRESTDurations(t *testing.T) {
+	e := newEnv(t, Options{}, nil)
+	e.dialWS("chat", "u")
+	const v = "?api-version=2024-01-01"
+	tests := []struct {
+		name, method, path string
+		want               int
+		wantInMessage      string
+	}{
+		{"largest minutesToExpire", "POST", "/api/hubs/chat/:generateToken" + v + "&minutesToExpire=2147483647", 200, ""},
+		{"minutesToExpire over int32", "POST", "/api/hubs/chat/:generateToken" + v + "&minutesToExpire=2147483648", 400, "from 1 to 2147483647"},
+		{"minutesToExpire over int64", "POST", "/api/hubs/chat/:generateToken" + v + "&minutesToExpire=99999999999999999999", 400, "from 1 to 2147483647"},
+		{"minutesToExpire 0", "POST", "/api/hubs/chat/:generateToken" + v + "&minutesToExpire=0", 400, "from 1 to 2147483647"},
+		{"minutesToExpire not a number", "POST", "/api/hubs/chat/:generateToken" + v + "&minutesToExpire=1h", 400, "from 1 to 2147483647"},
+		{"largest ttl", "PUT", "/api/hubs/chat/users/u/groups/big" + v + "&ttl=2147483647", 200, ""},
+		{"ttl over int32", "PUT", "/api/hubs/chat/users/u/groups/g" + v + "&ttl=9300000000", 400, "ttl must be an integer from 0 to 2147483647"},
+		{"negative ttl", "PUT", "/api/hubs/chat/users/u/groups/g" + v + "&ttl=-1", 400, "ttl must be an integer from 0 to 2147483647"},
+		{"v1 ttl over int32", "PUT", "/api/v1/hubs/chat/groups/g/users/u?ttl=2147483648", 400, "ttl must be an integer from 0 to 2147483647"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, _, body := e.rest(tt.method, tt.path, "")
+			if status != tt.want || !strings.Contains(body, tt.wantInMessage) {
+				t.Fatalf("got %d %s, want %d with %q", status, body, tt.want, tt.wantInMessage)
+			}
+		})
+	}
+	t.Run("the longest token is valid", func(t *testing.T) {
+		_, _, body := e.rest("POST", "/api/hubs/chat/:generateToken"+v+"&minutesToExpire=2147483647", "")
+		var r struct{ Token string }
+		json.Unmarshal([]byte(body), &r)
+		var claims jwt.RegisteredClaims
+		if _, _, err := jwt.NewParser().ParseUnverified(r.Token, &claims); err != nil || claims.ExpiresAt == nil {
+			t.Fatalf("got token %q (%v), want one with exp", r.Token, err)
+		}
+		if want := time.Now().Add(100 * 365 * 24 * time.Hour); claims.ExpiresAt.Before(want) {
+			t.Errorf("got exp %v, want after %v", claims.ExpiresAt, want)
+		}
+		if st, _, body := e.do("POST", "/client/negotiate?hub=chat&negotiateVersion=1", r.Token, "", nil); st != 200 {
+			t.Errorf("negotiate with it: got %d (%s), want 200", st, body)
+		}
+	})
+	t.Run("the longest ttl makes a membership", func(t *testing.T) {
+		e.mustREST("HEAD", "/api/hubs/chat/users/u/groups/big"+v, "", 200)
+	})
 }
