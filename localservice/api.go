@@ -19,13 +19,19 @@ type Options struct {
 	Logger       *slog.Logger  // default discards
 	PingInterval time.Duration // default 15s
 	SendBuffer   int           // messages buffered per connection before a slow client is dropped; default 1024
-	Now          func() time.Time
+	// SendBufferBytes bounds the bytes buffered per connection (besides
+	// SendBuffer): a client that falls further behind is dropped; default
+	// 4 MiB. One message larger than this still goes to a client that has
+	// nothing else waiting.
+	SendBufferBytes int
+	Now             func() time.Time
 }
 
 // Default values of Options and of the service's fixed timeouts.
 const (
-	defaultPingInterval = 15 * time.Second
-	defaultSendBuffer   = 1024
+	defaultPingInterval    = 15 * time.Second
+	defaultSendBuffer      = 1024
+	defaultSendBufferBytes = 4 << 20
 	// negotiateTimeout is how long a negotiated connection may wait for its
 	// client to connect.
 	negotiateTimeout = 15 * time.Second
@@ -59,6 +65,7 @@ type Service struct {
 	log        *slog.Logger
 	ping       time.Duration
 	sendBuffer int
+	sendBytes  int
 	now        func() time.Time
 
 	// Timeouts, fields so that tests can shorten them.
@@ -86,6 +93,7 @@ func New(opts Options) *Service {
 		log:              opts.Logger,
 		ping:             opts.PingInterval,
 		sendBuffer:       opts.SendBuffer,
+		sendBytes:        opts.SendBufferBytes,
 		now:              opts.Now,
 		negotiateTimeout: negotiateTimeout,
 		handshakeTimeout: handshakeTimeout,
@@ -107,6 +115,9 @@ func New(opts Options) *Service {
 	}
 	if s.sendBuffer <= 0 {
 		s.sendBuffer = defaultSendBuffer
+	}
+	if s.sendBytes <= 0 {
+		s.sendBytes = defaultSendBufferBytes
 	}
 	if s.now == nil {
 		s.now = time.Now

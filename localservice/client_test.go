@@ -1,6 +1,7 @@
 package localservice
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -534,4 +535,52 @@ func TestConnectOtherUser(t *testing.T) {
 	c.handshake(`{"protocol":"json","version":1}`)
 	c = e.dialToken("chat", "", anon.ConnectionToken)
 	c.handshake(`{"protocol":"json","version":1}`)
+}
+
+// registered returns a connection of user to hub that completed its
+// handshake but has no transport draining its queue: what it is sent stays
+// queued, as for a client that stopped reading.
+func registered(tb testing.TB, svc *Service, hub, user string) *conn {
+	tb.Helper()
+	c, err := svc.newConn(hub, user, false)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if !c.register(handshakeOK) {
+		tb.Fatal("register failed")
+	}
+	return c
+}
+
+// TestSlowClientByteBudget checks, through the queue's own accounting, that
+// with the default options a client that stops reading holds at most
+// SendBufferBytes of messages: the message that would take it over closes
+// it with a close message saying it could not keep up.
+func TestSlowClientByteBudget(t *testing.T) {
+	e := newEnv(t, Options{}, nil)
+	c := registered(t, e.svc, "chat", "slow")
+	big := `{"target":"big","arguments":["` + strings.Repeat("x", 512<<10) + `"]}`
+	frameSize := len(`{"type":1,"target":"big","arguments":["`) + 512<<10 + len(`"]}`) + 1
+	fit := (defaultSendBufferBytes - len(handshakeOK)) / frameSize // messages that fit the budget
+	const path = "/api/hubs/chat/users/slow/:send?api-version=2022-06-01"
+	for i := range fit {
+		e.mustREST("POST", path, big, 202)
+		if got, want := c.out.bytes(), len(handshakeOK)+(i+1)*frameSize; got != want {
+			t.Fatalf("after %d messages: %d bytes queued, want %d", i+1, got, want)
+		}
+	}
+	e.mustREST("HEAD", "/api/hubs/chat/users/slow?api-version=2022-06-01", "", 200)
+	e.mustREST("POST", path, big, 202)
+	if got := c.out.bytes(); got > defaultSendBufferBytes {
+		t.Errorf("%d bytes queued, want at most %d", got, defaultSendBufferBytes)
+	}
+	e.mustREST("HEAD", "/api/hubs/chat/users/slow?api-version=2022-06-01", "", 404)
+	select {
+	case <-c.done:
+	default:
+		t.Fatal("the connection is not closed")
+	}
+	if m := decodeMessage(t, bytes.TrimSuffix(c.closeFrame, []byte{recordSeparator})); m.Type != msgClose || !strings.Contains(m.Error, "could not keep up") {
+		t.Errorf("got close message %s, want one saying the client could not keep up", m.raw)
+	}
 }

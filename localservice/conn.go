@@ -44,7 +44,7 @@ const maxBatch = 64 << 10
 
 // conn is one client connection, from negotiate to close. Its outbound queue
 // is bounded: whoever sends to it never blocks, and a client that falls
-// SendBuffer messages behind is dropped. One writer (the WebSocket or SSE
+// SendBuffer messages or SendBufferBytes bytes behind is dropped. One writer (the WebSocket or SSE
 // request, or each long poll in turn) drains the queue in order.
 type conn struct {
 	s     *Service
@@ -53,7 +53,7 @@ type conn struct {
 	token string // connectionToken, the id= of transport requests
 	user  string // fixed at negotiate
 
-	out    queue           // bounded at SendBuffer frames
+	out    queue           // bounded at SendBuffer frames and SendBufferBytes bytes
 	done   chan struct{}   // closed once close is requested
 	ctx    context.Context // cancelled when the transport must be torn down
 	cancel context.CancelFunc
@@ -97,7 +97,7 @@ func (s *Service) newConn(hub, user string, v0 bool) (*conn, error) {
 		hub:  hub,
 		id:   randomID(16),
 		user: user,
-		out:  newQueue(s.sendBuffer),
+		out:  newQueue(s.sendBuffer, s.sendBytes),
 		done: make(chan struct{}),
 	}
 	c.token = c.id
@@ -334,7 +334,7 @@ func (c *conn) writeRest(sk sink, batch *[]byte) bool {
 // Serverless-mode close messages.
 const (
 	reasonInvalidOperation = "Connection closed by the service: sending messages is an invalid operation in serverless mode; clients can only receive."
-	reasonSlowClient       = "Connection closed by the service: the client did not read its messages fast enough and its send buffer is full."
+	reasonSlowClient       = "Connection closed by the service: the client could not keep up with the messages sent to it and its send buffer is full."
 )
 
 // receive handles data a client sent: its handshake, then pings and close

@@ -6,18 +6,19 @@ import "sync"
 // most it keeps once drained.
 const minQueue = 8
 
-// queue is a connection's outbound FIFO of frames, bounded at max frames.
+// queue is a connection's outbound FIFO of frames, bounded at max frames
+// and at maxBytes bytes of frame data.
 // A channel of capacity max would allocate max frames up front (32 KiB for
 // the default SendBuffer) on every connection; the queue's ring is allocated
 // with minQueue frames on the first push, doubles as needed up to max, and
 // once drained a larger ring is let go, so that an idle connection holds
 // minQueue frames at most.
 //
-// Any number of goroutines may push: push never blocks and fails when max
-// frames are queued. One goroutine at a time consumes. ready carries a token
-// whenever frames are queued and the consumer has not taken it, and none
-// otherwise: the consumer waits for frames in a select on ready, and after a
-// receive from it, pop returns the oldest frame.
+// Any number of goroutines may push: push never blocks and fails when the
+// frame would pass either bound. One goroutine at a time consumes. ready
+// carries a token whenever frames are queued and the consumer has not taken
+// it, and none otherwise: the consumer waits for frames in a select on
+// ready, and after a receive from it, pop returns the oldest frame.
 type queue struct {
 	ready chan struct{} // capacity 1
 
@@ -25,19 +26,26 @@ type queue struct {
 	ring []frame // len(ring) is the capacity: 0, then minQueue doubling up to max
 	head int     // index of the oldest frame
 	n    int     // frames queued
+	size int     // bytes of frame data queued
 	max  int
+	// maxBytes bounds size, except that an empty queue takes any one frame:
+	// what a slow client can hold is maxBytes or one frame, whichever is
+	// larger.
+	maxBytes int
 }
 
-// newQueue returns an empty queue of at most limit frames.
-func newQueue(limit int) queue {
-	return queue{ready: make(chan struct{}, 1), max: limit}
+// newQueue returns an empty queue of at most limit frames and limitBytes
+// bytes.
+func newQueue(limit, limitBytes int) queue {
+	return queue{ready: make(chan struct{}, 1), max: limit, maxBytes: limitBytes}
 }
 
-// push appends f without blocking, unless max frames are queued already.
+// push appends f without blocking, unless max frames are queued already or
+// f would take the queue over maxBytes.
 func (q *queue) push(f frame) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.n == q.max {
+	if q.n == q.max || q.n > 0 && q.size+len(f.data) > q.maxBytes {
 		return false
 	}
 	if q.n == len(q.ring) {
@@ -45,6 +53,7 @@ func (q *queue) push(f frame) bool {
 	}
 	q.ring[(q.head+q.n)%len(q.ring)] = f
 	q.n++
+	q.size += len(f.data)
 	q.signal()
 	return true
 }
@@ -69,6 +78,7 @@ func (q *queue) pop() (frame, bool) {
 	q.ring[q.head] = frame{} // drop the reference to its data
 	q.head = (q.head + 1) % len(q.ring)
 	q.n--
+	q.size -= len(f.data)
 	if q.n > 0 {
 		q.signal()
 		return f, true
@@ -97,4 +107,11 @@ func (q *queue) len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.n
+}
+
+// bytes returns how many bytes of frame data are queued.
+func (q *queue) bytes() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.size
 }

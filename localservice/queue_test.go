@@ -2,6 +2,7 @@ package localservice
 
 import (
 	"fmt"
+	"math"
 	"runtime"
 	"strconv"
 	"strings"
@@ -50,36 +51,46 @@ func concat(parts ...[]string) []string {
 // TestQueue runs scripts of steps on a queue: "+a" pushes frame a, "+a!"
 // expects that push refused, "-a" pops expecting frame a, "-" pops expecting
 // nothing, "<" takes the token from ready as the consumer does before it
-// pops, "cap=N" checks the ring's capacity. After every step, len must be
-// what was pushed and not popped, and ready must hold a token exactly when
-// that is not zero, except just after "<".
+// pops, "cap=N" checks the ring's capacity. After every step, len and bytes
+// must be what was pushed and not popped, and ready must hold a token
+// exactly when that is not zero, except just after "<". bytes is the byte
+// budget, none when 0.
 func TestQueue(t *testing.T) {
 	tests := []struct {
 		name  string
 		limit int
 		steps []string
+		bytes int
 	}{
-		{"empty", 4, []string{"cap=0", "-", "cap=0"}},
-		{"order", 4, []string{"+a", "+b", "+c", "-a", "-b", "+d", "+e", "-c", "-d", "-e", "-"}},
-		{"consumer takes the token", 8, []string{"+a", "+b", "<", "-a", "<", "-b", "+c", "<", "+d", "-c", "-d"}},
-		{"bound", 3, []string{"+a", "+b", "+c", "+d!", "-a", "+d", "+e!", "-b", "-c", "-d", "-"}},
-		{"bound of one", 1, []string{"+a", "cap=1", "+b!", "-a", "-", "+b", "-b"}},
-		{"limit below minQueue", 2, []string{"+a", "cap=2", "+b", "+c!", "-a", "-b", "cap=2"}},
-		{"first push allocates minQueue", 1024, []string{"cap=0", "+a", "cap=8", "-a", "cap=8"}},
+		{"empty", 4, []string{"cap=0", "-", "cap=0"}, 0},
+		{"order", 4, []string{"+a", "+b", "+c", "-a", "-b", "+d", "+e", "-c", "-d", "-e", "-"}, 0},
+		{"consumer takes the token", 8, []string{"+a", "+b", "<", "-a", "<", "-b", "+c", "<", "+d", "-c", "-d"}, 0},
+		{"bound", 3, []string{"+a", "+b", "+c", "+d!", "-a", "+d", "+e!", "-b", "-c", "-d", "-"}, 0},
+		{"bound of one", 1, []string{"+a", "cap=1", "+b!", "-a", "-", "+b", "-b"}, 0},
+		{"limit below minQueue", 2, []string{"+a", "cap=2", "+b", "+c!", "-a", "-b", "cap=2"}, 0},
+		{"first push allocates minQueue", 1024, []string{"cap=0", "+a", "cap=8", "-a", "cap=8"}, 0},
 		{"grows by doubling, shrinks once drained", 1024, concat(
 			pushN("x", 8), []string{"cap=8", "+y", "cap=16"}, pushN("z", 16), []string{"cap=32"},
-			popN("x", 8), []string{"-y"}, popN("z", 15), []string{"cap=32", "-z15", "cap=0", "-", "+a", "cap=8", "-a"})},
+			popN("x", 8), []string{"-y"}, popN("z", 15), []string{"cap=32", "-z15", "cap=0", "-", "+a", "cap=8", "-a"}), 0},
 		{"grows up to the limit", 20, concat(
-			pushN("x", 20), []string{"cap=20", "+y!"}, popN("x", 20), []string{"cap=0"})},
+			pushN("x", 20), []string{"cap=20", "+y!"}, popN("x", 20), []string{"cap=0"}), 0},
 		{"grows a wrapped ring in order", 64, concat(
 			pushN("a", 6), popN("a", 4), pushN("b", 6), []string{"cap=8", "+c", "cap=16", "-a4", "-a5"},
-			popN("b", 6), []string{"-c", "-"})},
+			popN("b", 6), []string{"-c", "-"}), 0},
 		{"full ring without growth room wraps", 4, concat(
-			pushN("a", 4), []string{"-a0", "-a1", "+b", "+c", "+d!", "-a2", "-a3", "-b", "-c", "-"})},
+			pushN("a", 4), []string{"-a0", "-a1", "+b", "+c", "+d!", "-a2", "-a3", "-b", "-c", "-"}), 0},
+		{"byte bound", 100, []string{"+aa", "+bb", "+ccc!", "+c", "+d!", "-aa", "+dd", "+e!", "-bb", "-c", "-dd", "-"}, 5},
+		{"byte bound before the count bound", 3, []string{"+aaa", "+bb", "+c!", "-aaa", "+c", "+d", "+e!", "-bb", "-c", "-d"}, 5},
+		{"count bound before the byte bound", 2, []string{"+a", "+b", "+c!", "-a", "+c", "-b", "-c"}, 5},
+		{"an empty queue takes a frame over the budget", 8, []string{"+abcdef", "+g!", "-abcdef", "+g", "+hijklm!", "-g", "+hijklm", "-hijklm"}, 5},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			q := newQueue(tt.limit)
+			budget := tt.bytes
+			if budget == 0 {
+				budget = math.MaxInt
+			}
+			q := newQueue(tt.limit, budget)
 			var want []string // queued, oldest first
 			for i, step := range tt.steps {
 				taken := false
@@ -123,6 +134,9 @@ func TestQueue(t *testing.T) {
 				if got := q.len(); got != len(want) {
 					t.Fatalf("step %d %s: len %d, want %d", i, step, got, len(want))
 				}
+				if got, wantBytes := q.bytes(), len(strings.Join(want, "")); got != wantBytes {
+					t.Fatalf("step %d %s: bytes %d, want %d", i, step, got, wantBytes)
+				}
 				if got := hasToken(&q); got != (len(want) > 0 && !taken) {
 					t.Fatalf("step %d %s: ready has a token: %v with %d queued", i, step, got, len(want))
 				}
@@ -133,7 +147,7 @@ func TestQueue(t *testing.T) {
 
 // TestQueueKeepsLast checks that a frame comes out as it went in.
 func TestQueueKeepsLast(t *testing.T) {
-	q := newQueue(4)
+	q := newQueue(4, math.MaxInt)
 	q.push(frame{data: []byte("a")})
 	q.push(frame{data: []byte("bye"), last: true})
 	if f, _ := q.pop(); f.last {
@@ -147,7 +161,7 @@ func TestQueueKeepsLast(t *testing.T) {
 // TestQueueReleasesFrames checks that the ring keeps no reference to the
 // data of popped frames.
 func TestQueueReleasesFrames(t *testing.T) {
-	q := newQueue(4)
+	q := newQueue(4, math.MaxInt)
 	q.push(frame{data: []byte("a")})
 	q.push(frame{data: []byte("b")})
 	q.pop()
@@ -161,7 +175,7 @@ func TestQueueReleasesFrames(t *testing.T) {
 // TestQueueWakesConsumer checks that a consumer blocked on ready wakes up
 // on pushes, and that no token is left once it drained the queue.
 func TestQueueWakesConsumer(t *testing.T) {
-	q := newQueue(8)
+	q := newQueue(8, math.MaxInt)
 	got := make(chan string)
 	stop := make(chan struct{})
 	defer close(stop)
@@ -208,7 +222,7 @@ func TestQueueConcurrentProducers(t *testing.T) {
 	for _, limit := range []int{1, 16, 1 << 14} {
 		t.Run(fmt.Sprint("limit ", limit), func(t *testing.T) {
 			const producers, each = 8, 2000
-			q := newQueue(limit)
+			q := newQueue(limit, math.MaxInt)
 			var wg sync.WaitGroup
 			for p := range producers {
 				wg.Go(func() {

@@ -105,7 +105,8 @@ func (s *Service) fanOut(hubName string, data []byte, pick func(h *hub, emit fun
 	}
 	s.mu.RUnlock()
 	for _, c := range slow {
-		s.log.Warn("SignalR client too slow: closing its connection", "hub", c.hub, "connectionId", c.id, "sendBuffer", s.sendBuffer)
+		s.log.Warn("SignalR client too slow: closing its connection", "hub", c.hub, "connectionId", c.id,
+			"queued", c.out.len(), "queuedBytes", c.out.bytes(), "sendBuffer", s.sendBuffer, "sendBufferBytes", s.sendBytes)
 		c.shutdown(closeFrame(reasonSlowClient, false), false, "send buffer full")
 	}
 }

@@ -242,7 +242,7 @@ func TestClose(t *testing.T) {
 // TestCloseStuckClient checks that Close returns even when a client does
 // not read.
 func TestCloseStuckClient(t *testing.T) {
-	e := newEnv(t, Options{SendBuffer: 1 << 16}, func(s *Service) { s.closeGrace = 100 * time.Millisecond })
+	e := newEnv(t, Options{SendBuffer: 1 << 16, SendBufferBytes: 1 << 30}, func(s *Service) { s.closeGrace = 100 * time.Millisecond })
 	e.dialWS("chat", "stuck")
 	big := `{"target":"big","arguments":["` + strings.Repeat("x", 512<<10) + `"]}`
 	for i := 0; i < 40; i++ {
