@@ -98,7 +98,9 @@ func (c *FakeClock) signal() {
 
 // BlockUntil waits until n or more Afters are pending (something is waiting
 // on the clock), or ctx ends. Tests call it before Advance so that they move
-// the clock only once the code under test is waiting on it.
+// the clock only once the code under test is waiting on it. An After whose
+// caller stopped listening (a Runner whose context ended) stays pending
+// until the clock reaches it.
 func (c *FakeClock) BlockUntil(ctx context.Context, n int) error {
 	for {
 		c.mu.Lock()
