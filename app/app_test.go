@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -67,6 +70,32 @@ type running struct {
 // accept connections (the handler, and the local service when it starts).
 func start(tb testing.TB, dir string, wantListeners int, environ []string, args ...string) *running {
 	tb.Helper()
+	r, err := tryStart(tb, dir, wantListeners, environ, args...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return r
+}
+
+// startHostMode runs the app as the Functions host does, on a free port
+// given in FUNCTIONS_CUSTOMHANDLER_PORT. Another process may take the port
+// between choosing and listening: then it tries another one.
+func startHostMode(tb testing.TB, dir string, wantListeners int, environ []string) *running {
+	tb.Helper()
+	for attempt := 1; ; attempt++ {
+		r, err := tryStart(tb, dir, wantListeners, append(environ, "FUNCTIONS_CUSTOMHANDLER_PORT="+freePort(tb)))
+		if err == nil {
+			return r
+		}
+		if !errors.Is(err, syscall.EADDRINUSE) || attempt == 5 {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// tryStart is start, returning an error if Run does not start listening.
+func tryStart(tb testing.TB, dir string, wantListeners int, environ []string, args ...string) (*running, error) {
+	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{addrs: map[string]string{}, stdout: &syncBuffer{}, stderr: &syncBuffer{},
 		exported: map[string]string{}, cancel: cancel, done: make(chan error, 1)}
@@ -88,15 +117,17 @@ func start(tb testing.TB, dir string, wantListeners int, environ []string, args 
 		select {
 		case <-listening:
 		case err := <-r.done:
-			tb.Fatalf("Run returned early: %v\nstderr: %s", err, r.stderr)
+			cancel()
+			return nil, fmt.Errorf("Run returned early: %w\nstderr: %s", err, r.stderr)
 		case <-time.After(10 * time.Second):
-			tb.Fatal("Run did not start listening")
+			cancel()
+			return nil, errors.New("Run did not start listening")
 		}
 	}
 	tb.Cleanup(func() { r.stop(tb) })
 	mu.Lock()
 	defer mu.Unlock()
-	return r
+	return r, nil
 }
 
 func (r *running) stop(tb testing.TB) {
@@ -139,6 +170,7 @@ func negotiateURL(tb testing.TB, addr string) string {
 	return info.URL
 }
 
+// freePort returns a loopback port that was free a moment ago.
 func freePort(tb testing.TB) string {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -166,11 +198,12 @@ func TestSettingSourcesByMode(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			environ := tt.environ
+			var r *running
 			if tt.hostMode {
-				environ = append(environ, "FUNCTIONS_CUSTOMHANDLER_PORT="+freePort(t))
+				r = startHostMode(t, appDir(t, files), 2, tt.environ)
+			} else {
+				r = start(t, appDir(t, files), 2, tt.environ)
 			}
-			r := start(t, appDir(t, files), 2, environ)
 			got := negotiateURL(t, r.addrs["handler"])
 			if !strings.HasSuffix(got, "/client/?hub="+tt.wantHub) {
 				t.Errorf("negotiate url = %q, want hub %s", got, tt.wantHub)

@@ -5,12 +5,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,8 +25,6 @@ const (
 	// browserChromium is Debian's Chromium, which playwright-core drives: no
 	// browser download is possible (or wanted) in the test environment.
 	browserChromium = "/usr/bin/chromium"
-	// browserHandlerAddr is where the handler listens without a Functions host.
-	browserHandlerAddr = "127.0.0.1:7071"
 	// browserTimeout bounds one browser run, start to finish.
 	browserTimeout = 60 * time.Second
 )
@@ -47,10 +44,10 @@ func TestBrowserPageOnAnotherOrigin(t *testing.T) {
 
 	t.Run("allowed origin negotiates and receives", func(t *testing.T) {
 		page := newBrowserPage(t, browserDir)
-		startBrowserHandler(t, "CORS_ALLOWED_ORIGINS="+page.URL)
+		a := startStandalone(t, "CORS_ALLOWED_ORIGINS="+page.URL)
 		ctx, cancel := context.WithTimeout(context.Background(), browserTimeout)
 		defer cancel()
-		run := runBrowser(ctx, t, browserDir, page.URL)
+		run := runBrowser(ctx, t, browserDir, page.urlFor(a))
 
 		var id string
 		select {
@@ -62,8 +59,8 @@ func TestBrowserPageOnAnotherOrigin(t *testing.T) {
 		}
 		t.Logf("page %s connected as %s", page.URL, id)
 
-		browserSend(t, `{"target":"newMessage","arguments":["hello browser"]}`)
-		browserSend(t, fmt.Sprintf(`{"target":"newMessage","arguments":["hello connection"],"connectionId":%q}`, id))
+		a.send(t, op{"target": "newMessage", "arguments": []any{"hello browser"}})
+		a.send(t, op{"target": "newMessage", "arguments": []any{"hello connection"}, "connectionId": id})
 
 		rep := run.wait(t)
 		if rep.Result == nil || rep.Result.Error != "" {
@@ -90,18 +87,18 @@ func TestBrowserPageOnAnotherOrigin(t *testing.T) {
 
 	t.Run("origin not allowed is blocked by the browser", func(t *testing.T) {
 		page := newBrowserPage(t, browserDir)
-		startBrowserHandler(t) // no CORS_ALLOWED_ORIGINS
+		a := startStandalone(t) // no CORS_ALLOWED_ORIGINS
 		ctx, cancel := context.WithTimeout(context.Background(), browserTimeout)
 		defer cancel()
-		run := runBrowser(ctx, t, browserDir, page.URL)
+		run := runBrowser(ctx, t, browserDir, page.urlFor(a))
 
 		rep := run.wait(t)
 		if rep.Result == nil || rep.Result.Stage != "start" || rep.Result.Error == "" {
 			t.Fatalf("got %+v, want connection.start() to fail:\n%s", rep.Result, run)
 		}
 		lines := rep.matching("blocked by CORS policy")
-		if len(lines) == 0 || !strings.Contains(lines[0], "http://"+browserHandlerAddr+"/api/negotiate") {
-			t.Errorf("got console %q, want negotiate at %s blocked by CORS policy", rep.Console, browserHandlerAddr)
+		if len(lines) == 0 || !strings.Contains(lines[0], a.base+"/api/negotiate") {
+			t.Errorf("got console %q, want negotiate at %s blocked by CORS policy", rep.Console, a.base)
 		}
 		select {
 		case id := <-page.ready:
@@ -141,7 +138,8 @@ func requireBrowser(tb testing.TB) string {
 }
 
 // browserPage is the page a web app would serve, on its own origin: it
-// loads the official browser bundle, connects to the standalone handler,
+// loads the official browser bundle, connects to the handler named by its
+// api query parameter,
 // reports its connection id to /ready and sets window.__result once it
 // has received both test messages (or a failure).
 type browserPage struct {
@@ -158,7 +156,7 @@ const browserPageHTML = `<!doctype html>
 const want = ["hello browser", "hello connection"];
 const messages = [];
 const connection = new signalR.HubConnectionBuilder()
-  .withUrl("http://` + browserHandlerAddr + `/api")
+  .withUrl(new URLSearchParams(location.search).get("api"))
   .configureLogging(signalR.LogLevel.Information)
   .build();
 connection.on("newMessage", (text) => {
@@ -202,101 +200,9 @@ func newBrowserPage(tb testing.TB, browserDir string) *browserPage {
 	return p
 }
 
-// startBrowserHandler runs the built binary as `go run .` would (no Functions
-// host) on browserHandlerAddr, with the embedded local service on a free port.
-// The address is fixed, so it waits up to 30 s for another test or a
-// developer's `go run .` to let go of it.
-func startBrowserHandler(tb testing.TB, settings ...string) {
-	tb.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		waitBrowserAddrFree(tb, browserHandlerAddr, time.Until(deadline))
-		stdout, stderr, err := tryStartBrowserHandler(tb, settings)
-		if err == nil {
-			return
-		}
-		// Lost a race for the address: wait for it again.
-		if !strings.Contains(stderr, "address already in use") || time.Now().After(deadline) {
-			tb.Fatalf("standalone handler: %v\nstdout:\n%s\nstderr:\n%s", err, stdout, stderr)
-		}
-	}
-}
-
-// tryStartBrowserHandler starts the handler and waits until it logs that it
-// is listening; the process is stopped at cleanup.
-func tryStartBrowserHandler(tb testing.TB, settings []string) (stdout, stderr string, err error) {
-	tb.Helper()
-	var out, errOut browserOutput
-	cmd := exec.Command(filepath.Join(appRoot, "funcsignalr"))
-	cmd.Dir = appRoot
-	cmd.Env = append([]string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + os.Getenv("HOME"),
-		"FUNCSIGNALR_LOCAL_ADDR=127.0.0.1:0",
-		"FUNCSIGNALR_LOG_LEVEL=debug",
-	}, settings...)
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Start(); err != nil {
-		tb.Fatalf("start handler: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	tb.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-		if tb.Failed() {
-			tb.Logf("handler stdout:\n%s\nhandler stderr:\n%s", out.String(), errOut.String())
-		}
-	})
-
-	timeout := time.After(15 * time.Second)
-	for !strings.Contains(out.String(), "funcsignalr listening") {
-		select {
-		case <-exited:
-			return out.String(), errOut.String(), fmt.Errorf("exited before it was ready: %v", cmd.ProcessState)
-		case <-timeout:
-			return out.String(), errOut.String(), errors.New("not ready after 15 s")
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	return "", "", nil
-}
-
-// waitBrowserAddrFree waits until addr can be listened on.
-func waitBrowserAddrFree(tb testing.TB, addr string, timeout time.Duration) {
-	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ln, err := net.Listen("tcp", addr)
-		if err == nil {
-			ln.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("%s still in use after waiting 30 s (another funcsignalr, `go run .` or test?); "+
-				"the standalone handler needs it: %v", addr, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// browserSend calls the standalone handler's send function.
-func browserSend(tb testing.TB, body string) {
-	tb.Helper()
-	resp, err := http.Post("http://"+browserHandlerAddr+"/api/send", "application/json", strings.NewReader(body))
-	if err != nil {
-		tb.Fatalf("send %s: %v", body, err)
-	}
-	defer resp.Body.Close()
-	got, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusAccepted {
-		tb.Fatalf("send %s: got %d %s, want 202", body, resp.StatusCode, got)
-	}
+// urlFor returns the page's URL, telling it to connect to a's /api.
+func (p *browserPage) urlFor(a *signalRApp) string {
+	return p.URL + "/?api=" + url.QueryEscape(a.base+"/api")
 }
 
 // browserRun is one run of browser/run.mjs: node driving Chromium on a page.

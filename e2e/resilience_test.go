@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
@@ -1042,19 +1043,24 @@ func TestEntraOutageRecoversWithoutRestart(t *testing.T) {
 	}
 }
 
+// localServiceLogged matches the start-up line naming the embedded service.
+var localServiceLogged = regexp.MustCompile(`using the embedded local SignalR service.* endpoint=http://(127\.0\.0\.1:\d+)`)
+
 // TestServiceShutdownClosesClientsPromptly: SIGTERM to the handler with
 // WebSocket clients connected to its embedded service: every client gets a
 // close message or a closed connection within a few seconds, the process
 // exits cleanly, and a handler started again on the same address takes new
 // clients.
 func TestServiceShutdownClosesClientsPromptly(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	h := startWatchedHost(t, false, "FUNCSIGNALR_LOCAL_ADDR="+addr)
+	h := startWatchedHost(t, false) // the embedded service on a port the kernel picks
+	var addr string
+	waitFor(t, 10*time.Second, "the embedded service's address in the log", func() bool {
+		m := localServiceLogged.FindStringSubmatch(h.Stdout())
+		if m != nil {
+			addr = m[1]
+		}
+		return m != nil
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	const n = 20

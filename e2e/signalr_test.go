@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -25,10 +24,6 @@ import (
 // its redirect to the embedded local SignalR service, and receives what our
 // send function sends, over every transport.
 
-// standaloneAddr is where `go run .` serves; the issue's client code uses
-// withUrl("http://127.0.0.1:7071/api").
-const standaloneAddr = "127.0.0.1:7071"
-
 // devAccessKey is the local service's public development key (CONTRACT §1.6).
 const devAccessKey = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH"
 
@@ -45,41 +40,25 @@ type signalRApp struct {
 // httpClient bounds every call the tests make to the app.
 var httpClient = &http.Client{Timeout: time.Minute}
 
-// startStandalone runs the built binary exactly as `go run .` does: in the
-// app root, without FUNCTIONS_CUSTOMHANDLER_PORT, so that it listens on
-// 127.0.0.1:7071. The embedded service takes any free port. Tests using it
-// must not run in parallel.
-func startStandalone(tb testing.TB) *signalRApp {
+// startStandalone runs the built binary as `go run .` does: in the app root,
+// without FUNCTIONS_CUSTOMHANDLER_PORT, so it serves standalone. It listens
+// on a port the kernel picks (FUNCSIGNALR_ADDR=127.0.0.1:0), read back from
+// its "funcsignalr listening" log line, and so does the embedded service:
+// no test needs 127.0.0.1:7071 or :8888, and a developer's `go run .` on
+// them does not get in the way.
+func startStandalone(tb testing.TB, settings ...string) *signalRApp {
 	tb.Helper()
-	busy := func(err any) {
-		tb.Helper()
-		tb.Fatalf("%s is busy (%v): this test runs funcsignalr as `go run .` does, which always serves http://%s/api; "+
-			"stop whatever listens there (a `go run .` or `func start`?) and run the test again", standaloneAddr, err, standaloneAddr)
-	}
-	// A handler a previous test stopped may still be letting go of the
-	// port: poll for a while, then give up with the reason.
-	var lnErr error
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		ln, err := net.Listen("tcp", standaloneAddr)
-		if err == nil {
-			ln.Close()
-			break
-		}
-		if lnErr = err; time.Now().After(deadline) {
-			busy(lnErr)
-		}
-	}
-
 	cmd := exec.Command(filepath.Join(appRoot, "funcsignalr"))
 	cmd.Dir = appRoot
 	// Only what a developer's shell surely has: no SignalR settings, no
 	// FUNCTIONS_CUSTOMHANDLER_PORT.
-	cmd.Env = []string{
+	cmd.Env = append([]string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + os.Getenv("HOME"),
+		"FUNCSIGNALR_ADDR=127.0.0.1:0",
 		"FUNCSIGNALR_LOCAL_ADDR=127.0.0.1:0",
 		"FUNCSIGNALR_LOG_LEVEL=debug",
-	}
+	}, settings...)
 	var mu sync.Mutex
 	var logs bytes.Buffer
 	cmd.Stdout = writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return logs.Write(p) })
@@ -98,23 +77,28 @@ func startStandalone(tb testing.TB) *signalRApp {
 			cmd.Process.Kill()
 			<-exited
 		}
+		if tb.Failed() {
+			tb.Logf("standalone handler output:\n%s", readLogs())
+		}
 	})
 
 	deadline := time.After(30 * time.Second)
-	for !strings.Contains(readLogs(), `msg="funcsignalr listening" addr=`+standaloneAddr+" mode=standalone") {
+	for {
+		if m := standaloneListening.FindStringSubmatch(readLogs()); m != nil {
+			return &signalRApp{base: "http://" + m[1], logs: readLogs}
+		}
 		select {
 		case <-exited:
-			if strings.Contains(readLogs(), "address already in use") {
-				busy("address already in use")
-			}
 			tb.Fatalf("funcsignalr exited before it listened:\n%s", readLogs())
 		case <-deadline:
-			tb.Fatalf("funcsignalr did not log that it listens on %s within 30s:\n%s", standaloneAddr, readLogs())
+			tb.Fatalf("funcsignalr did not log that it listens within 30s:\n%s", readLogs())
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	return &signalRApp{base: "http://" + standaloneAddr, logs: readLogs}
 }
+
+// standaloneListening matches the line the handler logs once it serves.
+var standaloneListening = regexp.MustCompile(`msg="funcsignalr listening" addr=(127\.0\.0\.1:\d+) mode=standalone`)
 
 // startForwardingHost runs the handler under the fake Functions host in
 // forwarding mode; clients and senders use the host's public URL.
@@ -196,9 +180,9 @@ func (a *signalRApp) send(tb testing.TB, ops ...op) {
 	}
 }
 
-// TestSignalRClientStandalone runs the issue's client code against
-// funcsignalr started as `go run .` does: withUrl("http://127.0.0.1:7071/api")
-// over every transport.
+// TestSignalRClientStandalone runs the official client against funcsignalr
+// started as `go run .` does, withUrl("http://<its address>/api"), over every
+// transport.
 func TestSignalRClientStandalone(t *testing.T) {
 	requireNode(t)
 	a := startStandalone(t)

@@ -236,6 +236,37 @@ func Start(ctx context.Context, root string, opts Options) (*Host, error) {
 	if opts.ProbeInterval == 0 {
 		opts.ProbeInterval = 25 * time.Millisecond
 	}
+	// Like the host, pick a free port and hand it to the handler. Another
+	// process may take the port between the two: then the handler exits
+	// with "address already in use", and we try again with another port.
+	var h *Host
+	for attempt := 1; ; attempt++ {
+		h, err = startHandler(ctx, root, cfg, opts)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, errPortTaken) || attempt == 5 {
+			return nil, err
+		}
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		h.Stop()
+		return nil, err
+	}
+	h.URL = "http://" + ln.Addr().String()
+	h.public = &http.Server{Handler: http.HandlerFunc(h.serve)}
+	go h.public.Serve(ln)
+	return h, nil
+}
+
+// errPortTaken reports a handler that lost its port to another process.
+var errPortTaken = errors.New("the handler's port was taken by another process")
+
+// startHandler starts the handler process on a free port and waits until
+// it answers the readiness probe.
+func startHandler(ctx context.Context, root string, cfg Config, opts Options) (*Host, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -272,17 +303,12 @@ func Start(ctx context.Context, root string, opts Options) (*Host, error) {
 	go func() { h.waitErr <- h.cmd.Wait() }()
 	if err := h.waitReady(ctx, start, opts.Timeout, opts.ProbeInterval); err != nil {
 		h.Stop()
+		if strings.Contains(h.Stderr(), "address already in use") {
+			return nil, fmt.Errorf("%w: %v", errPortTaken, err)
+		}
 		return nil, err
 	}
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		h.Stop()
-		return nil, err
-	}
-	h.URL = "http://" + ln.Addr().String()
-	h.public = &http.Server{Handler: http.HandlerFunc(h.serve)}
-	go h.public.Serve(ln)
 	return h, nil
 }
 
