@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -18,7 +19,10 @@ func main() {
 	dir, _ := os.Getwd()
 	err := app.Run(ctx, app.Env{Args: os.Args[1:], Environ: os.Environ(), Dir: dir,
 		Stdout: os.Stdout, Stderr: os.Stderr, Setenv: os.Setenv})
-	if err != nil {
+	switch {
+	case errors.Is(err, app.ErrUsage):
+		os.Exit(2) // Run printed the mistake and the usage
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "funcsignalr:", err)
 		os.Exit(1)
 	}

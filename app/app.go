@@ -6,7 +6,6 @@ package app
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -43,28 +42,37 @@ type Env struct {
 	Setenv func(key, value string) error
 	// Listening, if set, is told each address once it accepts connections.
 	Listening func(name, addr string)
-	// Addr is the standalone listen address; default the FUNCSIGNALR_ADDR
-	// setting, else StandaloneAddr.
+	// Addr is the standalone listen address unless the -addr flag gives
+	// one; default the FUNCSIGNALR_ADDR setting, else StandaloneAddr.
 	Addr string
+	// Name is the program name in the usage text; default "funcsignalr".
+	Name string
 }
 
 // Run runs the custom handler (or, with the argument local-service, only
 // the local SignalR service) until ctx is done, then shuts down gracefully.
+// -h or --help prints the usage on stdout and returns nil; an unknown flag
+// or argument prints the mistake and the usage on stderr and returns an
+// error wrapping ErrUsage.
 func Run(ctx context.Context, env Env) error {
-	if len(env.Args) > 0 && env.Args[0] == "local-service" {
-		return runLocalService(ctx, env, env.Args[1:])
+	cmd, err := parseArgs(env.Args)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "%s\n\n", err)
+		printUsage(env.Stderr, env.Name)
+		return fmt.Errorf("%w: %v", ErrUsage, err)
+	}
+	if cmd.help {
+		printUsage(env.Stdout, env.Name)
+		return nil
+	}
+	if cmd.localService {
+		return runLocalService(ctx, env, cmd.addr)
 	}
 	lookupEnv := environMap(env.Environ)
 	port := lookupEnv["FUNCTIONS_CUSTOMHANDLER_PORT"]
-	addr := env.Addr
-	if addr == "" {
-		addr = lookupEnv["FUNCSIGNALR_ADDR"]
-	}
-	if addr == "" {
-		addr = StandaloneAddr
-	}
-	if port != "" {
-		addr = net.JoinHostPort("127.0.0.1", port)
+	addr := net.JoinHostPort("127.0.0.1", port)
+	if port == "" {
+		addr = standaloneAddr(env, cmd)
 	}
 	// Listen before anything else: the host polls GET / every 25 ms and
 	// readiness must not wait on settings or credentials.
@@ -81,6 +89,11 @@ func Run(ctx context.Context, env Env) error {
 	}
 
 	logger := newLogger(env.Stdout, env.Stderr, lookupEnv["FUNCSIGNALR_LOG_LEVEL"])
+	if port == "" && !isLoopback(ln.Addr()) {
+		logger.Warn("the standalone handler listens beyond loopback: send has no function key standalone, "+
+			"so anyone who reaches this address can send to every client; listen on 127.0.0.1 unless that is intended",
+			"addr", ln.Addr().String())
+	}
 	stop, err := build(ctx, env, port == "", ready, logger)
 	if err != nil {
 		srv.Close()
@@ -101,6 +114,26 @@ func Run(ctx context.Context, env Env) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// standaloneAddr is where the handler listens without the Functions host:
+// the -addr flag, Env.Addr, FUNCSIGNALR_ADDR (from the environment, else
+// local.settings.json or .env, as other settings), else StandaloneAddr.
+func standaloneAddr(env Env, cmd command) string {
+	if cmd.addr != "" {
+		return cmd.addr
+	}
+	if env.Addr != "" {
+		return env.Addr
+	}
+	// Read errors are reported once the settings are loaded.
+	sources, _ := settings.ReadSources(env.Environ, env.Dir, true)
+	for _, src := range sources { // highest precedence first
+		if v := src.Pairs["FUNCSIGNALR_ADDR"]; v != "" {
+			return v
+		}
+	}
+	return StandaloneAddr
 }
 
 func mode(port string) string {
@@ -220,16 +253,13 @@ func startLocalService(ctx context.Context, env Env, addr string, logger *slog.L
 
 // runLocalService runs only the local SignalR service and prints its
 // connection string, for `func start` users and other languages.
-func runLocalService(ctx context.Context, env Env, args []string) error {
-	fs := flag.NewFlagSet("local-service", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
-	addr := fs.String("addr", "127.0.0.1:8888", "listen address")
-	if err := fs.Parse(args); err != nil {
-		return err
+func runLocalService(ctx context.Context, env Env, addr string) error {
+	if addr == "" {
+		addr = settings.DefaultLocalAddr
 	}
 	logger := newLogger(env.Stdout, env.Stderr, environMap(env.Environ)["FUNCSIGNALR_LOG_LEVEL"])
 	var stops []func()
-	conn, err := startLocalService(ctx, env, *addr, logger, &stops)
+	conn, err := startLocalService(ctx, env, addr, logger, &stops)
 	if err != nil {
 		return err
 	}
