@@ -56,7 +56,8 @@ const (
 //
 // Clients negotiate at POST /client/negotiate?hub=H and connect at
 // /client/?hub=H&id=<connectionToken> over WebSockets, Server-Sent Events or
-// long polling, with the JSON hub protocol; they only listen (serverless
+// long polling, with the JSON hub protocol or (not over Server-Sent Events,
+// which carry text only) the MessagePack one; they only listen (serverless
 // mode). The data-plane REST API of Azure SignalR Service is served under
 // /api/hubs/{hub}/...?api-version=... and /api/v1/hubs/{hub}/.... Build one
 // with New.
@@ -162,9 +163,9 @@ func (s *Service) Close() {
 	}
 	s.mu.Unlock()
 
-	bye := closeFrame("The local SignalR service is shutting down.", true)
+	bye := &closeMessages{reason: "The local SignalR service is shutting down.", allowReconnect: true}
 	for _, c := range conns {
-		c.shutdown(bye, true, "service closed")
+		c.shutdown(bye.forConn(c), true, "service closed")
 	}
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()

@@ -206,7 +206,8 @@ func TestWebSocketHandshake(t *testing.T) {
 		{"json v1", []string{`{"protocol":"json","version":1}` + "\x1e"}, "{}", true},
 		{"split across frames", []string{`{"protocol":"js`, `on","version":1}`, "\x1e"}, "{}", true},
 		{"with a ping in the same frame", []string{`{"protocol":"json","version":1}` + "\x1e" + `{"type":6}` + "\x1e"}, "{}", true},
-		{"messagepack", []string{`{"protocol":"messagepack","version":1}` + "\x1e"}, `{"error":"Requested protocol 'messagepack' is not available."}`, false},
+		{"messagepack", []string{`{"protocol":"messagepack","version":1}` + "\x1e"}, "{}", true},
+		{"messagepack version 2", []string{`{"protocol":"messagepack","version":2}` + "\x1e"}, `{"error":"The server does not support version 2 of the 'messagepack' protocol."}`, false},
 		{"version 2", []string{`{"protocol":"json","version":2}` + "\x1e"}, `{"error":"The server does not support version 2 of the 'json' protocol."}`, false},
 		{"not json", []string{"hello\x1e"}, `{"error":"An unexpected error occurred during connection handshake. InvalidDataException: the handshake request is not a JSON object."}`, false},
 	}

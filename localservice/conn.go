@@ -1,6 +1,7 @@
 package localservice
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -8,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/funcsignalr/funcsignalr/internal/msgpackhub"
 )
 
 // transportKind is how a client is connected.
@@ -69,10 +72,12 @@ type conn struct {
 	closeFrame []byte      // written last on an abrupt close; set before done is closed
 	graceful   atomic.Bool // the last frame is queued: drain up to it
 	handshaken atomic.Bool
+	binary     atomic.Bool // MessagePack hub protocol, set before the handshake response is queued
 
-	rmu        sync.Mutex // serializes incoming data
-	reader     messageReader
-	gotRequest bool // the handshake request was read
+	rmu        sync.Mutex             // serializes incoming data
+	reader     messageReader          // JSON messages, and the handshake request of both protocols
+	frames     msgpackhub.FrameReader // MessagePack messages after the handshake
+	gotRequest bool                   // the handshake request was read
 
 	pmu       sync.Mutex // long polling
 	polling   bool
@@ -295,7 +300,7 @@ func (c *conn) writeLoop(sk sink) bool {
 		case <-ticker.C:
 			// No ping before the handshake response, which is queued.
 			if c.handshaken.Load() && c.out.len() == 0 {
-				if err := c.write(sk, pingFrame); err != nil {
+				if err := c.write(sk, c.pingFrame()); err != nil {
 					c.shutdown(nil, false, "write failed: "+err.Error())
 					return false
 				}
@@ -337,50 +342,119 @@ const (
 	reasonSlowClient       = "Connection closed by the service: the client could not keep up with the messages sent to it and its send buffer is full."
 )
 
+// pingFrame is the keep-alive in c's protocol.
+func (c *conn) pingFrame() []byte {
+	if c.binary.Load() {
+		return msgpackPingFrame
+	}
+	return pingFrame
+}
+
+// invalidData closes c for a message it could not read, saying why.
+func (c *conn) invalidData(err error, reason string) {
+	c.shutdown(c.closeMessage("Connection closed with an error. InvalidDataException: "+err.Error(), false), true, reason)
+}
+
 // receive handles data a client sent: its handshake, then pings and close
 // messages. Invocations are refused as in serverless mode. It reports
 // whether the connection is still open.
 func (c *conn) receive(p []byte) bool {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
+	if !c.gotRequest {
+		var ok bool
+		if p, ok = c.receiveHandshake(p); !ok || len(p) == 0 {
+			return ok
+		}
+	}
+	if c.binary.Load() {
+		msgs, err := c.frames.Feed(p)
+		for _, msg := range msgs {
+			t, terr := msgpackhub.MessageType(msg)
+			if terr != nil {
+				c.invalidData(terr, "invalid message")
+				return false
+			}
+			if !c.handle(t) {
+				return false
+			}
+		}
+		if err != nil {
+			c.invalidData(err, "invalid message framing")
+			return false
+		}
+		return true
+	}
 	records, err := c.reader.feed(p)
 	for _, rec := range records {
-		if !c.gotRequest {
-			c.gotRequest = true
-			resp, ok := checkHandshake(rec)
-			if !ok {
-				c.shutdown(resp, true, "handshake refused")
-				return false
-			}
-			if !c.register(resp) {
-				return false
-			}
-			continue
-		}
 		if len(rec) == 0 {
 			continue
 		}
 		t, terr := messageType(rec)
 		if terr != nil {
-			c.shutdown(closeFrame("Connection closed with an error. InvalidDataException: "+terr.Error(), false), true, "invalid message")
+			c.invalidData(terr, "invalid message")
 			return false
 		}
-		switch t {
-		case msgInvocation, msgStreamInvocation, msgStreamItem:
-			c.shutdown(closeFrame(reasonInvalidOperation, false), true, "client sent a message in serverless mode")
+		if !c.handle(t) {
 			return false
-		case msgClose:
-			c.shutdown(nil, false, "client closed")
-			return false
-		case msgPing, msgCompletion, msgCancelInvocation:
-			// Fine: a keep-alive, or nothing to act on in serverless mode.
 		}
-		// Other types (Ack and Sequence of stateful reconnect, unknown
-		// ones) are ignored.
 	}
 	if err != nil {
-		c.shutdown(closeFrame("Connection closed with an error. InvalidDataException: "+err.Error(), false), true, "message too large")
+		c.invalidData(err, "message too large")
 		return false
 	}
+	return true
+}
+
+// receiveHandshake reads the handshake request, JSON up to the record
+// separator in either protocol, and answers it. It returns the data after
+// the request, which is in the chosen protocol, and whether c is still open.
+func (c *conn) receiveHandshake(p []byte) ([]byte, bool) {
+	head, rest := p, []byte(nil)
+	if i := bytes.IndexByte(p, recordSeparator); i >= 0 {
+		head, rest = p[:i+1], p[i+1:]
+	}
+	records, err := c.reader.feed(head)
+	if err != nil {
+		c.invalidData(err, "handshake too large")
+		return nil, false
+	}
+	if len(records) == 0 { // no separator yet: the reader keeps head
+		return nil, true
+	}
+	c.gotRequest = true
+	c.s.mu.RLock()
+	transport := c.transport
+	c.s.mu.RUnlock()
+	resp, binary, ok := checkHandshake(records[0], transport)
+	if !ok {
+		c.shutdown(resp, true, "handshake refused")
+		return nil, false
+	}
+	if binary {
+		c.binary.Store(true)
+		c.frames.Max = c.reader.limit()
+	}
+	if !c.register(resp) {
+		return nil, false
+	}
+	return rest, true
+}
+
+// handle acts on a message of type t the client sent after its handshake,
+// and reports whether c is still open.
+func (c *conn) handle(t int) bool {
+	switch t {
+	case msgInvocation, msgStreamInvocation, msgStreamItem:
+		c.shutdown(c.closeMessage(reasonInvalidOperation, false), true, "client sent a message in serverless mode")
+		return false
+	case msgClose:
+		c.shutdown(nil, false, "client closed")
+		return false
+	case msgPing, msgCompletion, msgCancelInvocation:
+		// Fine: a keep-alive, or nothing to act on in serverless mode.
+	}
+	// Other types (Ack and Sequence of stateful reconnect, unknown ones)
+	// are ignored.
 	return true
 }

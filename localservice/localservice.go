@@ -3,7 +3,8 @@
 // whole negotiate/connect/send flow works offline.
 //
 // It speaks the client side of the service (negotiate, WebSockets,
-// Server-Sent Events and long polling, the JSON hub protocol) and its
+// Server-Sent Events and long polling; the JSON hub protocol, and the
+// MessagePack one over WebSockets and long polling) and its
 // data-plane REST API in both the api-version and the v1 forms, and checks
 // access tokens as the service does: HS256 with the access key, exp and aud
 // enforced. Users, groups and connections follow the service's rules. Each

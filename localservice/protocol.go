@@ -5,11 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/funcsignalr/funcsignalr/internal/msgpackhub"
 )
 
-// The SignalR JSON hub protocol (dotnet/aspnetcore src/SignalR/docs/specs/HubProtocol.md):
-// every message is one JSON object followed by the record separator 0x1E, and
-// one transport frame may carry several messages or part of one.
+// The SignalR hub protocols (dotnet/aspnetcore src/SignalR/docs/specs/HubProtocol.md).
+// JSON: every message is one JSON object followed by the record separator
+// 0x1E, and one transport frame may carry several messages or part of one.
+// MessagePack (package msgpackhub): every message is an array preceded by
+// its varint length. Both start with the same JSON handshake; a client picks
+// its protocol there.
 
 // recordSeparator ends every message of the JSON hub protocol.
 const recordSeparator = 0x1e
@@ -36,6 +41,78 @@ var (
 	pingFrame = []byte(`{"type":6}` + "\x1e")
 )
 
+// MessagePack messages the service sends (HubProtocol.md, "MessagePack
+// Encoding"): length-prefixed arrays.
+var msgpackPingFrame = msgpackhub.AppendFrame(nil, msgpackhub.AppendPing(nil))
+
+// closeMessage is a Close message for c's hub protocol; an empty reason
+// leaves out the error.
+func (c *conn) closeMessage(reason string, allowReconnect bool) []byte {
+	if c.binary.Load() {
+		return msgpackhub.AppendFrame(nil, msgpackhub.AppendClose(nil, reason, allowReconnect))
+	}
+	return closeFrame(reason, allowReconnect)
+}
+
+// closeMessages is one Close message, serialized at most once per protocol
+// for the many connections it goes to.
+type closeMessages struct {
+	reason         string
+	allowReconnect bool
+	json, msgpack  []byte
+}
+
+// forConn returns the message in c's protocol.
+func (m *closeMessages) forConn(c *conn) []byte {
+	if c.binary.Load() {
+		if m.msgpack == nil {
+			m.msgpack = msgpackhub.AppendFrame(nil, msgpackhub.AppendClose(nil, m.reason, m.allowReconnect))
+		}
+		return m.msgpack
+	}
+	if m.json == nil {
+		m.json = closeFrame(m.reason, m.allowReconnect)
+	}
+	return m.json
+}
+
+// sendMessage is an invocation a REST send delivers, serialized at most once
+// per protocol however many connections it goes to.
+type sendMessage struct {
+	target    string
+	arguments json.RawMessage // a compact JSON array, or nil
+	json      []byte          // the JSON frame
+	msgpack   []byte          // the MessagePack frame, made on first use
+	mpErr     error
+}
+
+// newSendMessage validates target and arguments (a JSON array, or nil for
+// none) and serializes the JSON frame.
+func newSendMessage(target string, arguments json.RawMessage) (*sendMessage, error) {
+	f, err := invocationFrame(target, arguments)
+	if err != nil {
+		return nil, err
+	}
+	return &sendMessage{target: target, arguments: arguments, json: f}, nil
+}
+
+// forConn returns the frame in c's protocol, or an error when the arguments
+// have no MessagePack form.
+func (m *sendMessage) forConn(c *conn) ([]byte, error) {
+	if !c.binary.Load() {
+		return m.json, nil
+	}
+	if m.msgpack == nil && m.mpErr == nil {
+		msg, err := msgpackhub.AppendInvocation(nil, m.target, m.arguments)
+		if err != nil {
+			m.mpErr = fmt.Errorf("convert the arguments to MessagePack: %w", err)
+		} else {
+			m.msgpack = msgpackhub.AppendFrame(make([]byte, 0, len(msg)+5), msg)
+		}
+	}
+	return m.msgpack, m.mpErr
+}
+
 // errMessageTooLarge is returned by messageReader.feed when a message grows
 // beyond its limit without a record separator.
 var errMessageTooLarge = errors.New("message is larger than the limit")
@@ -51,10 +128,7 @@ type messageReader struct {
 // without their separators. The returned slices are not modified by later
 // calls. It fails when an unterminated message exceeds the limit.
 func (r *messageReader) feed(p []byte) ([][]byte, error) {
-	limit := r.max
-	if limit <= 0 {
-		limit = maxMessageSize
-	}
+	limit := r.limit()
 	data := append(r.buf, p...)
 	last := bytes.LastIndexByte(data, recordSeparator)
 	if last < 0 {
@@ -85,31 +159,45 @@ func (r *messageReader) feed(p []byte) ([][]byte, error) {
 	return records, nil
 }
 
+// limit is the largest message r accepts.
+func (r *messageReader) limit() int {
+	if r.max <= 0 {
+		return maxMessageSize
+	}
+	return r.max
+}
+
 // handshakeRequest is the first message a client sends.
 type handshakeRequest struct {
 	Protocol *string `json:"protocol"`
 	Version  *int    `json:"version"`
 }
 
-// checkHandshake parses a handshake request and answers with the handshake
-// response to send: handshakeOK, or an error response after which the
-// connection is closed.
-func checkHandshake(record []byte) (response []byte, ok bool) {
+// checkHandshake parses a handshake request received over transport t and
+// answers with the handshake response to send: handshakeOK and the chosen
+// protocol, or an error response after which the connection is closed.
+func checkHandshake(record []byte, t transportKind) (response []byte, binary bool, ok bool) {
 	var req handshakeRequest
 	if err := json.Unmarshal(record, &req); err != nil {
-		return handshakeError("An unexpected error occurred during connection handshake. InvalidDataException: the handshake request is not a JSON object."), false
+		return handshakeError("An unexpected error occurred during connection handshake. InvalidDataException: the handshake request is not a JSON object."), false, false
 	}
 	switch {
 	case req.Protocol == nil:
-		return handshakeError("An unexpected error occurred during connection handshake. InvalidDataException: Missing required property 'protocol'."), false
+		return handshakeError("An unexpected error occurred during connection handshake. InvalidDataException: Missing required property 'protocol'."), false, false
 	case req.Version == nil:
-		return handshakeError("An unexpected error occurred during connection handshake. InvalidDataException: Missing required property 'version'."), false
-	case *req.Protocol != "json":
-		return handshakeError(fmt.Sprintf("Requested protocol '%s' is not available.", *req.Protocol)), false
+		return handshakeError("An unexpected error occurred during connection handshake. InvalidDataException: Missing required property 'version'."), false, false
+	case *req.Protocol != "json" && *req.Protocol != "messagepack":
+		return handshakeError(fmt.Sprintf("Requested protocol '%s' is not available.", *req.Protocol)), false, false
 	case *req.Version != 1:
-		return handshakeError(fmt.Sprintf("The server does not support version %d of the 'json' protocol.", *req.Version)), false
+		return handshakeError(fmt.Sprintf("The server does not support version %d of the '%s' protocol.", *req.Version, *req.Protocol)), false, false
 	}
-	return handshakeOK, true
+	binary = *req.Protocol == "messagepack"
+	if binary && t == transportServerSentEvents {
+		// ASP.NET Core's HubConnectionHandler words it this way; Server-Sent
+		// Events carry text only.
+		return handshakeError("Cannot use the 'messagepack' protocol on the current transport (ServerSentEvents): the transport does not support the 'Binary' transfer format."), false, false
+	}
+	return handshakeOK, binary, true
 }
 
 // handshakeError is a handshake response refusing the client.

@@ -72,25 +72,32 @@ func TestMessageReaderRecordsStable(t *testing.T) {
 
 func TestCheckHandshake(t *testing.T) {
 	tests := []struct {
-		name    string
-		request string
-		ok      bool
-		want    string
+		name      string
+		request   string
+		transport transportKind
+		ok        bool
+		binary    bool
+		want      string
 	}{
-		{"json v1", `{"protocol":"json","version":1}`, true, "{}\x1e"},
-		{"extra fields", `{"protocol":"json","version":1,"x":true}`, true, "{}\x1e"},
-		{"messagepack", `{"protocol":"messagepack","version":1}`, false, `{"error":"Requested protocol 'messagepack' is not available."}` + "\x1e"},
-		{"version 2", `{"protocol":"json","version":2}`, false, `{"error":"The server does not support version 2 of the 'json' protocol."}` + "\x1e"},
-		{"no version", `{"protocol":"json"}`, false, `{"error":"An unexpected error occurred during connection handshake. InvalidDataException: Missing required property 'version'."}` + "\x1e"},
-		{"no protocol", `{"version":1}`, false, `{"error":"An unexpected error occurred during connection handshake. InvalidDataException: Missing required property 'protocol'."}` + "\x1e"},
-		{"not json", `hello`, false, `{"error":"An unexpected error occurred during connection handshake. InvalidDataException: the handshake request is not a JSON object."}` + "\x1e"},
-		{"array", `[1]`, false, `{"error":"An unexpected error occurred during connection handshake. InvalidDataException: the handshake request is not a JSON object."}` + "\x1e"},
+		{"json v1", `{"protocol":"json","version":1}`, transportWebSockets, true, false, "{}\x1e"},
+		{"json over SSE", `{"protocol":"json","version":1}`, transportServerSentEvents, true, false, "{}\x1e"},
+		{"extra fields", `{"protocol":"json","version":1,"x":true}`, transportWebSockets, true, false, "{}\x1e"},
+		{"messagepack", `{"protocol":"messagepack","version":1}`, transportWebSockets, true, true, "{}\x1e"},
+		{"messagepack over long polling", `{"protocol":"messagepack","version":1}`, transportLongPolling, true, true, "{}\x1e"},
+		{"messagepack over SSE", `{"protocol":"messagepack","version":1}`, transportServerSentEvents, false, false, `{"error":"Cannot use the 'messagepack' protocol on the current transport (ServerSentEvents): the transport does not support the 'Binary' transfer format."}` + "\x1e"},
+		{"messagepack version 2", `{"protocol":"messagepack","version":2}`, transportWebSockets, false, false, `{"error":"The server does not support version 2 of the 'messagepack' protocol."}` + "\x1e"},
+		{"unknown protocol", `{"protocol":"blazorpack","version":1}`, transportWebSockets, false, false, `{"error":"Requested protocol 'blazorpack' is not available."}` + "\x1e"},
+		{"version 2", `{"protocol":"json","version":2}`, transportWebSockets, false, false, `{"error":"The server does not support version 2 of the 'json' protocol."}` + "\x1e"},
+		{"no version", `{"protocol":"json"}`, transportWebSockets, false, false, `{"error":"An unexpected error occurred during connection handshake. InvalidDataException: Missing required property 'version'."}` + "\x1e"},
+		{"no protocol", `{"version":1}`, transportWebSockets, false, false, `{"error":"An unexpected error occurred during connection handshake. InvalidDataException: Missing required property 'protocol'."}` + "\x1e"},
+		{"not json", `hello`, transportWebSockets, false, false, `{"error":"An unexpected error occurred during connection handshake. InvalidDataException: the handshake request is not a JSON object."}` + "\x1e"},
+		{"array", `[1]`, transportWebSockets, false, false, `{"error":"An unexpected error occurred during connection handshake. InvalidDataException: the handshake request is not a JSON object."}` + "\x1e"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, ok := checkHandshake([]byte(tt.request))
-			if ok != tt.ok || string(got) != tt.want {
-				t.Errorf("got %q, %v, want %q, %v", got, ok, tt.want, tt.ok)
+			got, binary, ok := checkHandshake([]byte(tt.request), tt.transport)
+			if ok != tt.ok || binary != tt.binary || string(got) != tt.want {
+				t.Errorf("got %q, binary %v, ok %v; want %q, binary %v, ok %v", got, binary, ok, tt.want, tt.binary, tt.ok)
 			}
 		})
 	}
@@ -206,7 +213,7 @@ func FuzzReadMessages(f *testing.F) {
 			}
 			joined = append(append(joined, wantRecs[i]...), recordSeparator)
 			messageType(wantRecs[i]) // must not panic
-			checkHandshake(wantRecs[i])
+			checkHandshake(wantRecs[i], transportWebSockets)
 		}
 		joined = append(joined, whole.buf...)
 		if !bytes.Equal(joined, data) {

@@ -247,8 +247,8 @@ func (s *Service) isClosed() bool {
 }
 
 // payload reads a PayloadMessage body, {"target":"...","arguments":[...]},
-// and returns it as one serialized invocation frame.
-func payload(r *http.Request) ([]byte, *apiError) {
+// and returns it as the message to deliver.
+func payload(r *http.Request) (*sendMessage, *apiError) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxMessageSize+1))
 	if err != nil {
 		return nil, errBadRequest("cannot read the request body")
@@ -277,11 +277,11 @@ func payload(r *http.Request) ([]byte, *apiError) {
 	if len(args) > 0 && args[0] != '[' {
 		return nil, errBadRequest("the message arguments must be an array")
 	}
-	f, err := invocationFrame(*msg.Target, args)
+	m, err := newSendMessage(*msg.Target, args)
 	if err != nil {
 		return nil, errBadRequest("the message arguments are not valid JSON")
 	}
-	return f, nil
+	return m, nil
 }
 
 func opBroadcast(s *Service, c *restCall) (any, *apiError) {
@@ -358,9 +358,9 @@ func (s *Service) closeConns(c *restCall, pick func(h *hub, emit func(*conn))) {
 		})
 	}
 	s.mu.RUnlock()
-	msg := closeFrame(q.Get("reason"), false)
+	msg := &closeMessages{reason: q.Get("reason")}
 	for _, conn := range conns {
-		conn.shutdown(msg, true, "closed by a REST call")
+		conn.shutdown(msg.forConn(conn), true, "closed by a REST call")
 	}
 }
 

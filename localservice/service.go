@@ -90,24 +90,33 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(b)
 }
 
-// fanOut queues data, one serialized frame, for every connection that pick
-// chooses in hub, without blocking: a connection whose queue is full is
-// closed as too slow instead.
-func (s *Service) fanOut(hubName string, data []byte, pick func(h *hub, emit func(*conn))) {
+// fanOut queues m for every connection that pick chooses in hub, without
+// blocking: a connection whose queue is full is closed as too slow instead.
+// m is serialized at most once per hub protocol.
+func (s *Service) fanOut(hubName string, m *sendMessage, pick func(h *hub, emit func(*conn))) {
 	var slow []*conn
+	var convErr error
 	s.mu.RLock()
 	if h := s.hubs[hubName]; h != nil {
 		pick(h, func(c *conn) {
+			data, err := m.forConn(c)
+			if err != nil {
+				convErr = err
+				return
+			}
 			if !c.enqueue(frame{data: data}) {
 				slow = append(slow, c)
 			}
 		})
 	}
 	s.mu.RUnlock()
+	if convErr != nil {
+		s.log.Error("SignalR message not delivered to MessagePack clients", "hub", hubName, "target", m.target, "error", convErr)
+	}
 	for _, c := range slow {
 		s.log.Warn("SignalR client too slow: closing its connection", "hub", c.hub, "connectionId", c.id,
 			"queued", c.out.len(), "queuedBytes", c.out.bytes(), "sendBuffer", s.sendBuffer, "sendBufferBytes", s.sendBytes)
-		c.shutdown(closeFrame(reasonSlowClient, false), false, "send buffer full")
+		c.shutdown(c.closeMessage(reasonSlowClient, false), false, "send buffer full")
 	}
 }
 

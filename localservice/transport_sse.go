@@ -96,7 +96,7 @@ func (s *Service) serveSend(w http.ResponseWriter, r *http.Request, c *conn) {
 		return
 	}
 	if len(body) > maxMessageSize {
-		c.shutdown(closeFrame("Connection closed with an error. InvalidDataException: "+errMessageTooLarge.Error(), false), true, "message too large")
+		c.invalidData(errMessageTooLarge, "message too large")
 		writeError(w, r, &apiError{http.StatusRequestEntityTooLarge, "Error.PayloadTooLarge", "the message is larger than 1 MiB"})
 		return
 	}

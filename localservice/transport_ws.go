@@ -7,11 +7,20 @@ import (
 	"github.com/coder/websocket"
 )
 
-// wsSink writes frames as WebSocket text messages.
-type wsSink struct{ ws *websocket.Conn }
+// wsSink writes frames as WebSocket text messages, or binary messages once
+// the client chose the MessagePack protocol (its handshake response
+// included).
+type wsSink struct {
+	ws *websocket.Conn
+	c  *conn
+}
 
 func (k wsSink) write(ctx context.Context, p []byte) error {
-	return k.ws.Write(ctx, websocket.MessageText, p)
+	typ := websocket.MessageText
+	if k.c.binary.Load() {
+		typ = websocket.MessageBinary
+	}
+	return k.ws.Write(ctx, typ, p)
 }
 
 // serveWebSocket runs c over a WebSocket: this request writes, a second
@@ -47,7 +56,7 @@ func (s *Service) serveWebSocket(w http.ResponseWriter, r *http.Request, c *conn
 			}
 		}
 	}()
-	if c.writeLoop(wsSink{ws}) {
+	if c.writeLoop(wsSink{ws, c}) {
 		ws.Close(websocket.StatusNormalClosure, "")
 	} else {
 		ws.CloseNow()
