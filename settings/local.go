@@ -1,6 +1,7 @@
 package settings
 
 import (
+	"context"
 	"log/slog"
 	"net"
 	"net/url"
@@ -60,30 +61,42 @@ func LocalConnectionString(addr string) string {
 	return s + "AccessKey=" + LocalAccessKey + ";Version=1.0;"
 }
 
-// LogConnection logs the one start-up line of CONTRACT §1.7 for c:
-// endpoint, auth kind and hub, never a secret. For the embedded local
-// service it adds the connection string, whose key is public.
+// LogConnection logs the start-up summary of c: one line per endpoint with
+// its name, type, host and port, auth kind and the hub, never a secret.
+// For the embedded local service it adds the connection string, whose key
+// is public.
 func LogConnection(logger *slog.Logger, c *Connection, hub string) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	attrs := []any{
-		slog.String("setting", c.Setting),
-		slog.String("endpoint", c.Endpoint),
-		slog.String("auth", c.Auth),
-		slog.String("hub", hub),
-	}
-	if c.ClientEndpoint != c.Endpoint {
-		attrs = append(attrs, slog.String("clientEndpoint", c.ClientEndpoint))
-	}
-	if c.ServerEndpoint != c.Endpoint {
-		attrs = append(attrs, slog.String("serverEndpoint", c.ServerEndpoint))
-	}
 	if c.Local {
 		u, _ := url.Parse(c.Endpoint)
-		attrs = append(attrs, slog.String("connectionString", LocalConnectionString(u.Host)))
-		logger.Info("SignalR is not configured: using the embedded local SignalR service", attrs...)
+		logger.Info("SignalR is not configured: using the embedded local SignalR service",
+			slog.String("setting", c.Setting), slog.String("endpoint", c.Endpoint), slog.String("auth", c.Auth),
+			slog.String("hub", hub), slog.String("connectionString", LocalConnectionString(u.Host)))
 		return
 	}
-	logger.Info("SignalR connection", attrs...)
+	eps := c.ServiceEndpoints()
+	for _, e := range eps {
+		attrs := []slog.Attr{slog.String("setting", c.Setting)}
+		if len(eps) > 1 {
+			attrs = append(attrs, slog.String("name", e.Name), slog.String("type", string(e.Type)))
+		}
+		attrs = append(attrs,
+			slog.String("host", e.HostPort()),
+			slog.String("endpoint", e.Endpoint),
+			slog.String("auth", e.Auth),
+			slog.String("hub", hub))
+		if e.ClientEndpoint != e.Endpoint {
+			attrs = append(attrs, slog.String("clientEndpoint", e.ClientEndpoint))
+		}
+		if e.ServerEndpoint != e.Endpoint {
+			attrs = append(attrs, slog.String("serverEndpoint", e.ServerEndpoint))
+		}
+		msg := "SignalR connection"
+		if len(eps) > 1 {
+			msg = "SignalR endpoint"
+		}
+		logger.LogAttrs(context.Background(), slog.LevelInfo, msg, attrs...)
+	}
 }

@@ -1,6 +1,7 @@
 package settings_test
 
 import (
+	"reflect"
 	"testing"
 
 	"github.com/funcsignalr/funcsignalr/settings"
@@ -31,7 +32,7 @@ func TestLocalConnection(t *testing.T) {
 				Auth:           "access key (local development key)",
 				Local:          true,
 			}
-			if *c != want {
+			if !reflect.DeepEqual(*c, want) {
 				// Connection formats without its key, so spell the fields out.
 				t.Errorf("got {%q %q %q %q %q %q %v}, want {%q %q %q %q %q %q %v}",
 					c.Setting, c.Endpoint, c.ClientEndpoint, c.ServerEndpoint, c.AccessKey, c.Auth, c.Local,

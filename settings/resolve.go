@@ -25,10 +25,16 @@ type Options struct {
 	CertificateDir string
 }
 
-// Resolve resolves the connection for a ConnectionStringSetting (CONTRACT
-// §1.2–§1.4), building its credential once. It returns *NotConfiguredError
-// when nothing is set and *Error when a setting is invalid. An empty
-// setting means DefaultConnectionStringSetting.
+// Resolve resolves the connection for a ConnectionStringSetting, building
+// its credential once. It returns *NotConfiguredError when nothing is set
+// and *Error when a setting is invalid. An empty setting means
+// DefaultConnectionStringSetting.
+//
+// For DefaultConnectionStringSetting, the endpoints under
+// Azure:SignalR:Endpoints (EndpointsPrefix) join the setting's own
+// connection in Connection.Named, each with its own credential; the
+// connection is then configured when either is set. Two endpoints with one
+// URL are an *Error.
 //
 // Resolve reads only v, never the process environment, with one exception
 // that azidentity imposes: DefaultAzureCredential (AuthType=azure, and an
@@ -51,10 +57,24 @@ func Resolve(v *Values, setting string, opts Options) (*Connection, error) {
 		}
 	}
 	c, err := r.resolve()
-	if err != nil {
+	if setting != DefaultConnectionStringSetting {
+		if err != nil {
+			return nil, r.scrub(err)
+		}
+		return c, nil
+	}
+	var nce *NotConfiguredError
+	if err != nil && !errors.As(err, &nce) {
 		return nil, r.scrub(err)
 	}
-	return c, nil
+	named, nerr := r.namedEndpoints()
+	if nerr != nil {
+		return nil, nerr
+	}
+	if len(named) == 0 {
+		return c, err
+	}
+	return r.withNamedEndpoints(c, named)
 }
 
 // resolver holds what one Resolve call needs.

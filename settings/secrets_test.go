@@ -128,6 +128,36 @@ func TestSecretsNeverLeak(t *testing.T) {
 		}
 	}
 
+	// Named endpoints (Azure:SignalR:Endpoints) of every kind, valid and
+	// not, beside the default setting's own connection.
+	const E = "Azure__SignalR__Endpoints__"
+	named := [][]string{
+		{E + "a", connStrings[0], E + "b__secondary", "Endpoint=https://y.example;AccessKey=" + secretOther},
+		{E + "a", connStrings[0], E + "b__primary", connStrings[0]}, // duplicate URL
+		{E + "a__secondary", connStrings[2]},
+		{E + "a__primary", connStrings[12]},
+		{E + "a__serviceUri", "https://n.example", E + "a__tenantId", "t", E + "a__clientId", "c", E + "a__clientSecret", secretClientSecret},
+		{E + "a__serviceUri", secretClientSecret, E + "a__tenantId", "t", E + "a__clientSecret", secretClientSecret},
+		{E + "a__serviceUri", "https://n.example", E + "a__type", secretClientSecret, E + "a__clientSecret", secretClientSecret},
+		{E + "a__clientCertificatePassword", secretCertPassword, E + "a__serviceUri", "https://n.example", E + "a__tenantId", "t",
+			E + "a__clientId", "c", E + "a__clientCertificatePath", files.garbage},
+		{E + "a__type", secretClientSecret, E + "a", connStrings[0]},
+	}
+	for _, kv := range named {
+		for _, own := range []string{"", "Endpoint=https://own.example;AccessKey=" + secretOther} {
+			if own != "" {
+				kv = append(kv, P, own)
+			}
+			c, err := settings.Resolve(valuesWith(kv...), P, settings.Options{})
+			record("Resolve named", err)
+			if c != nil {
+				settings.LogConnection(logger, c, "hub")
+				logger.Info("connection", "conn", c, "endpoints", c.ServiceEndpoints())
+				outputs = append(outputs, fmt.Sprintf("%v %+v %#v %v %+v %#v", *c, *c, c, c.ServiceEndpoints(), c.Named, c.Named))
+			}
+		}
+	}
+
 	// Process-wide settings holding secrets by mistake are echoed only
 	// where the value is not a connection-string part; here they hold names.
 	_, err := settings.Load(valuesWith("AzureSignalRHubName", "1bad", "FUNCTIONS_CUSTOMHANDLER_PORT", "x",

@@ -40,7 +40,10 @@ type Settings struct {
 // Standalone reports whether the handler runs without the Functions host.
 func (s Settings) Standalone() bool { return s.Port == "" }
 
-// Connection is one resolved SignalR connection (one per ConnectionStringSetting).
+// Connection is one resolved SignalR connection (one per
+// ConnectionStringSetting): the setting's own endpoint, described by the
+// fields below Setting (Endpoint is "" when only named endpoints are set),
+// and the named endpoints. ServiceEndpoints lists them all.
 type Connection struct {
 	Setting        string                 // the ConnectionStringSetting it came from
 	Endpoint       string                 // scheme://host[:port][/path], no trailing slash; the token audience comes from it
@@ -50,21 +53,32 @@ type Connection struct {
 	Credential     azcore.TokenCredential // set for Microsoft Entra ID auth
 	Auth           string                 // human description without secrets, e.g. "client secret (tenant T, client C)"
 	Local          bool                   // the embedded local service
+	// Named are the endpoints of Azure:SignalR:Endpoints (default setting
+	// only), in name order.
+	Named []ServiceEndpoint
 }
 
 // LogValue describes the connection for logs: never the key or a secret.
 func (c Connection) LogValue() slog.Value {
-	return slog.GroupValue(
+	attrs := []slog.Attr{
 		slog.String("setting", c.Setting),
 		slog.String("endpoint", c.Endpoint),
 		slog.String("auth", c.Auth),
-	)
+	}
+	if len(c.Named) > 0 {
+		attrs = append(attrs, slog.Int("namedEndpoints", len(c.Named)))
+	}
+	return slog.GroupValue(attrs...)
 }
 
 // String describes the connection like LogValue, so that printing a
-// Connection (or a pointer to one) with fmt never shows its AccessKey.
+// Connection (or a pointer to one) with fmt never shows an AccessKey.
 func (c Connection) String() string {
-	return "SignalR connection " + c.Setting + " to " + c.Endpoint + " (" + c.Auth + ")"
+	s := "SignalR connection " + c.Setting + " to " + c.Endpoint + " (" + c.Auth + ")"
+	for _, e := range c.Named {
+		s += "; " + e.String()
+	}
+	return s
 }
 
 // GoString is String, for %#v.
