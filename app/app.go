@@ -199,7 +199,7 @@ func build(ctx context.Context, env Env, standalone bool, ready *readiness, logg
 		}
 		if conn != nil {
 			client, err := bindings.NewClient(conn, s.HubName, bindings.Options{
-				Timeout: s.HTTPClientTimeout, TokenLifetime: s.AccessTokenLifetime})
+				Timeout: s.HTTPClientTimeout, TokenLifetime: s.AccessTokenLifetime, Logger: logger})
 			if err != nil {
 				logger.Error("configuration error", "error", err.Error())
 				cfg.ConfigError = err

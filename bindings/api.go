@@ -3,8 +3,10 @@ package bindings
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -90,6 +92,12 @@ type Options struct {
 	// 1 minute to 24 hours; default TokenLifetime. REST tokens always
 	// live TokenLifetime.
 	TokenLifetime time.Duration
+	// HealthInterval spaces the probes of offline endpoints (several
+	// endpoints only); default DefaultHealthInterval.
+	HealthInterval time.Duration
+	// Logger receives endpoints going offline and coming back; default
+	// slog.Default().
+	Logger *slog.Logger
 }
 
 // DecodeSend parses and validates a whole send body (one object or an array).
@@ -104,8 +112,28 @@ func DecodeSend(body []byte) ([]Operation, error) { return decodeSend(body) }
 // Client emulates both bindings for one connection and hub: it issues client
 // access tokens (negotiate) and calls the data-plane REST API (send).
 // It is safe for concurrent use; call Close when done with it.
+//
+// A connection with several endpoints (settings.Connection.Named) is served
+// as the official SDK serves several SignalR resources: negotiate picks one
+// endpoint, send reaches all of them.
 type Client struct {
-	hub       string // lower-cased, as on the wire
+	hub string // lower-cased, as on the wire
+	eps []*endpoint
+
+	timeout       time.Duration
+	tokenLifetime time.Duration // of client access tokens
+	now           func() time.Time
+
+	health *health // several endpoints only
+	closer sync.Once
+}
+
+// endpoint is one SignalR resource of a Client.
+type endpoint struct {
+	name    string // "" for the ConnectionStringSetting's own
+	primary bool
+	host    string // host:port, for messages
+
 	clientURL string // <clientEndpoint>/client/?hub=<hub>
 	audience  string // <scheme>://<host>/client/?hub=<hub>, no port
 
@@ -113,21 +141,21 @@ type Client struct {
 	hubPath    string  // server path + /api/hubs/<hub>, decoded
 	hubRawPath string  // the same, escaped
 	serverName string  // scheme://host[:port] of the server endpoint, for messages
+	healthURL  string  // <serverEndpoint>/api/health
 
-	timeout       time.Duration
-	tokenLifetime time.Duration // of client access tokens
-	now           func() time.Time
-	pipeline      runtime.Pipeline
+	pipeline runtime.Pipeline
+	signer   *signer   // access-key auth; nil with Microsoft Entra ID
+	keys     *keyCache // Microsoft Entra ID auth; nil with an access key
 
-	signer *signer   // access-key auth; nil with Microsoft Entra ID
-	keys   *keyCache // Microsoft Entra ID auth; nil with an access key
-	closer sync.Once
+	offline atomic.Bool // several endpoints only
 }
 
-// NewClient builds a Client for conn and hub. With conn.Credential set it
-// uses Microsoft Entra ID (and takes precedence over AccessKey); otherwise it
-// signs with conn.AccessKey. It does no I/O; with Microsoft Entra ID it starts
-// the background refresh of the signing key, stopped by Close.
+// NewClient builds a Client for conn and hub, with one endpoint per
+// conn.ServiceEndpoints(). An endpoint with a Credential uses Microsoft
+// Entra ID (which takes precedence over AccessKey) and its own signing-key
+// cache; otherwise it signs with its AccessKey. NewClient does no I/O; with
+// Microsoft Entra ID it starts the background refresh of each signing key,
+// and with several endpoints the health watch, both stopped by Close.
 // Its errors are *Error with CodeConfigurationError.
 func NewClient(conn *settings.Connection, hub string, opts Options) (*Client, error) {
 	return newClient(conn, hub, opts)
@@ -145,15 +173,23 @@ func NewClient(conn *settings.Connection, hub string, opts Options) (*Client, er
 // renamed asrs.u.<name>, as the service's SDK does.
 // With Microsoft Entra ID it signs with the key from the access-key exchange
 // and fails with CodeAuthenticationUnavailable when there is none.
+//
+// With several endpoints it picks, at random, an online primary; when no
+// primary is online, an online secondary; when none is online, a primary.
+// The URL and the token are the chosen endpoint's.
 func (c *Client) Negotiate(ctx context.Context, userID string, claims map[string][]string) (ConnectionInfo, error) {
-	s := c.signer
-	if c.keys != nil {
+	ep := c.eps[0]
+	if len(c.eps) > 1 {
+		ep = c.pick()
+	}
+	s := ep.signer
+	if ep.keys != nil {
 		var err error
-		if s, err = c.keys.get(ctx); err != nil {
+		if s, err = ep.keys.get(ctx); err != nil {
 			return ConnectionInfo{}, err
 		}
 	}
-	token, err := s.sign("", c.audience, c.now(), c.tokenLifetime, userID, claims)
+	token, err := s.sign("", ep.audience, c.now(), c.tokenLifetime, userID, claims)
 	if err != nil {
 		return ConnectionInfo{}, errorf(CodeAuthenticationUnavailable, err, "could not sign the client access token")
 	}
@@ -162,7 +198,7 @@ func (c *Client) Negotiate(ctx context.Context, userID string, claims map[string
 			"client access token would be %d characters long; the service accepts at most %d (user id or claims too long)",
 			len(token), MaxTokenLength)
 	}
-	return ConnectionInfo{URL: c.clientURL, AccessToken: token}, nil
+	return ConnectionInfo{URL: ep.clientURL, AccessToken: token}, nil
 }
 
 // Send carries out ops in order and returns how many were carried out.
@@ -172,14 +208,25 @@ func (c *Client) Negotiate(ctx context.Context, userID string, claims map[string
 // Send stops and returns the number carried out before it with the error:
 // *Error with CodeServiceError, CodeServiceTimeout or
 // CodeAuthenticationUnavailable.
+//
+// With several endpoints each operation goes to every endpoint at once, and
+// the next starts when all have answered. An operation is carried out when
+// every endpoint accepted it; when some failed, the others keep it, Send
+// stops, and the error (with the code of the first failure, in endpoint
+// order) names each failed endpoint by name and host.
 func (c *Client) Send(ctx context.Context, ops []Operation) (int, error) { return c.send(ctx, ops) }
 
-// Close stops background work (the Entra key refresh).
+// Close stops background work (the Entra key refresh, the health watch).
 // It waits for that work to end and may be called more than once.
 func (c *Client) Close() {
 	c.closer.Do(func() {
-		if c.keys != nil {
-			c.keys.close()
+		if c.health != nil {
+			c.health.close()
+		}
+		for _, ep := range c.eps {
+			if ep.keys != nil {
+				ep.keys.close()
+			}
 		}
 	})
 }

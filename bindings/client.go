@@ -1,6 +1,8 @@
 package bindings
 
 import (
+	"errors"
+	"log/slog"
 	"net/url"
 	"strconv"
 	"strings"
@@ -21,58 +23,95 @@ func newClient(conn *settings.Connection, hub string, opts Options) (*Client, er
 	if problem := checkHubName(hub); problem != "" {
 		return nil, errorf(CodeConfigurationError, nil, "%s", problem)
 	}
-	endpoint, err := parseEndpoint("endpoint", conn.Endpoint, "")
-	if err != nil {
-		return nil, err
-	}
-	clientEndpoint, err := parseEndpoint("client endpoint", conn.ClientEndpoint, conn.Endpoint)
-	if err != nil {
-		return nil, err
-	}
-	serverEndpoint, err := parseEndpoint("server endpoint", conn.ServerEndpoint, conn.Endpoint)
-	if err != nil {
-		return nil, err
-	}
-	if conn.Credential == nil && conn.AccessKey == "" {
-		return nil, errorf(CodeConfigurationError, nil,
-			"SignalR connection %s has neither an access key nor a Microsoft Entra ID credential", endpoint.Redacted())
-	}
 	if opts.TokenLifetime != 0 {
 		if err := settings.CheckAccessTokenLifetime(opts.TokenLifetime); err != nil {
 			return nil, errorf(CodeConfigurationError, nil, "%v", err)
 		}
+	}
+	services := conn.ServiceEndpoints()
+	if len(services) == 0 {
+		return nil, errorf(CodeConfigurationError, nil, "SignalR connection %s has no endpoint", conn.Setting)
 	}
 	opts = withDefaults(opts)
 
 	hub = strings.ToLower(hub)
 	c := &Client{
 		hub:           hub,
-		clientURL:     baseURL(clientEndpoint) + "/client/?hub=" + hub,
-		audience:      clientAudience(endpoint, hub),
-		server:        *serverEndpoint,
-		serverName:    serverEndpoint.Scheme + "://" + serverEndpoint.Host,
 		timeout:       opts.Timeout,
 		tokenLifetime: opts.TokenLifetime,
 		now:           opts.Now,
 	}
-	base, rawBase := strings.TrimSuffix(c.server.Path, "/"), strings.TrimSuffix(c.server.EscapedPath(), "/")
-	c.hubPath = base + "/api/hubs/" + hub
-	c.hubRawPath = rawBase + "/api/hubs/" + url.PathEscape(hub)
-
-	var auth policy.Policy
-	if conn.Credential != nil {
-		auth = newEntraPolicy(conn.Credential)
-	} else {
-		c.signer = newSigner(AccessKeyID(conn.AccessKey), []byte(conn.AccessKey))
-		auth = &accessKeyPolicy{signer: c.signer, now: opts.Now}
+	for _, s := range services {
+		ep, err := newEndpoint(s, hub, opts, len(services) > 1)
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		c.eps = append(c.eps, ep)
 	}
-	c.pipeline = newPipeline(opts, auth)
-	if conn.Credential != nil {
-		keyURL := c.server
-		keyURL.Path, keyURL.RawPath = base+"/api/v1/auth/accessKey", rawBase+"/api/v1/auth/accessKey"
-		c.keys = newKeyCache(c.pipeline, keyURL.String(), c.serverName, opts)
+	if len(c.eps) > 1 {
+		c.health = newHealth(c.eps, opts)
 	}
 	return c, nil
+}
+
+// newEndpoint prepares the calls to one SignalR resource: URLs, the
+// pipeline with its own auth, and for Microsoft Entra ID its own key cache.
+// With several endpoints its errors name the endpoint.
+func newEndpoint(s settings.ServiceEndpoint, hub string, opts Options, several bool) (*endpoint, error) {
+	named := func(err error) error {
+		var e *Error
+		if several && errors.As(err, &e) {
+			e.Message = "endpoint " + strconv.Quote(s.Name) + ": " + e.Message
+		}
+		return err
+	}
+	endpointURL, err := parseEndpoint("endpoint", s.Endpoint, "")
+	if err != nil {
+		return nil, named(err)
+	}
+	clientEndpoint, err := parseEndpoint("client endpoint", s.ClientEndpoint, s.Endpoint)
+	if err != nil {
+		return nil, named(err)
+	}
+	serverEndpoint, err := parseEndpoint("server endpoint", s.ServerEndpoint, s.Endpoint)
+	if err != nil {
+		return nil, named(err)
+	}
+	if s.Credential == nil && s.AccessKey == "" {
+		return nil, named(errorf(CodeConfigurationError, nil,
+			"SignalR connection %s has neither an access key nor a Microsoft Entra ID credential", endpointURL.Redacted()))
+	}
+	e := &endpoint{
+		name:       s.Name,
+		primary:    s.Type != settings.Secondary,
+		host:       s.HostPort(),
+		clientURL:  baseURL(clientEndpoint) + "/client/?hub=" + hub,
+		audience:   clientAudience(endpointURL, hub),
+		server:     *serverEndpoint,
+		serverName: serverEndpoint.Scheme + "://" + serverEndpoint.Host,
+	}
+	base, rawBase := strings.TrimSuffix(e.server.Path, "/"), strings.TrimSuffix(e.server.EscapedPath(), "/")
+	e.hubPath = base + "/api/hubs/" + hub
+	e.hubRawPath = rawBase + "/api/hubs/" + url.PathEscape(hub)
+	health := e.server
+	health.Path, health.RawPath = base+"/api/health", rawBase+"/api/health"
+	e.healthURL = health.String()
+
+	var auth policy.Policy
+	if s.Credential != nil {
+		auth = newEntraPolicy(s.Credential)
+	} else {
+		e.signer = newSigner(AccessKeyID(s.AccessKey), []byte(s.AccessKey))
+		auth = &accessKeyPolicy{signer: e.signer, now: opts.Now}
+	}
+	e.pipeline = newPipeline(opts, auth)
+	if s.Credential != nil {
+		keyURL := e.server
+		keyURL.Path, keyURL.RawPath = base+"/api/v1/auth/accessKey", rawBase+"/api/v1/auth/accessKey"
+		e.keys = newKeyCache(e.pipeline, keyURL.String(), e.serverName, opts)
+	}
+	return e, nil
 }
 
 func withDefaults(o Options) Options {
@@ -91,6 +130,12 @@ func withDefaults(o Options) Options {
 	}
 	if o.TokenLifetime == 0 {
 		o.TokenLifetime = TokenLifetime
+	}
+	if o.HealthInterval <= 0 {
+		o.HealthInterval = DefaultHealthInterval
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
 	}
 	if o.Transport == nil {
 		o.Transport = defaultTransport()

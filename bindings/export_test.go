@@ -19,12 +19,13 @@ func SetRefreshTick(d time.Duration) (restore func()) {
 // authorizes it as the pipeline would: what one try of Send costs before the
 // network.
 func BuildSendRequest(ctx context.Context, c *Client, op *Operation) (*http.Request, error) {
-	req, err := c.newRequest(ctx, op)
+	ep := c.eps[0]
+	req, err := ep.newRequest(ctx, op)
 	if err != nil {
 		return nil, err
 	}
-	if c.signer != nil {
-		p := accessKeyPolicy{signer: c.signer, now: c.now}
+	if ep.signer != nil {
+		p := accessKeyPolicy{signer: ep.signer, now: c.now}
 		if err := p.authorize(req.Raw()); err != nil {
 			return nil, err
 		}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
@@ -20,27 +21,30 @@ func (c *Client) send(ctx context.Context, ops []Operation) (int, error) {
 			return 0, errorf(CodeInvalidMessage, nil, "operation %d: %s", i, problem)
 		}
 	}
+	if len(c.eps) > 1 {
+		return c.sendEverywhere(ctx, ops)
+	}
 	for i := range ops {
-		if err := c.do(ctx, &ops[i]); err != nil {
+		if err := c.eps[0].do(ctx, &ops[i], c.timeout); err != nil {
 			return i, err
 		}
 	}
 	return len(ops), nil
 }
 
-// do carries out one operation within the Client's timeout, retries included.
-func (c *Client) do(ctx context.Context, op *Operation) error {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+// do carries out one operation at e within timeout, retries included.
+func (e *endpoint) do(ctx context.Context, op *Operation, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	ctx, tokens := trackTokens(ctx)
-	req, err := c.newRequest(ctx, op)
+	req, err := e.newRequest(ctx, op)
 	if err != nil {
 		return err
 	}
 	what := req.Raw().Method + " " + req.Raw().URL.EscapedPath()
-	resp, err := c.pipeline.Do(req)
+	resp, err := e.pipeline.Do(req)
 	if err != nil {
-		return callError(tokens.explain(err), what, c.timeout)
+		return callError(tokens.explain(err), what, timeout)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return answerError(resp, what)
@@ -110,17 +114,17 @@ func routeOf(op *Operation) route {
 // newRequest builds the REST request of a validated operation. Path and
 // RawPath are both set so that every id is one escaped segment on the wire:
 // "a/b c" is sent as a%2Fb%20c.
-func (c *Client) newRequest(ctx context.Context, op *Operation) (*policy.Request, error) {
+func (e *endpoint) newRequest(ctx context.Context, op *Operation) (*policy.Request, error) {
 	r := routeOf(op)
 	var path, raw strings.Builder
-	n := len(c.hubRawPath) + r.n
+	n := len(e.hubRawPath) + r.n
 	for i := 0; i < r.n; i++ {
 		n += len(r.segments[i])
 	}
 	path.Grow(n)
 	raw.Grow(n + n/2)
-	path.WriteString(c.hubPath)
-	raw.WriteString(c.hubRawPath)
+	path.WriteString(e.hubPath)
+	raw.WriteString(e.hubRawPath)
 	for i := 0; i < r.n; i++ {
 		s := r.segments[i]
 		path.WriteByte('/')
@@ -131,7 +135,7 @@ func (c *Client) newRequest(ctx context.Context, op *Operation) (*policy.Request
 		raw.WriteByte('/')
 		raw.WriteString(s)
 	}
-	u := c.server
+	u := e.server
 	u.Path, u.RawPath, u.RawQuery = path.String(), raw.String(), apiVersionQuery
 
 	hr, err := http.NewRequestWithContext(ctx, r.method, "", nil)
