@@ -52,6 +52,16 @@ func requireNode(tb testing.TB) string {
 	if want := pinned.Dependencies["@microsoft/signalr"]; installed.Version != want {
 		tb.Fatalf("e2e/node/node_modules has @microsoft/signalr %s, package.json pins %s: %s", installed.Version, want, installHint)
 	}
+	raw, err = os.ReadFile(filepath.Join(nodeDir, "node_modules", "@microsoft", "signalr-protocol-msgpack", "package.json"))
+	if err == nil {
+		err = json.Unmarshal(raw, &installed)
+	}
+	if err != nil {
+		tb.Fatalf("@microsoft/signalr-protocol-msgpack is not installed in e2e/node/node_modules (%v): %s", err, installHint)
+	}
+	if want := pinned.Dependencies["@microsoft/signalr-protocol-msgpack"]; installed.Version != want {
+		tb.Fatalf("e2e/node/node_modules has @microsoft/signalr-protocol-msgpack %s, package.json pins %s: %s", installed.Version, want, installHint)
+	}
 	return node
 }
 
@@ -65,6 +75,9 @@ type clientOptions struct {
 	Timeout         time.Duration // the client gives up after this long (exit 4)
 	AccessToken     string        // a raw token, instead of our negotiate's
 	SkipNegotiation bool
+	Protocol        string          // json (default) or messagepack
+	Invoke          string          // once connected, invoke this hub method and print its result
+	InvokeArgs      json.RawMessage // a JSON array of arguments for Invoke
 }
 
 // clientEvent is one JSON line client.mjs prints.
@@ -79,6 +92,9 @@ type clientEvent struct {
 	Error        *string           `json:"error,omitempty"`
 	StatusCode   int               `json:"statusCode,omitempty"`
 	Received     int               `json:"received,omitempty"`
+	Protocol     string            `json:"protocol,omitempty"`
+	Raw          []byte            `json:"raw,omitempty"`    // a MessagePack invocation as received (base64 in the line)
+	Result       json.RawMessage   `json:"result,omitempty"` // what an invoke resolved with
 }
 
 func (e clientEvent) String() string {
@@ -126,6 +142,15 @@ func startClient(tb testing.TB, name string, o clientOptions) *nodeClient {
 	}
 	if o.SkipNegotiation {
 		args = append(args, "--skip-negotiation")
+	}
+	if o.Protocol != "" {
+		args = append(args, "--protocol", o.Protocol)
+	}
+	if o.Invoke != "" {
+		args = append(args, "--invoke", o.Invoke)
+	}
+	if o.InvokeArgs != nil {
+		args = append(args, "--invoke-args", string(o.InvokeArgs))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), o.Timeout+30*time.Second)
 	cmd := exec.CommandContext(ctx, node, args...)

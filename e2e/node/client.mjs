@@ -5,6 +5,10 @@
 //
 //   {"event":"connected","connectionId":"…","transport":"WebSockets"}
 //   {"event":"message","target":"newMessage","args":[…]}      one per message
+//       (with --protocol messagepack also "raw": the invocation as received,
+//       base64 MessagePack, so that tests can check the wire types)
+//   {"event":"result","target":"echo","result":…}               --invoke resolved
+//   {"event":"error","stage":"invoke","message":"…"}            --invoke rejected (exit 5)
 //   {"event":"done","received":N}                              exit 0
 //   {"event":"error","stage":"start","message":"…","statusCode":401}   exit 2
 //   {"event":"closed","error":"…"}                             exit 3 before N messages
@@ -25,12 +29,35 @@
 // --access-token a raw access token (accessTokenFactory): connect without our negotiate
 // --skip-negotiation  WebSockets only: connect without the service's negotiate
 // --log-level    the client's own log level, written to stderr (default Warning)
+// --protocol     json | messagepack (default json): the hub protocol
+// --invoke       once connected, connection.invoke(<target>, ...--invoke-args)
+//                and print its result; --expect counts it as one message
+// --invoke-args  a JSON array of arguments for --invoke (default [])
 //
 // Every flag may also come from the environment as SIGNALR_CLIENT_<FLAG>
 // (upper case, dashes as underscores), e.g. SIGNALR_CLIENT_ACCESS_TOKEN.
 import { createRequire } from "node:module";
 import { parseArgs } from "node:util";
 import * as signalR from "@microsoft/signalr";
+import { MessagePackHubProtocol } from "@microsoft/signalr-protocol-msgpack";
+
+// RecordingMessagePackHubProtocol keeps each invocation's bytes as received,
+// per target (lower case, as the client dispatches), in arrival order.
+class RecordingMessagePackHubProtocol extends MessagePackHubProtocol {
+  constructor() {
+    super();
+    this.raw = new Map();
+  }
+  _parseMessage(input, logger) {
+    const m = super._parseMessage(input, logger);
+    if (m && m.type === signalR.MessageType.Invocation) {
+      const key = m.target.toLowerCase();
+      if (!this.raw.has(key)) this.raw.set(key, []);
+      this.raw.get(key).push(Buffer.from(input).toString("base64"));
+    }
+    return m;
+  }
+}
 
 // The WebSocket implementation the client loads itself under Node (ws),
 // subclassed only to remember the status of a refused upgrade: the client's
@@ -47,7 +74,7 @@ class StatusRecordingWebSocket extends WebSocket {
   }
 }
 
-const EXIT = { ok: 0, usage: 1, start: 2, closed: 3, timeout: 4 };
+const EXIT = { ok: 0, usage: 1, start: 2, closed: 3, timeout: 4, invoke: 5 };
 
 function emit(obj) {
   process.stdout.write(JSON.stringify(obj) + "\n");
@@ -73,6 +100,9 @@ const flags = {
   "access-token": { type: "string" },
   "skip-negotiation": { type: "boolean", default: "false" },
   "log-level": { type: "string", default: "Warning" },
+  protocol: { type: "string", default: "json" },
+  invoke: { type: "string" },
+  "invoke-args": { type: "string", default: "[]" },
 };
 
 // options reads the flags; a flag not given falls back to its
@@ -111,6 +141,17 @@ function main(opts) {
   if (opts["skip-negotiation"] && transport !== signalR.HttpTransportType.WebSockets) {
     return usage("--skip-negotiation needs --transport WebSockets");
   }
+  if (opts.protocol !== "json" && opts.protocol !== "messagepack") {
+    return usage(`--protocol ${opts.protocol}: want json or messagepack`);
+  }
+  let invokeArgs;
+  try {
+    invokeArgs = JSON.parse(opts["invoke-args"]);
+  } catch (e) {
+    return usage(`--invoke-args: ${e.message}`);
+  }
+  if (!Array.isArray(invokeArgs)) return usage("--invoke-args must be a JSON array");
+  const protocol = opts.protocol === "messagepack" ? new RecordingMessagePackHubProtocol() : null;
 
   const options = { transport, skipNegotiation: opts["skip-negotiation"], WebSocket: StatusRecordingWebSocket };
   if (opts.user) options.headers = { "x-ms-client-principal-id": opts.user };
@@ -118,8 +159,9 @@ function main(opts) {
     const token = opts["access-token"];
     options.accessTokenFactory = () => token;
   }
-  const connection = new signalR.HubConnectionBuilder()
-    .withUrl(opts.url, options)
+  const builder = new signalR.HubConnectionBuilder().withUrl(opts.url, options);
+  if (protocol) builder.withHubProtocol(protocol);
+  const connection = builder
     .configureLogging({
       // stdout carries only JSON lines; the client's own log goes to stderr.
       log(level, message) {
@@ -147,7 +189,9 @@ function main(opts) {
     connection.on(target, (...args) => {
       if (finished) return;
       received++;
-      emit({ event: "message", target, args });
+      const event = { event: "message", target, args };
+      if (protocol) event.raw = (protocol.raw.get(target.toLowerCase()) || []).shift();
+      emit(event);
       if (received === expect) finish(EXIT.ok, { event: "done", received });
     });
   }
@@ -165,7 +209,19 @@ function main(opts) {
         event: "connected",
         connectionId: connection.connectionId,
         transport: t ? transportNames[t.constructor.name] || t.constructor.name : null,
+        protocol: opts.protocol,
       });
+      if (opts.invoke) {
+        connection.invoke(opts.invoke, ...invokeArgs).then(
+          (result) => {
+            if (finished) return;
+            received++;
+            emit({ event: "result", target: opts.invoke, result: result === undefined ? null : result });
+            if (received === expect) finish(EXIT.ok, { event: "done", received });
+          },
+          (e) => finish(EXIT.invoke, { event: "error", stage: "invoke", message: String(e && e.message || e) }),
+        );
+      }
       if (expect === 0) finish(EXIT.ok, { event: "done", received });
     },
     (e) => {
