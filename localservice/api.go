@@ -24,7 +24,12 @@ type Options struct {
 	// 4 MiB. One message larger than this still goes to a client that has
 	// nothing else waiting.
 	SendBufferBytes int
-	Now             func() time.Time
+	// ClientTimeout closes a client that sent no hub-protocol message (pings
+	// included; WebSocket control frames do not count) for this long, as
+	// ASP.NET Core's ClientTimeoutInterval does; default 30s. Long-polling
+	// clients, which send no pings, are closed when they stop polling instead.
+	ClientTimeout time.Duration
+	Now           func() time.Time
 }
 
 // Default values of Options and of the service's fixed timeouts.
@@ -32,6 +37,7 @@ const (
 	defaultPingInterval    = 15 * time.Second
 	defaultSendBuffer      = 1024
 	defaultSendBufferBytes = 4 << 20
+	defaultClientTimeout   = 30 * time.Second
 	// negotiateTimeout is how long a negotiated connection may wait for its
 	// client to connect.
 	negotiateTimeout = 15 * time.Second
@@ -68,8 +74,13 @@ type Service struct {
 	sendBuffer int
 	sendBytes  int
 	now        func() time.Time
+	// maxReceive bounds one message a client sends, and so the partial
+	// message a connection holds while it waits for the rest: the
+	// service's 1 MiB message limit (ASP.NET Core's default is 32 KB).
+	maxReceive int
 
 	// Timeouts, fields so that tests can shorten them.
+	clientTimeout    time.Duration
 	negotiateTimeout time.Duration
 	handshakeTimeout time.Duration
 	pollTimeout      time.Duration
@@ -95,6 +106,8 @@ func New(opts Options) *Service {
 		ping:             opts.PingInterval,
 		sendBuffer:       opts.SendBuffer,
 		sendBytes:        opts.SendBufferBytes,
+		maxReceive:       maxMessageSize,
+		clientTimeout:    opts.ClientTimeout,
 		now:              opts.Now,
 		negotiateTimeout: negotiateTimeout,
 		handshakeTimeout: handshakeTimeout,
@@ -119,6 +132,9 @@ func New(opts Options) *Service {
 	}
 	if s.sendBytes <= 0 {
 		s.sendBytes = defaultSendBufferBytes
+	}
+	if s.clientTimeout <= 0 {
+		s.clientTimeout = defaultClientTimeout
 	}
 	if s.now == nil {
 		s.now = time.Now

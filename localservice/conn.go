@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -79,6 +80,12 @@ type conn struct {
 	frames     msgpackhub.FrameReader // MessagePack messages after the handshake
 	gotRequest bool                   // the handshake request was read
 
+	// The client timeout: lastMessage is when the client last sent a
+	// message (monotonic, see monoNow); clientTimer, guarded by s.mu,
+	// checks it.
+	lastMessage atomic.Int64
+	clientTimer *time.Timer
+
 	pmu       sync.Mutex // long polling
 	polling   bool
 	idle      *time.Timer
@@ -105,6 +112,7 @@ func (s *Service) newConn(hub, user string, v0 bool) (*conn, error) {
 		out:  newQueue(s.sendBuffer, s.sendBytes),
 		done: make(chan struct{}),
 	}
+	c.reader.max = s.maxReceive
 	c.token = c.id
 	if !v0 {
 		c.token = randomID(32)
@@ -179,6 +187,12 @@ func (c *conn) register(response []byte) bool {
 	c.handshaken.Store(true)
 	c.registered = true
 	s.addConnLocked(c)
+	if c.transport != transportLongPolling {
+		// Long-polling clients send no pings (the JS client counts polls
+		// as an inherent keep-alive); their idle timeout ends them instead.
+		c.lastMessage.Store(monoNow())
+		c.clientTimer = time.AfterFunc(s.clientTimeout, c.checkClientTimeout)
+	}
 	timers, transport := c.timers, c.transport
 	c.timers = nil
 	s.mu.Unlock()
@@ -213,6 +227,9 @@ func (c *conn) shutdown(msg []byte, graceful bool, reason string) {
 	}
 	attached, registered, transport := c.attached, c.registered, c.transport
 	timers := c.timers
+	if c.clientTimer != nil {
+		timers = append(timers, c.clientTimer)
+	}
 	c.timers = nil
 	s.mu.Unlock()
 	for _, t := range timers {
@@ -355,9 +372,42 @@ func (c *conn) invalidData(err error, reason string) {
 	c.shutdown(c.closeMessage("Connection closed with an error. InvalidDataException: "+err.Error(), false), true, reason)
 }
 
+// monoStart anchors monoNow.
+var monoStart = time.Now()
+
+// monoNow reads the monotonic clock, in nanoseconds since monoStart.
+func monoNow() int64 { return int64(time.Since(monoStart)) }
+
+// checkClientTimeout closes c if the client sent no message for the client
+// timeout, and otherwise checks again when it would run out.
+func (c *conn) checkClientTimeout() {
+	s := c.s
+	idle := time.Duration(monoNow() - c.lastMessage.Load())
+	if idle < s.clientTimeout {
+		s.mu.Lock()
+		if !c.closed {
+			c.clientTimer.Reset(s.clientTimeout - idle)
+		}
+		s.mu.Unlock()
+		return
+	}
+	// ASP.NET Core logs "Client timeout (...ms) elapsed without receiving a
+	// message from the client. Closing connection." and closes allowing
+	// reconnect; the close message carries the reason here.
+	reason := fmt.Sprintf("Client timeout (%dms) elapsed without receiving a message from the client.", s.clientTimeout.Milliseconds())
+	c.shutdown(c.closeMessage(reason, true), true, "client timeout")
+}
+
+// tooLarge is the close message of a client whose message is over the limit,
+// worded as ASP.NET Core's InvalidDataException.
+func (c *conn) tooLarge() []byte {
+	return c.closeMessage(fmt.Sprintf("Connection closed with an error. InvalidDataException: The maximum message size of %dB was exceeded.", c.s.maxReceive), false)
+}
+
 // receive handles data a client sent: its handshake, then pings and close
-// messages. Invocations are refused as in serverless mode. It reports
-// whether the connection is still open.
+// messages. Invocations are refused as in serverless mode. Every complete
+// message, pings included, restarts the client timeout; a partial one does
+// not. It reports whether the connection is still open.
 func (c *conn) receive(p []byte) bool {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
@@ -369,6 +419,9 @@ func (c *conn) receive(p []byte) bool {
 	}
 	if c.binary.Load() {
 		msgs, err := c.frames.Feed(p)
+		if len(msgs) > 0 {
+			c.lastMessage.Store(monoNow())
+		}
 		for _, msg := range msgs {
 			t, terr := msgpackhub.MessageType(msg)
 			if terr != nil {
@@ -379,6 +432,10 @@ func (c *conn) receive(p []byte) bool {
 				return false
 			}
 		}
+		if errors.Is(err, msgpackhub.ErrFrameTooLarge) {
+			c.shutdown(c.tooLarge(), true, "message too large")
+			return false
+		}
 		if err != nil {
 			c.invalidData(err, "invalid message framing")
 			return false
@@ -386,6 +443,9 @@ func (c *conn) receive(p []byte) bool {
 		return true
 	}
 	records, err := c.reader.feed(p)
+	if len(records) > 0 {
+		c.lastMessage.Store(monoNow())
+	}
 	for _, rec := range records {
 		if len(rec) == 0 {
 			continue
@@ -400,7 +460,7 @@ func (c *conn) receive(p []byte) bool {
 		}
 	}
 	if err != nil {
-		c.invalidData(err, "message too large")
+		c.shutdown(c.tooLarge(), true, "message too large")
 		return false
 	}
 	return true

@@ -233,7 +233,7 @@ func TestMessagePackClientMessages(t *testing.T) {
 		{"invocation in serverless mode", msgpackhub.AppendFrame(nil, invocation), reasonInvalidOperation},
 		{"not an array", msgpackhub.AppendFrame(nil, []byte{0x06}), "Connection closed with an error. InvalidDataException: the message is not a MessagePack array starting with its type"},
 		{"type not an integer", msgpackhub.AppendFrame(nil, []byte{0x91, 0xa1, '6'}), "Connection closed with an error. InvalidDataException: the message type is not an integer"},
-		{"oversized frame", []byte{0x81, 0x80, 0x80, 0x01}, "Connection closed with an error. InvalidDataException: message is larger than the limit (2097153 bytes, limit 1048576)"},
+		{"oversized frame", []byte{0x81, 0x80, 0x80, 0x01}, "Connection closed with an error. InvalidDataException: The maximum message size of 1048576B was exceeded."},
 		{"bad length prefix", []byte{0x80, 0x80, 0x80, 0x80, 0x80, 0x01}, "Connection closed with an error. InvalidDataException: message length prefix is invalid"},
 	}
 	for _, tt := range tests {

@@ -30,8 +30,8 @@ const (
 	msgClose            = 7
 )
 
-// maxMessageSize bounds one message a client may send and one REST body: the
-// service's own message limit.
+// maxMessageSize bounds one REST body and, by default, one message a client
+// may send: the service's own message limit.
 const maxMessageSize = 1 << 20
 
 var (

@@ -159,8 +159,9 @@ func TestCloseFrame(t *testing.T) {
 }
 
 // FuzzReadMessages feeds arbitrary input in arbitrary chunks: the reader
-// never panics, the chunking never changes the records, the records and the
-// rest give back the input, and framed records round-trip.
+// never panics, never holds a partial message over its limit, the chunking
+// never changes the records, the records and the rest give back the input,
+// and framed records round-trip.
 func FuzzReadMessages(f *testing.F) {
 	seeds := []string{
 		`{"protocol":"json","version":1}` + "\x1e",
@@ -171,6 +172,13 @@ func FuzzReadMessages(f *testing.F) {
 		strings.Repeat("a", 300) + "\x1e",
 		`{"type":"6"}` + "\x1e",
 		"\xff\xfe\x1e{}",
+		// Partial and oversized messages around the limit of 256.
+		strings.Repeat("p", 256),
+		strings.Repeat("p", 257),
+		strings.Repeat("t", 256) + "\x1e",
+		strings.Repeat("t", 257) + "\x1e{}\x1e",
+		"{}\x1e" + strings.Repeat("q", 300),
+		"{}\x1e" + strings.Repeat("q", 255) + "\x1e" + strings.Repeat("r", 256),
 	}
 	for i, s := range seeds {
 		f.Add([]byte(s), uint8(i+1))
@@ -188,6 +196,10 @@ func FuzzReadMessages(f *testing.F) {
 			var recs [][]byte
 			recs, gotErr = chunked.feed(data[i:min(i+n, len(data))])
 			gotRecs = append(gotRecs, recs...)
+			// A partial message never holds more than the limit.
+			if len(chunked.buf) > limit {
+				t.Fatalf("a partial message of %d bytes is held, limit %d", len(chunked.buf), limit)
+			}
 		}
 		if wantErr != nil || gotErr != nil {
 			// Limits are reached at different points in different

@@ -3,6 +3,7 @@ package localservice
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"time"
@@ -90,14 +91,14 @@ func (s *Service) serveSend(w http.ResponseWriter, r *http.Request, c *conn) {
 		writeError(w, r, errNotFound("the connection is closed"))
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxMessageSize+1))
+	body, err := io.ReadAll(io.LimitReader(r.Body, int64(s.maxReceive)+1))
 	if err != nil {
 		writeError(w, r, errBadRequest("cannot read the request body"))
 		return
 	}
-	if len(body) > maxMessageSize {
-		c.invalidData(errMessageTooLarge, "message too large")
-		writeError(w, r, &apiError{http.StatusRequestEntityTooLarge, "Error.PayloadTooLarge", "the message is larger than 1 MiB"})
+	if len(body) > s.maxReceive {
+		c.shutdown(c.tooLarge(), true, "message too large")
+		writeError(w, r, &apiError{http.StatusRequestEntityTooLarge, "Error.PayloadTooLarge", fmt.Sprintf("the message is larger than %d bytes", s.maxReceive)})
 		return
 	}
 	c.receive(body)

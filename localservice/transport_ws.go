@@ -1,8 +1,12 @@
 package localservice
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"io"
 	"net/http"
+	"sync"
 
 	"github.com/coder/websocket"
 )
@@ -38,7 +42,11 @@ func (s *Service) serveWebSocket(w http.ResponseWriter, r *http.Request, c *conn
 		c.shutdown(nil, false, "WebSocket upgrade failed")
 		return
 	}
-	ws.SetReadLimit(maxMessageSize)
+	// No limit on a WebSocket message: what a client sends is read in
+	// chunks and the hub protocol's reader bounds the message it holds,
+	// so that a message over the limit gets a SignalR close message, as
+	// with ASP.NET Core, whichever way it is split into WebSocket messages.
+	ws.SetReadLimit(-1)
 	stop := context.AfterFunc(c.ctx, func() { ws.CloseNow() })
 	defer stop()
 
@@ -46,12 +54,10 @@ func (s *Service) serveWebSocket(w http.ResponseWriter, r *http.Request, c *conn
 	go func() {
 		defer close(readDone)
 		for {
-			_, p, err := ws.Read(c.ctx)
-			if err != nil {
-				c.shutdown(nil, false, "client disconnected")
-				return
-			}
-			if !c.receive(p) {
+			if err := c.receiveMessage(ws); err != nil {
+				if !errors.Is(err, errConnClosed) {
+					c.shutdown(nil, false, "client disconnected")
+				}
 				return
 			}
 		}
@@ -64,4 +70,39 @@ func (s *Service) serveWebSocket(w http.ResponseWriter, r *http.Request, c *conn
 	c.shutdown(nil, false, "transport closed")
 	c.cancel()
 	<-readDone
+}
+
+// readChunk is how much of a WebSocket message is read at a time.
+const readChunk = 16 << 10
+
+// readBuffers holds the buffers of WebSocket reads, taken only while a
+// message is being read, so that idle connections hold none.
+var readBuffers = sync.Pool{New: func() any { b := make([]byte, readChunk); return &b }}
+
+// errConnClosed ends the read loop of a connection that receive closed.
+var errConnClosed = errors.New("connection closed")
+
+// receiveMessage reads the next WebSocket message in chunks and hands each
+// to c.receive.
+func (c *conn) receiveMessage(ws *websocket.Conn) error {
+	_, r, err := ws.Reader(c.ctx)
+	if err != nil {
+		return err
+	}
+	bp := readBuffers.Get().(*[]byte)
+	defer readBuffers.Put(bp)
+	for {
+		n, err := r.Read(*bp)
+		// receive's readers may hand out slices of what they are given:
+		// each gets its own copy, as ws.Read would allocate one.
+		if n > 0 && !c.receive(bytes.Clone((*bp)[:n])) {
+			return errConnClosed
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
