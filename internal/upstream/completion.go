@@ -33,9 +33,11 @@ type jsonCompletion struct {
 //
 // The JSON protocol's completion is {"type":3,"invocationId":"…","result":…}
 // or {"type":3,"invocationId":"…","error":"…"} followed by the 0x1E record
-// separator. MessagePack is not supported yet: Completion returns an error
-// for ProtocolMessagePack, as for an unknown protocol, an empty
-// invocationID or a result that is not valid JSON.
+// separator. The MessagePack protocol's is [3, {}, "…", 3, result] (the
+// result converted from JSON as package msgpackhub documents: integers stay
+// integers, other numbers become float64) or [3, {}, "…", 1, "error"],
+// preceded by its varint length. Completion returns an error for an unknown
+// protocol, an empty invocationID or a result that is not valid JSON.
 func Completion(protocol, invocationID string, result json.RawMessage, errMsg string) ([]byte, error) {
 	if invocationID == "" {
 		return nil, errors.New("completion: no invocation id")
@@ -59,6 +61,11 @@ func Completion(protocol, invocationID string, result json.RawMessage, errMsg st
 		out := buf.Bytes()
 		out[len(out)-1] = recordSeparator
 		return out, nil
+	case ProtocolMessagePack:
+		if errMsg == "" && len(bytes.TrimSpace(result)) == 0 {
+			result = json.RawMessage("null")
+		}
+		return msgpackCompletion(invocationID, result, errMsg)
 	default:
 		return nil, fmt.Errorf("completion: hub protocol %q is not supported", protocol)
 	}

@@ -32,7 +32,6 @@ func TestCompletion(t *testing.T) {
 			`{"type":3,"invocationId":"a\"b","result":null}` + "\x1e"},
 		{"invalid result", ProtocolJSON, "6", json.RawMessage(`{`), "", ""},
 		{"no invocation id", ProtocolJSON, "", nil, "", ""},
-		{"messagepack not yet", ProtocolMessagePack, "7", nil, "", ""},
 		{"unknown protocol", "xml", "8", nil, "", ""},
 	}
 	for _, tt := range tests {

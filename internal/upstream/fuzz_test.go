@@ -11,7 +11,8 @@ import (
 // FuzzParse feeds arbitrary headers and bodies to Parse. It never panics; a
 // refusal is always an *Error with a known code, its status, a bounded
 // message and neither the key nor the signature in it; an accepted request
-// is consistent: a known category and type, a JSON protocol, an
+// is consistent: a known category and type, the protocol of its
+// Content-Type, an
 // invocation's target equal to its event up to case, and valid JSON
 // arguments.
 func FuzzParse(f *testing.F) {
@@ -28,6 +29,7 @@ func FuzzParse(f *testing.F) {
 			`{"Type":1,"Target":"echo","Arguments":null}` + "\x1e", true},
 		{testConnID, "chat", "messages", "t", "sha256=00", "", "", "application/json", `{"type":1,"target":"t"}`, false},
 		{testConnID, "chat", "messages", "t", sig, "", "", "application/x-msgpack", "\x95\x01\x80\xc0\xa1t\x90", true},
+		{testConnID, "chat", "messages", "t", sig, "", "", "application/x-msgpack", "\x95\x01\x80\xa10\xa1t\x92\xc4\x01\xff\xd6\xff\x00\x00\x00\x01", true},
 		{"", "", "", "", "", "oops", "?%zz;", "text/plain", "\x00", true},
 		{testConnID, "chat", "messages", "t", sig, "a:", "", "application/json", `{"type":1e400}`, true},
 	}
@@ -73,7 +75,11 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		if req.ConnectionID == "" || req.Hub == "" || req.Event == "" || req.Query == nil || req.Protocol != ProtocolJSON {
+		wantProtocol := ProtocolJSON
+		if strings.Contains(strings.ToLower(contentType), "msgpack") {
+			wantProtocol = ProtocolMessagePack
+		}
+		if req.ConnectionID == "" || req.Hub == "" || req.Event == "" || req.Query == nil || req.Protocol != wantProtocol {
 			t.Fatalf("got incomplete request %+v", req)
 		}
 		switch {

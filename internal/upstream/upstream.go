@@ -135,8 +135,8 @@ type message struct {
 //  3. X-ASRS-Hub, X-ASRS-Category and X-ASRS-Event present, the category
 //     "connections" or "messages" and a connections event "connected" or
 //     "disconnected" (any letter case), else InvalidMessage;
-//  4. Content-Type application/json (any parameters), else
-//     UnsupportedMediaType; MessagePack bodies are not supported yet;
+//  4. Content-Type application/json or application/x-msgpack (any
+//     parameters), else UnsupportedMediaType;
 //  5. the body one message of the kind the headers announce, else
 //     InvalidMessage. A connected event may have an empty body (the
 //     official Functions extension never reads it); the others need one.
@@ -148,6 +148,12 @@ type message struct {
 // missing or null invocationId and arguments mean none and other
 // properties are ignored. An invocation's target must equal X-ASRS-Event
 // up to letter case, as the official extension requires.
+//
+// A MessagePack body is the invocation array
+// [1, headers, invocationId|nil, target, arguments, streamIds?] without its
+// length prefix, its arguments converted to JSON: integers and floats as
+// numbers, binary as a base64 string, a timestamp as an RFC 3339 string,
+// map keys as strings (see package msgpackhub).
 //
 // Header values are read from their first occurrence, except
 // X-ASRS-Signature and X-ASRS-User-Claims, read from all of them.
@@ -176,8 +182,8 @@ func Parse(h http.Header, body []byte, keys []string) (*Request, error) {
 		req.Protocol = ProtocolJSON
 		msg, err = parseJSON(body, req.Event)
 	case ContentTypeMessagePack:
-		return nil, errorf(CodeUnsupportedMediaType,
-			"MessagePack bodies (%s) are not supported; send %s", ContentTypeMessagePack, ContentTypeJSON)
+		req.Protocol = ProtocolMessagePack
+		msg, err = parseMsgpack(body)
 	}
 	if err != nil {
 		return nil, err
@@ -234,14 +240,14 @@ func (r *Request) readHeaders(h http.Header) error {
 func mediaTypeOf(h http.Header) (string, error) {
 	contentType := h.Get("Content-Type")
 	if contentType == "" {
-		return "", errorf(CodeUnsupportedMediaType, "Content-Type is missing; want %s", ContentTypeJSON)
+		return "", errorf(CodeUnsupportedMediaType, "Content-Type is missing; want %s or %s", ContentTypeJSON, ContentTypeMessagePack)
 	}
 	mediaType, _, err := mime.ParseMediaType(contentType)
 	if err != nil {
-		return "", errorf(CodeUnsupportedMediaType, "Content-Type %s is not a media type; want %s", quote(contentType), ContentTypeJSON)
+		return "", errorf(CodeUnsupportedMediaType, "Content-Type %s is not a media type; want %s or %s", quote(contentType), ContentTypeJSON, ContentTypeMessagePack)
 	}
 	if mediaType != ContentTypeJSON && mediaType != ContentTypeMessagePack {
-		return "", errorf(CodeUnsupportedMediaType, "Content-Type %s is not supported; want %s", quote(mediaType), ContentTypeJSON)
+		return "", errorf(CodeUnsupportedMediaType, "Content-Type %s is not supported; want %s or %s", quote(mediaType), ContentTypeJSON, ContentTypeMessagePack)
 	}
 	return mediaType, nil
 }

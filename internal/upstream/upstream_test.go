@@ -136,8 +136,8 @@ func TestParseChecks(t *testing.T) {
 			wantCode: CodeUnsupportedMediaType, wantParts: []string{"not a media type"}},
 		{name: "content type upper case", edit: func(h http.Header) { h.Set("Content-Type", "Application/JSON") }},
 		{name: "content type without charset", edit: func(h http.Header) { h.Set("Content-Type", "application/json") }},
-		{name: "messagepack not supported yet", edit: func(h http.Header) { h.Set("Content-Type", "application/x-msgpack") },
-			wantCode: CodeUnsupportedMediaType, wantParts: []string{"MessagePack", "application/json"}},
+		{name: "content type messagepack, JSON body", edit: func(h http.Header) { h.Set("Content-Type", "application/x-msgpack") },
+			wantCode: CodeInvalidMessage, wantParts: []string{"MessagePack"}},
 
 		// Body against headers.
 		{name: "target differs from event", event: "echo",
