@@ -1,29 +1,15 @@
-// Command funcsignalr is an Azure Functions custom handler that emulates
-// the Azure SignalR Service bindings (negotiate and send) in Go.
+// Command funcsignalr is an Azure Functions custom handler with the Azure
+// SignalR Service bindings in Go: the function app at the repository root,
+// whose negotiate and send functions do what the official
+// signalRConnectionInfo and signalR bindings do.
 package main
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
-
-	"github.com/funcsignalr/funcsignalr/app"
-)
+import "github.com/funcsignalr/funcsignalr/functions"
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	dir, _ := os.Getwd()
-	err := app.Run(ctx, app.Env{Args: os.Args[1:], Environ: os.Environ(), Dir: dir,
-		Stdout: os.Stdout, Stderr: os.Stderr, Setenv: os.Setenv})
-	switch {
-	case errors.Is(err, app.ErrUsage):
-		os.Exit(2) // Run printed the mistake and the usage
-	case err != nil:
-		fmt.Fprintln(os.Stderr, "funcsignalr:", err)
-		os.Exit(1)
-	}
+	app := functions.New()
+	hub := app.Hub(functions.SignalR{}) // AzureSignalRConnectionString, hub AzureSignalRHubName
+	app.HTTP("negotiate", hub.NegotiateHandler(functions.DefaultUserID))
+	app.HTTP("send", hub.SendHandler())
+	app.Main()
 }

@@ -42,6 +42,8 @@ type Env struct {
 	Setenv func(key, value string) error
 	// Listening, if set, is told each address once it accepts connections.
 	Listening func(name, addr string)
+	// Functions is the app's code; nil is the ready-made negotiate and send.
+	Functions *Functions
 	// Addr is the standalone listen address unless the -addr flag gives
 	// one; default the FUNCSIGNALR_ADDR setting, else StandaloneAddr.
 	Addr string
@@ -94,7 +96,7 @@ func Run(ctx context.Context, env Env) error {
 			"so anyone who reaches this address can send to every client; listen on 127.0.0.1 unless that is intended",
 			"addr", ln.Addr().String())
 	}
-	stop, err := build(ctx, env, port == "", ready, logger)
+	stop, err := build(ctx, env, port == "", ready, logger, ln.Addr().String())
 	if err != nil {
 		srv.Close()
 		return err
@@ -143,13 +145,27 @@ func mode(port string) string {
 	return "functions host"
 }
 
-// build resolves settings and connections and installs the real handler.
-// Settings errors never stop the process (CONTRACT §1.7): they become the
-// ConfigurationError every call answers.
-func build(ctx context.Context, env Env, standalone bool, ready *readiness, logger *slog.Logger) (stop func(), err error) {
+// build resolves settings and bindings and installs the real handler.
+// Settings errors never stop the process: a binding whose setting is invalid
+// answers ConfigurationError wherever it is used, and functions that do not
+// use it keep working. A mismatch between function folders and code does
+// stop it: that is a programming error.
+func build(ctx context.Context, env Env, standalone bool, ready *readiness, logger *slog.Logger, handlerAddr string) (stop func(), err error) {
+	fns := env.Functions
+	if fns == nil {
+		fns = defaultFunctions()
+	}
+	if fns.Logger != nil {
+		fns.Logger(logger)
+	}
 	app, err := handler.LoadApp(env.Dir)
 	if err != nil {
 		return nil, fmt.Errorf("load function app: %w", err)
+	}
+	if fns.Check != nil {
+		if err := fns.Check(app); err != nil {
+			return nil, err
+		}
 	}
 	sources, err := settings.ReadSources(env.Environ, env.Dir, standalone)
 	var configErr error
@@ -179,39 +195,21 @@ func build(ctx context.Context, env Env, standalone bool, ready *readiness, logg
 	if s.AccessTokenLifetimeError != nil {
 		logger.Error("configuration error", "error", s.AccessTokenLifetimeError.Error())
 	}
-	cfg := handler.Config{App: app, Logger: logger, ConfigError: configErr, ClaimTypes: s.ClaimTypes}
+	upstream := ""
+	if fns.Upstream != "" {
+		if fn, ok := app.Function(fns.Upstream); ok && fn.IsHTTP() {
+			upstream = "http://" + handlerAddr + app.PublicPath(fn)
+		}
+	}
+	r := &resolver{ctx: ctx, env: env, values: values, settings: s, configErr: configErr,
+		logger: logger, stops: &stops, upstream: upstream}
+	for _, b := range fns.Bindings {
+		b.Resolved(r.resolve(b))
+	}
+
+	cfg := handler.Config{App: app, Logger: logger, Functions: fns.HTTP, Invocations: fns.Invocations}
 	if standalone {
 		cfg.CORSOrigins = s.CORSOrigins
-	}
-	if configErr == nil {
-		conn, err := settings.Resolve(values, settings.DefaultConnectionStringSetting, settings.Options{})
-		var nce *settings.NotConfiguredError
-		switch {
-		case errors.As(err, &nce) && !s.InAzure:
-			conn, err = startLocalService(ctx, env, s.LocalAddr, logger, &stops)
-			if err != nil {
-				logger.Error("configuration error", "error", err.Error())
-				cfg.ConfigError = &settings.Error{Key: "FUNCSIGNALR_LOCAL_ADDR", Message: err.Error()}
-			}
-		case err != nil:
-			logger.Error("configuration error", "error", err.Error())
-			cfg.ConfigError = err
-		}
-		if conn != nil {
-			client, err := bindings.NewClient(conn, s.HubName, bindings.Options{
-				Timeout: s.HTTPClientTimeout, TokenLifetime: s.AccessTokenLifetime, Logger: logger})
-			if err != nil {
-				logger.Error("configuration error", "error", err.Error())
-				cfg.ConfigError = err
-			} else {
-				stops = append(stops, client.Close)
-				cfg.Negotiator, cfg.Sender = client, client
-				if s.AccessTokenLifetimeError != nil {
-					cfg.Negotiator = failingNegotiator{s.AccessTokenLifetimeError}
-				}
-				settings.LogConnection(logger, conn, strings.ToLower(s.HubName))
-			}
-		}
 	}
 	h, err := handler.New(cfg)
 	if err != nil {
@@ -219,20 +217,210 @@ func build(ctx context.Context, env Env, standalone bool, ready *readiness, logg
 		return nil, err
 	}
 	ready.set(h)
+	if standalone && fns.Standalone != nil {
+		tctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			fns.Standalone(tctx, app, logger)
+		}()
+		stops = append(stops, func() { cancel(); <-done })
+	}
 	return stop, nil
 }
 
-// failingNegotiator answers every negotiate with a configuration error that
-// concerns client tokens only, so that send keeps working.
-type failingNegotiator struct{ err error }
+// Functions is a function app's code as the functions package registers it:
+// Run wires it to the function folders, the SignalR bindings and the
+// handler. A nil Env.Functions is the ready-made app: negotiate and send on
+// the default binding.
+type Functions struct {
+	// Check compares the function folders with the code; its error stops
+	// start-up.
+	Check func(handler.App) error
+	// HTTP and Invocations are handler.Config's Functions and Invocations.
+	HTTP        map[string]http.Handler
+	Invocations map[string]handler.InvokeFunc
+	// Bindings are resolved once at start-up, before the handler serves.
+	Bindings []Binding
+	// Upstream names the HTTP function that receives SignalR upstream
+	// requests ("" when the app has no SignalR trigger): an embedded local
+	// service started here sends its upstream requests to it.
+	Upstream string
+	// Logger, if set, is given the process's logger before anything runs.
+	Logger func(*slog.Logger)
+	// Standalone runs, without the Functions host, what the host would
+	// trigger (timers) until ctx ends.
+	Standalone func(ctx context.Context, app handler.App, logger *slog.Logger)
+}
 
-func (f failingNegotiator) Negotiate(context.Context, string, map[string][]string) (bindings.ConnectionInfo, error) {
-	return bindings.ConnectionInfo{}, f.err
+// Binding is one SignalR binding declared by code: a ConnectionStringSetting
+// and a hub. Resolved is called once at start-up with its client, or with
+// the configuration error that every use of the binding answers.
+type Binding struct {
+	Setting  string // ConnectionStringSetting; "" is settings.DefaultConnectionStringSetting
+	Hub      string // "" is the AzureSignalRHubName setting
+	Options  bindings.Options
+	Resolved func(ResolvedBinding)
+}
+
+// ResolvedBinding is a Binding after start-up: Client and Connection, or Err.
+type ResolvedBinding struct {
+	Client     *bindings.Client
+	Connection *settings.Connection
+	Hub        string // lower-cased, as on the wire
+	Err        error
+	// NegotiateErr fails client tokens only (an invalid
+	// AzureSignalRAccessTokenLifetime), so that sends keep working.
+	NegotiateErr error
+	// ClaimTypes are the AzureSignalRClaimTypes setting: the claim types of
+	// x-ms-client-principal that negotiate copies into client tokens.
+	ClaimTypes []string
+}
+
+// resolver resolves each ConnectionStringSetting once and builds one client
+// per (setting, hub, options).
+type resolver struct {
+	ctx       context.Context
+	env       Env
+	values    *settings.Values
+	settings  settings.Settings
+	configErr error
+	logger    *slog.Logger
+	stops     *[]func()
+	upstream  string
+
+	conns   map[string]connResult        // by lower-cased setting
+	clients map[clientKey]ResolvedBinding // shared by equal bindings
+}
+
+type connResult struct {
+	conn *settings.Connection
+	err  error
+}
+
+type clientKey struct {
+	setting, hub string
+	lifetime     time.Duration
+}
+
+func (r *resolver) resolve(b Binding) ResolvedBinding {
+	setting := b.Setting
+	if setting == "" {
+		setting = settings.DefaultConnectionStringSetting
+	}
+	hub := b.Hub
+	if hub == "" {
+		hub = r.settings.HubName
+	}
+	if hub == "" {
+		hub = "default"
+	}
+	hub = strings.ToLower(hub)
+	if r.configErr != nil {
+		return ResolvedBinding{Hub: hub, Err: r.configErr, ClaimTypes: r.settings.ClaimTypes}
+	}
+	cr := r.connection(setting)
+	if cr.err != nil {
+		return ResolvedBinding{Hub: hub, Err: cr.err, ClaimTypes: r.settings.ClaimTypes}
+	}
+	opts := b.Options
+	if opts.Timeout == 0 {
+		opts.Timeout = r.settings.HTTPClientTimeout
+	}
+	if opts.Logger == nil {
+		opts.Logger = r.logger
+	}
+	var negotiateErr error
+	if opts.TokenLifetime == 0 {
+		opts.TokenLifetime = r.settings.AccessTokenLifetime
+		negotiateErr = r.settings.AccessTokenLifetimeError
+	}
+	key := clientKey{strings.ToLower(setting), hub, opts.TokenLifetime}
+	if rb, ok := r.clients[key]; ok {
+		return rb
+	}
+	rb := ResolvedBinding{Connection: cr.conn, Hub: hub, NegotiateErr: negotiateErr, ClaimTypes: r.settings.ClaimTypes}
+	client, err := bindings.NewClient(cr.conn, hub, opts)
+	if err != nil {
+		r.logger.Error("configuration error", "setting", setting, "hub", hub, "error", err.Error())
+		rb.Err = err
+	} else {
+		*r.stops = append(*r.stops, client.Close)
+		rb.Client = client
+		settings.LogConnection(r.logger, cr.conn, hub)
+	}
+	if r.clients == nil {
+		r.clients = map[clientKey]ResolvedBinding{}
+	}
+	r.clients[key] = rb
+	return rb
+}
+
+// connection resolves setting once. With nothing configured (and not in
+// Azure) the default setting is served by one embedded local service; any
+// other setting that is not configured is a ConfigurationError naming it.
+func (r *resolver) connection(setting string) connResult {
+	k := strings.ToLower(setting)
+	if cr, ok := r.conns[k]; ok {
+		return cr
+	}
+	conn, err := settings.Resolve(r.values, setting, settings.Options{})
+	var nce *settings.NotConfiguredError
+	switch {
+	case errors.As(err, &nce) && !r.settings.InAzure && strings.EqualFold(setting, settings.DefaultConnectionStringSetting):
+		conn, err = startLocalService(r.ctx, r.env, r.settings.LocalAddr, r.upstream, r.logger, r.stops)
+		if err != nil {
+			err = &settings.Error{Key: "FUNCSIGNALR_LOCAL_ADDR", Message: err.Error()}
+		}
+	}
+	if err != nil {
+		r.logger.Error("configuration error", "setting", setting, "error", err.Error())
+	}
+	if r.conns == nil {
+		r.conns = map[string]connResult{}
+	}
+	r.conns[k] = connResult{conn, err}
+	return r.conns[k]
+}
+
+// defaultFunctions is the ready-made app: negotiate and send on the default
+// binding, for callers of Run that register no code of their own.
+func defaultFunctions() *Functions {
+	hub := &lateBinding{}
+	negotiate, _ := handler.NegotiateHandler(handler.Config{Negotiator: hub}) // the default user id parses
+	return &Functions{
+		HTTP:     map[string]http.Handler{"negotiate": negotiate, "send": handler.SendHandler(handler.Config{Sender: hub})},
+		Bindings: []Binding{{Resolved: func(rb ResolvedBinding) { hub.rb = rb }}},
+	}
+}
+
+// lateBinding is a binding resolved at start-up, before the handler serves.
+type lateBinding struct{ rb ResolvedBinding }
+
+func (b *lateBinding) Negotiate(ctx context.Context, userID string, claims map[string][]string) (bindings.ConnectionInfo, error) {
+	if err := errors.Join(b.rb.Err, b.rb.NegotiateErr); err != nil {
+		return bindings.ConnectionInfo{}, err
+	}
+	return b.rb.Client.Negotiate(ctx, userID, claims)
+}
+
+// ClaimTypes are the claim types negotiate copies into client tokens.
+func (b *lateBinding) ClaimTypes() []string { return b.rb.ClaimTypes }
+
+func (b *lateBinding) Send(ctx context.Context, ops []bindings.Operation) (int, error) {
+	if b.rb.Err != nil {
+		return 0, b.rb.Err
+	}
+	return b.rb.Client.Send(ctx, ops)
 }
 
 // startLocalService starts the embedded local SignalR service on addr.
-func startLocalService(ctx context.Context, env Env, addr string, logger *slog.Logger, stops *[]func()) (*settings.Connection, error) {
+func startLocalService(ctx context.Context, env Env, addr, upstream string, logger *slog.Logger, stops *[]func()) (*settings.Connection, error) {
 	svc := localservice.New(localservice.Options{Logger: logger.With("component", "localservice")})
+	if upstream != "" {
+		// TODO(uplocal): set the service's upstream to this URL.
+		logger.Info("the embedded local SignalR service sends client events upstream", "url", upstream)
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("start the local SignalR service on %s (set FUNCSIGNALR_LOCAL_ADDR to use another address): %w", addr, err)
@@ -259,7 +447,7 @@ func runLocalService(ctx context.Context, env Env, addr string) error {
 	}
 	logger := newLogger(env.Stdout, env.Stderr, environMap(env.Environ)["FUNCSIGNALR_LOG_LEVEL"])
 	var stops []func()
-	conn, err := startLocalService(ctx, env, addr, logger, &stops)
+	conn, err := startLocalService(ctx, env, addr, "", logger, &stops)
 	if err != nil {
 		return err
 	}

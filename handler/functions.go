@@ -10,14 +10,43 @@ import (
 	"strings"
 )
 
-// Function is one HTTP-triggered function as declared by its folder's
-// function.json: the folder name is the function name.
+// Trigger types of function.json that this handler tells apart; any other
+// trigger type is served as a generic payload function.
+const (
+	TriggerHTTP  = "httptrigger"
+	TriggerTimer = "timertrigger"
+)
+
+// OfficialSignalRBindings are the binding types of the official SignalR
+// extension (Microsoft.Azure.WebJobs.Extensions.SignalRService). A custom
+// handler only gets them through an extension bundle, where the host runs
+// them itself; funcsignalr declares them in Go instead.
+var OfficialSignalRBindings = []string{"signalRConnectionInfo", "signalR", "signalRTrigger"}
+
+// Function is one function as declared by its folder's function.json: the
+// folder name is the function name.
 type Function struct {
-	Name      string   // folder name
-	Route     string   // httpTrigger route; the function name when omitted
+	Name        string // folder name
+	Trigger     string // the trigger binding's type, lower-cased (TriggerHTTP, TriggerTimer, …)
+	TriggerName string // the trigger binding's name: the key of its value in a payload's Data
+
+	// httpTrigger
+	Route     string   // route; the function name when omitted
 	Methods   []string // upper-case; empty means every method
 	AuthLevel string   // anonymous | function | admin (default function)
+
+	// timerTrigger
+	Schedule     string // NCRONTAB expression or TimeSpan
+	RunOnStartup bool
+	UseMonitor   *bool // nil when function.json leaves it out
+
+	// Official lists the official SignalR extension's binding types that the
+	// folder declares (see OfficialSignalRBindings).
+	Official []string
 }
+
+// IsHTTP reports whether fn has an httpTrigger.
+func (fn Function) IsHTTP() bool { return fn.Trigger == TriggerHTTP }
 
 // App is what the Functions host reads from the app root: host.json and the
 // function folders.
@@ -64,12 +93,15 @@ type hostJSON struct {
 
 type functionJSON struct {
 	Bindings []struct {
-		Type      string   `json:"type"`
-		Direction string   `json:"direction"`
-		Name      string   `json:"name"`
-		AuthLevel string   `json:"authLevel"`
-		Methods   []string `json:"methods"`
-		Route     *string  `json:"route"`
+		Type         string   `json:"type"`
+		Direction    string   `json:"direction"`
+		Name         string   `json:"name"`
+		AuthLevel    string   `json:"authLevel"`
+		Methods      []string `json:"methods"`
+		Route        *string  `json:"route"`
+		Schedule     string   `json:"schedule"`
+		RunOnStartup bool     `json:"runOnStartup"`
+		UseMonitor   *bool    `json:"useMonitor"`
 	} `json:"bindings"`
 }
 
@@ -127,38 +159,68 @@ func loadFunction(path string) (Function, error) {
 	if err := json.Unmarshal(raw, &f); err != nil {
 		return Function{}, fmt.Errorf("parse %s/function.json: %w", name, err)
 	}
-	fn := Function{Name: name, Route: name, AuthLevel: "function"}
-	var trigger, output bool
+	fn := Function{Name: name}
+	var triggers, httpOutputs []string
 	for _, b := range f.Bindings {
+		for _, official := range OfficialSignalRBindings {
+			if strings.EqualFold(b.Type, official) {
+				fn.Official = append(fn.Official, official)
+			}
+		}
+		typ := strings.ToLower(b.Type)
 		switch {
-		case strings.EqualFold(b.Type, "httpTrigger") && strings.EqualFold(b.Direction, "in"):
-			if b.Name != "req" {
-				return Function{}, fmt.Errorf("%s/function.json: the httpTrigger binding is named %q, want \"req\"", name, b.Name)
+		case strings.HasSuffix(typ, "trigger") && typ != "signalrtrigger":
+			triggers = append(triggers, b.Type)
+			fn.Trigger, fn.TriggerName = typ, b.Name
+			switch typ {
+			case TriggerHTTP:
+				fn.Route, fn.AuthLevel = name, "function"
+				if b.Route != nil && strings.Trim(*b.Route, "/") != "" {
+					fn.Route = strings.Trim(*b.Route, "/")
+				}
+				if b.AuthLevel != "" {
+					fn.AuthLevel = strings.ToLower(b.AuthLevel)
+				}
+				for _, m := range b.Methods {
+					fn.Methods = append(fn.Methods, strings.ToUpper(m))
+				}
+			case TriggerTimer:
+				fn.Schedule, fn.RunOnStartup, fn.UseMonitor = b.Schedule, b.RunOnStartup, b.UseMonitor
 			}
-			trigger = true
-			if b.Route != nil && strings.Trim(*b.Route, "/") != "" {
-				fn.Route = strings.Trim(*b.Route, "/")
-			}
-			if b.AuthLevel != "" {
-				fn.AuthLevel = strings.ToLower(b.AuthLevel)
-			}
-			for _, m := range b.Methods {
-				fn.Methods = append(fn.Methods, strings.ToUpper(m))
-			}
-		case strings.EqualFold(b.Type, "http") && strings.EqualFold(b.Direction, "out"):
-			if b.Name != "res" {
-				return Function{}, fmt.Errorf("%s/function.json: the http output binding is named %q, want \"res\"", name, b.Name)
-			}
-			output = true
+		case typ == "http" && strings.EqualFold(b.Direction, "out"):
+			httpOutputs = append(httpOutputs, b.Name)
 		}
 	}
-	if !trigger || !output {
-		return Function{}, fmt.Errorf("%s/function.json: want an httpTrigger named req and an http output named res", name)
+	if len(fn.Official) > 0 {
+		// Reported with the registration check, which explains the Go way.
+		return fn, nil
 	}
-	switch fn.AuthLevel {
-	case "anonymous", "function", "admin":
-	default:
-		return Function{}, fmt.Errorf("%s/function.json: unknown authLevel %q", name, fn.AuthLevel)
+	switch {
+	case len(triggers) == 0:
+		return Function{}, fmt.Errorf("%s/function.json: no trigger binding (a binding whose type ends in \"Trigger\")", name)
+	case len(triggers) > 1:
+		return Function{}, fmt.Errorf("%s/function.json: %d trigger bindings (%s); a function has exactly one", name, len(triggers), strings.Join(triggers, ", "))
+	}
+	switch fn.Trigger {
+	case TriggerHTTP:
+		if fn.TriggerName != "req" {
+			return Function{}, fmt.Errorf("%s/function.json: the httpTrigger binding is named %q, want \"req\"", name, fn.TriggerName)
+		}
+		if len(httpOutputs) != 1 || httpOutputs[0] != "res" {
+			return Function{}, fmt.Errorf("%s/function.json: want an httpTrigger named req and an http output named res", name)
+		}
+		switch fn.AuthLevel {
+		case "anonymous", "function", "admin":
+		default:
+			return Function{}, fmt.Errorf("%s/function.json: unknown authLevel %q", name, fn.AuthLevel)
+		}
+	case TriggerTimer:
+		if strings.TrimSpace(fn.Schedule) == "" {
+			return Function{}, fmt.Errorf("%s/function.json: the timerTrigger has no schedule", name)
+		}
+	}
+	if fn.TriggerName == "" {
+		return Function{}, fmt.Errorf("%s/function.json: the %s binding has no name", name, triggers[0])
 	}
 	return fn, nil
 }

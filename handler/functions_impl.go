@@ -29,14 +29,18 @@ type negotiateFunc struct {
 // lists. An undecodable header gives none: the caller still gets a token,
 // and the first such header is logged.
 func (f *negotiateFunc) claims(r *http.Request) map[string][]string {
-	if len(f.cfg.ClaimTypes) == 0 {
+	types := f.cfg.ClaimTypes
+	if ct, ok := f.cfg.Negotiator.(ClaimTyper); ok && types == nil {
+		types = ct.ClaimTypes()
+	}
+	if len(types) == 0 {
 		return nil
 	}
 	h := r.Header[PrincipalHeader]
 	if len(h) == 0 || h[0] == "" {
 		return nil
 	}
-	claims, err := principalClaims(h[0], f.cfg.ClaimTypes)
+	claims, err := principalClaims(h[0], types)
 	if err != nil {
 		if f.warnedPrincipal.CompareAndSwap(false, true) {
 			f.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn,

@@ -31,6 +31,12 @@ type Negotiator interface {
 	Negotiate(ctx context.Context, userID string, claims map[string][]string) (bindings.ConnectionInfo, error)
 }
 
+// ClaimTyper is a Negotiator that knows its claim types only once it is
+// resolved: negotiate asks it when Config.ClaimTypes is nil.
+type ClaimTyper interface {
+	ClaimTypes() []string
+}
+
 // Sender carries out send operations in order (the signalR output binding)
 // and returns how many were carried out.
 type Sender interface {
@@ -39,7 +45,16 @@ type Sender interface {
 
 // Config is what New needs.
 type Config struct {
-	App         App        // host.json and the function folders
+	App App // host.json and the function folders
+
+	// Functions are the HTTP functions' code by folder name (matched in any
+	// letter case); they serve both host modes. When nil, the app is the
+	// ready-made pair: negotiate and send, built from Negotiator and Sender.
+	Functions map[string]http.Handler
+	// Invocations are the code of every other function (timer, queue, …) by
+	// folder name: the host POSTs /<name> with {"Data","Metadata"}.
+	Invocations map[string]InvokeFunc
+
 	Negotiator  Negotiator // may be nil when ConfigError is set
 	Sender      Sender     // may be nil when ConfigError is set
 	ConfigError error      // when set, negotiate and send answer it as ConfigurationError
@@ -52,11 +67,11 @@ type Config struct {
 	Logger      *slog.Logger
 }
 
-// New builds the handler: for every function folder, the forwarded path
-// (/<routePrefix>/<route>) and the payload path (POST /<name>), both
-// running the same function code. It fails when a folder names a function
-// this handler does not implement.
-func New(cfg Config) (http.Handler, error) {
+// NegotiateHandler is the negotiate function: what the
+// signalRConnectionInfo input binding returns, as the HTTP response, for
+// cfg.Negotiator and the user id expression cfg.UserID (default
+// DefaultUserID).
+func NegotiateHandler(cfg Config) (http.Handler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -67,9 +82,41 @@ func New(cfg Config) (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("negotiate userId: %w", err)
 	}
-	impls := map[string]http.Handler{
-		"negotiate": &negotiateFunc{cfg: &cfg, userID: userID},
-		"send":      &sendFunc{cfg: &cfg},
+	return &negotiateFunc{cfg: &cfg, userID: userID}, nil
+}
+
+// SendHandler is the send function: the body's messages and group actions,
+// carried out in order through cfg.Sender.
+func SendHandler(cfg Config) http.Handler {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &sendFunc{cfg: &cfg}
+}
+
+// New builds the handler: for every HTTP function folder, the forwarded
+// path (/<routePrefix>/<route>) and the payload path (POST /<name>), both
+// running the same function code; for every other folder, the payload path.
+// A panic in function code is recovered and logged with its stack. New fails
+// when a folder has no code in cfg.
+func New(cfg Config) (http.Handler, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	impls := map[string]http.Handler{}
+	for name, h := range cfg.Functions {
+		impls[strings.ToLower(name)] = h
+	}
+	invocations := map[string]InvokeFunc{}
+	for name, f := range cfg.Invocations {
+		invocations[strings.ToLower(name)] = f
+	}
+	if cfg.Functions == nil {
+		negotiate, err := NegotiateHandler(cfg)
+		if err != nil {
+			return nil, err
+		}
+		impls["negotiate"], impls["send"] = negotiate, SendHandler(cfg)
 	}
 
 	r := mux.NewRouter()
@@ -81,21 +128,28 @@ func New(cfg Config) (http.Handler, error) {
 	})
 	payloadPaths := map[string]bool{}
 	for _, fn := range cfg.App.Functions {
-		impl, ok := impls[strings.ToLower(fn.Name)]
-		if !ok {
-			return nil, fmt.Errorf("function folder %q has no implementation in this handler (have negotiate, send)", fn.Name)
-		}
-		fn := fn
-		public := cfg.App.PublicPath(fn)
 		payload := "/" + fn.Name
 		payloadPaths[strings.ToLower(payload)] = true
-		forwarded := methodCheck(fn, impl)
+		if !fn.IsHTTP() {
+			invoke, ok := invocations[strings.ToLower(fn.Name)]
+			if !ok {
+				return nil, fmt.Errorf("function folder %q (%s) has no code in this handler", fn.Name, fn.Trigger)
+			}
+			r.MatcherFunc(exactPath(payload)).Handler(invocationHandler(fn, invoke, cfg.Logger))
+			continue
+		}
+		impl, ok := impls[strings.ToLower(fn.Name)]
+		if !ok {
+			return nil, fmt.Errorf("function folder %q has no code in this handler", fn.Name)
+		}
+		public := cfg.App.PublicPath(fn)
+		forwarded := methodCheck(fn, recoverHTTP(fn.Name, cfg.Logger, impl))
 		if public == payload && !cfg.App.ForwardingEnabled {
 			// routePrefix "" and forwarding off: the host only ever sends payloads here.
 			r.MatcherFunc(exactPath(payload)).Handler(payloadHandler(fn, forwarded))
 			continue
 		}
-		r.MatcherFunc(exactPath(public)).Handler(forwarded)
+		r.MatcherFunc(routePath(public)).Handler(forwarded)
 		if public != payload {
 			r.MatcherFunc(exactPath(payload)).Handler(payloadHandler(fn, forwarded))
 		}
@@ -114,6 +168,38 @@ func New(cfg Config) (http.Handler, error) {
 func exactPath(path string) mux.MatcherFunc {
 	return func(r *http.Request, _ *mux.RouteMatch) bool {
 		return strings.EqualFold(r.URL.Path, path)
+	}
+}
+
+// routePath matches a function's public path, case-insensitively as the
+// Functions host routes. Literal routes compare as strings; a route with
+// ASP.NET Core route parameters ({id}, {id:int}: one segment each; a final
+// {*rest}: the rest of the path, possibly empty) compares segment by segment.
+func routePath(path string) mux.MatcherFunc {
+	if !strings.Contains(path, "{") {
+		return exactPath(path)
+	}
+	pattern := strings.Split(strings.Trim(path, "/"), "/")
+	return func(r *http.Request, _ *mux.RouteMatch) bool {
+		got := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+		for i, p := range pattern {
+			if strings.HasPrefix(p, "{*") && strings.HasSuffix(p, "}") {
+				return i == len(pattern)-1 && len(got) >= i
+			}
+			if i >= len(got) {
+				return false
+			}
+			if strings.HasPrefix(p, "{") && strings.HasSuffix(p, "}") {
+				if got[i] == "" {
+					return false
+				}
+				continue
+			}
+			if !strings.EqualFold(p, got[i]) {
+				return false
+			}
+		}
+		return len(got) == len(pattern)
 	}
 }
 

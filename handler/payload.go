@@ -20,7 +20,8 @@ import (
 const maxEnvelopeBytes = 6*MaxBodyBytes + 64<<10
 
 // InvokeRequest is what the Functions host POSTs to /<function> in payload
-// mode (CONTRACT §2.1).
+// mode: the trigger's value and the output bindings' inputs under Data,
+// trigger metadata under Metadata.
 type InvokeRequest struct {
 	Data     map[string]json.RawMessage `json:"Data"`
 	Metadata map[string]json.RawMessage `json:"Metadata"`
@@ -56,14 +57,9 @@ type HTTPResponseData struct {
 // DecodeInvokeRequest reads a payload-mode envelope and rebuilds the
 // original HTTP request it carries in Data.req.
 func DecodeInvokeRequest(r io.Reader) (*HTTPRequestData, error) {
-	var env InvokeRequest
-	dec := json.NewDecoder(r)
-	if err := dec.Decode(&env); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, tooLarge()
-		}
-		return nil, &apiError{bindings.CodeInvalidJSON, "the invocation payload is not JSON: " + jsonProblem(err)}
+	env, err := decodeEnvelope(r)
+	if err != nil {
+		return nil, err
 	}
 	raw, ok := env.Data["req"]
 	if !ok {
@@ -74,6 +70,19 @@ func DecodeInvokeRequest(r io.Reader) (*HTTPRequestData, error) {
 		return nil, &apiError{bindings.CodeInvalidJSON, "Data.req is not an HTTP request object: " + jsonProblem(err)}
 	}
 	return &req, nil
+}
+
+// decodeEnvelope reads the host's {"Data","Metadata"} envelope.
+func decodeEnvelope(r io.Reader) (*InvokeRequest, error) {
+	var env InvokeRequest
+	if err := json.NewDecoder(r).Decode(&env); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, tooLarge()
+		}
+		return nil, &apiError{bindings.CodeInvalidJSON, "the invocation payload is not JSON: " + jsonProblem(err)}
+	}
+	return &env, nil
 }
 
 func jsonProblem(err error) string {
