@@ -289,7 +289,7 @@ type resolver struct {
 	stops     *[]func()
 	upstream  string
 
-	conns   map[string]connResult        // by lower-cased setting
+	conns   map[string]connResult         // by lower-cased setting
 	clients map[clientKey]ResolvedBinding // shared by equal bindings
 }
 

@@ -204,8 +204,8 @@ func TestFoldersAndRegistrationsMustAgree(t *testing.T) {
 		want     []string // every one must appear in the one error; none → Run starts
 	}{
 		{
-			name:     "all agree",
-			folders:  map[string]string{"index": httpAnon, "tick": timerEvery5s, "work": queueJSON, "signalr": upstreamJSON},
+			name:    "all agree",
+			folders: map[string]string{"index": httpAnon, "tick": timerEvery5s, "work": queueJSON, "signalr": upstreamJSON},
 			register: func(a *functions.App) {
 				a.HTTP("index", http.HandlerFunc(noop))
 				a.Timer("tick", timer)
@@ -214,8 +214,8 @@ func TestFoldersAndRegistrationsMustAgree(t *testing.T) {
 			},
 		},
 		{
-			name:     "every mismatch in one error",
-			folders:  map[string]string{"index": httpAnon, "tick": timerEvery5s, "work": queueJSON, "orphan": httpAnon},
+			name:    "every mismatch in one error",
+			folders: map[string]string{"index": httpAnon, "tick": timerEvery5s, "work": queueJSON, "orphan": httpAnon},
 			register: func(a *functions.App) {
 				a.Timer("index", timer)
 				a.HTTP("tick", http.HandlerFunc(noop))
@@ -238,16 +238,16 @@ func TestFoldersAndRegistrationsMustAgree(t *testing.T) {
 			want:     []string{"negotiate/function.json declares the official SignalR extension's binding type signalRConnectionInfo", "extension bundle", "app.Hub(functions.SignalR"},
 		},
 		{
-			name:     "a trigger function with a folder",
-			folders:  map[string]string{"signalr": upstreamJSON, "broadcast": httpAnon},
+			name:    "a trigger function with a folder",
+			folders: map[string]string{"signalr": upstreamJSON, "broadcast": httpAnon},
 			register: func(a *functions.App) {
 				a.SignalRTrigger("broadcast", a.Hub(functions.SignalR{}), functions.Messages, "broadcast", trig)
 			},
 			want: []string{"broadcast is a SignalR trigger function, which has no folder"},
 		},
 		{
-			name:     "the upstream function is funcsignalr's",
-			folders:  map[string]string{"signalr": upstreamJSON},
+			name:    "the upstream function is funcsignalr's",
+			folders: map[string]string{"signalr": upstreamJSON},
 			register: func(a *functions.App) {
 				a.HTTP("signalr", http.HandlerFunc(noop))
 				a.SignalRTrigger("broadcast", a.Hub(functions.SignalR{}), functions.Messages, "broadcast", trig)
@@ -299,7 +299,9 @@ func call(tb testing.TB, method, url, contentType, body string) (int, string) {
 
 func errorCode(tb testing.TB, body string) string {
 	tb.Helper()
-	var e struct{ Error struct{ Code, Message string } }
+	var e struct {
+		Error struct{ Code, Message string }
+	}
 	if err := json.Unmarshal([]byte(body), &e); err != nil {
 		tb.Fatalf("body %q is not a JSON error: %v", body, err)
 	}

@@ -150,7 +150,9 @@ func (h *Hub) Negotiate(ctx context.Context, userID string, claims map[string][]
 }
 
 // Action is a Message or a GroupAction: what Send carries out.
-type Action interface{ operation() (bindings.Operation, error) }
+type Action interface {
+	operation() (bindings.Operation, error)
+}
 
 // Message is a SignalR message (the official SignalRMessage): Target is the
 // client method, Arguments its arguments (each marshalled as JSON). It goes
