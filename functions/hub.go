@@ -73,8 +73,13 @@ func (a *App) Hub(b SignalR) *Hub {
 
 func (h *Hub) setResolved(rb app.ResolvedBinding) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	h.resolved, h.rb = true, rb
+	h.mu.Unlock()
+	if h.app.hasTriggers(h) && rb.Connection != nil && rb.Connection.AccessKey == "" {
+		h.app.Logger().Info("SignalR upstream requests for this hub carry no signature to check (its connection uses "+
+			"Microsoft Entra ID, which has no access key): the signalr function's key alone protects the endpoint",
+			"hub", rb.Hub, "setting", rb.Connection.Setting)
+	}
 }
 
 // client returns the resolved client, or the *Error every use answers.

@@ -220,3 +220,13 @@ func (a *App) SignalRTrigger(name string, hub *Hub, category Category, event str
 	a.register(name, kindSignalR)
 	a.triggers = append(a.triggers, &trigger{name: name, hub: hub, category: category, event: event, fn: fn})
 }
+
+// hasTriggers reports whether any SignalR trigger uses h.
+func (a *App) hasTriggers(h *Hub) bool {
+	for _, t := range a.triggers {
+		if t.hub == h {
+			return true
+		}
+	}
+	return false
+}

@@ -1,7 +1,231 @@
 package functions
 
-import "net/http"
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
 
-type upstreamFunction struct{ app *App }
+	"github.com/funcsignalr/funcsignalr/handler"
+	"github.com/funcsignalr/funcsignalr/internal/upstream"
+)
 
-func (u *upstreamFunction) ServeHTTP(w http.ResponseWriter, r *http.Request) {}
+// maxUpstreamBody bounds an upstream request's body: Azure SignalR Service
+// carries client messages of at most 1 MiB.
+const maxUpstreamBody = handler.MaxBodyBytes
+
+// upstreamFunction is the signalr HTTP function: it checks an upstream
+// request from Azure SignalR Service (or the embedded local service),
+// dispatches it on (hub, category, event) to a SignalR trigger function and
+// answers as the official extension does: a framed completion for an
+// invocation the client waits on, 403 to reject a connection, 200 otherwise.
+type upstreamFunction struct {
+	app *App
+
+	mu    sync.Mutex
+	conns map[string]*connLock // one connection's events run one at a time
+}
+
+// connLock serialises one connection's events; refs counts its holders and
+// waiters, so the map holds only connections with events in flight.
+type connLock struct {
+	mu   sync.Mutex
+	refs int
+}
+
+func (u *upstreamFunction) lock(connectionID string) func() {
+	u.mu.Lock()
+	if u.conns == nil {
+		u.conns = map[string]*connLock{}
+	}
+	l := u.conns[connectionID]
+	if l == nil {
+		l = &connLock{}
+		u.conns[connectionID] = l
+	}
+	l.refs++
+	u.mu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		u.mu.Lock()
+		if l.refs--; l.refs == 0 {
+			delete(u.conns, connectionID)
+		}
+		u.mu.Unlock()
+	}
+}
+
+func (u *upstreamFunction) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	log := u.app.Logger()
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		handler.WriteError(w, http.StatusMethodNotAllowed, "MethodNotAllowed", "the SignalR upstream endpoint accepts POST")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxUpstreamBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			handler.WriteError(w, http.StatusRequestEntityTooLarge, "PayloadTooLarge",
+				fmt.Sprintf("the upstream request body is larger than %d bytes", maxUpstreamBody))
+			return
+		}
+		handler.WriteError(w, http.StatusBadRequest, upstream.CodeInvalidMessage, "could not read the upstream request body")
+		return
+	}
+	req, err := upstream.Parse(r.Header, body, u.app.upstreamKeys(r.Header.Get(upstream.HeaderHub)))
+	if err != nil {
+		var ue *upstream.Error
+		if !errors.As(err, &ue) {
+			ue = &upstream.Error{Status: http.StatusBadRequest, Code: upstream.CodeInvalidMessage, Message: "unreadable upstream request"}
+		}
+		log.LogAttrs(r.Context(), slog.LevelWarn, "SignalR upstream request refused",
+			slog.Int("status", ue.Status), slog.String("code", ue.Code), slog.String("message", ue.Message))
+		handler.WriteError(w, ue.Status, ue.Code, ue.Message)
+		return
+	}
+	t := u.app.findTrigger(req.Hub, Category(req.Category), req.Event)
+	if t == nil {
+		msg := fmt.Sprintf("no SignalR trigger function for hub %q, category %q, event %q", cut(req.Hub), req.Category, cut(req.Event))
+		log.LogAttrs(r.Context(), slog.LevelWarn, "SignalR upstream request for no function", slog.String("message", msg))
+		handler.WriteError(w, http.StatusNotFound, "NotFound", msg)
+		return
+	}
+	inv := &InvocationContext{
+		Hub: req.Hub, Category: Category(req.Category), Event: req.Event, ConnectionID: req.ConnectionID,
+		UserID: req.UserID, Query: req.Query, Headers: req.Headers, Arguments: req.Arguments,
+		InvocationID: req.InvocationID, Error: req.Error,
+	}
+	for _, c := range req.Claims {
+		inv.Claims = append(inv.Claims, Claim{Type: c.Type, Value: c.Value})
+	}
+
+	unlock := u.lock(req.ConnectionID)
+	result, err := callTrigger(r.Context(), t, inv, log)
+	unlock()
+
+	switch {
+	case errors.Is(err, handler.ErrPanic):
+		handler.WriteError(w, http.StatusInternalServerError, handler.CodeInternalError,
+			"the SignalR trigger function "+t.name+" panicked; see the log")
+		return
+	case req.Type == upstream.TypeConnected:
+		if err != nil {
+			log.LogAttrs(r.Context(), slog.LevelInfo, "connection rejected by "+t.name,
+				slog.String("connectionId", req.ConnectionID), slog.String("reason", cut(err.Error())))
+			w.WriteHeader(http.StatusForbidden)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+		return
+	case req.Type != upstream.TypeInvocation || req.InvocationID == "":
+		if err != nil {
+			log.LogAttrs(r.Context(), slog.LevelWarn, "SignalR trigger function failed",
+				slog.String("function", t.name), slog.String("error", cut(err.Error())))
+		}
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+
+	var raw json.RawMessage
+	errMsg := ""
+	if err != nil {
+		errMsg = err.Error()
+		if errMsg == "" {
+			errMsg = "the function " + t.name + " failed"
+		}
+		log.LogAttrs(r.Context(), slog.LevelDebug, "SignalR invocation answered with an error",
+			slog.String("function", t.name), slog.String("error", cut(errMsg)))
+	} else if raw, err = json.Marshal(result); err != nil {
+		log.LogAttrs(r.Context(), slog.LevelError, "SignalR trigger function's result is not JSON",
+			slog.String("function", t.name), slog.String("error", err.Error()))
+		errMsg = "the result of " + t.name + " cannot be sent to the client"
+		raw = nil
+	}
+	completion, err := upstream.Completion(req.Protocol, req.InvocationID, raw, errMsg)
+	if err != nil {
+		log.LogAttrs(r.Context(), slog.LevelError, "could not build the completion",
+			slog.String("function", t.name), slog.String("error", err.Error()))
+		handler.WriteError(w, http.StatusInternalServerError, handler.CodeInternalError, "could not build the completion message")
+		return
+	}
+	ct := upstream.ContentTypeJSON
+	if req.Protocol == upstream.ProtocolMessagePack {
+		ct = upstream.ContentTypeMessagePack
+	}
+	w.Header().Set("Content-Type", ct)
+	w.WriteHeader(http.StatusOK)
+	w.Write(completion)
+}
+
+// callTrigger runs t's function, turning a panic into handler.ErrPanic after
+// logging it with its stack.
+func callTrigger(ctx context.Context, t *trigger, inv *InvocationContext, log *slog.Logger) (result any, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			log.LogAttrs(ctx, slog.LevelError, handler.PanicMessage, slog.String("function", t.name),
+				slog.String("panic", cut(fmt.Sprint(v))), slog.String("stack", stack()))
+			result, err = nil, handler.ErrPanic
+		}
+	}()
+	return t.fn(ctx, inv)
+}
+
+// findTrigger returns the trigger for (hub, category, event), compared in
+// any letter case.
+func (a *App) findTrigger(hub string, category Category, event string) *trigger {
+	for _, t := range a.triggers {
+		if strings.EqualFold(t.hub.Name(), hub) && t.category == category && strings.EqualFold(t.event, event) {
+			return t
+		}
+	}
+	return nil
+}
+
+// upstreamKeys are the access keys that may sign an upstream request for
+// hub: those of the connections of hub's triggers, or of every trigger's
+// connection for a hub no trigger names (so that an unsigned caller learns
+// nothing about which hubs exist). None when those connections use
+// Microsoft Entra ID: then the function key alone protects the endpoint.
+func (a *App) upstreamKeys(hub string) []string {
+	var keys, all []string
+	for _, t := range a.triggers {
+		k := t.hub.accessKeys()
+		all = append(all, k...)
+		if strings.EqualFold(t.hub.Name(), hub) {
+			keys = append(keys, k...)
+		}
+	}
+	if a.findHub(hub) {
+		return keys
+	}
+	return all
+}
+
+func (a *App) findHub(hub string) bool {
+	for _, t := range a.triggers {
+		if strings.EqualFold(t.hub.Name(), hub) {
+			return true
+		}
+	}
+	return false
+}
+
+// cut bounds a value echoed into a log line or an error message.
+func cut(s string) string {
+	const max = 200
+	if len(s) <= max {
+		return s
+	}
+	i := max
+	for i > 0 && s[i]&0xC0 == 0x80 {
+		i--
+	}
+	return s[:i] + "…"
+}

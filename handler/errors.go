@@ -96,6 +96,15 @@ func writeError(w http.ResponseWriter, err error, sent int) int {
 	return status
 }
 
+// WriteError answers the error JSON {"error":{"code","message"}} with
+// status, for function code that produces its own errors.
+func WriteError(w http.ResponseWriter, status int, code, message string) {
+	var body errorBody
+	body.Error.Code = code
+	body.Error.Message = message
+	writeJSON(w, status, body)
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	raw, err := json.Marshal(v)
 	if err != nil {
