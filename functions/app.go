@@ -33,6 +33,9 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/funcsignalr/funcsignalr/internal/timer"
 )
 
 // App is a function app: the functions registered by name and the SignalR
@@ -49,6 +52,9 @@ type App struct {
 	hubs     []*Hub
 	running  bool
 	log      atomic.Pointer[slog.Logger] // set by Run
+
+	clock    timer.Clock    // standalone timers' clock; nil is the wall clock
+	location *time.Location // standalone timers' time zone; nil is UTC
 }
 
 // kind is what a registration needs of its function folder.

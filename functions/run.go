@@ -12,10 +12,12 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/funcsignalr/funcsignalr/app"
 	"github.com/funcsignalr/funcsignalr/bindings"
 	"github.com/funcsignalr/funcsignalr/handler"
+	"github.com/funcsignalr/funcsignalr/internal/timer"
 )
 
 // Env is the process's view of the world that Run uses: arguments,
@@ -39,6 +41,9 @@ func (a *App) Run(ctx context.Context, env Env) error {
 	a.running = true
 	a.mu.Unlock()
 	env.Functions = a.functions()
+	if a.location == nil {
+		a.location = timeZone(env.Environ)
+	}
 	return app.Run(ctx, env)
 }
 
@@ -116,6 +121,11 @@ func (a *App) check(fa handler.App) error {
 			continue
 		}
 		want := kindOf(fn)
+		if want == kindTimer {
+			if _, err := timer.Parse(fn.Schedule); err != nil {
+				problems = append(problems, fmt.Sprintf("%s/function.json: %v", fn.Name, err))
+			}
+		}
 		if strings.EqualFold(fn.Name, UpstreamFunction) && len(a.triggers) > 0 {
 			if want != kindHTTP {
 				problems = append(problems, fmt.Sprintf("%s/function.json must have an httpTrigger: it receives the SignalR service's upstream requests", fn.Name))
@@ -185,4 +195,19 @@ func registerCall(k kind, name string) string {
 		return fmt.Sprintf("app.Timer(%q, fn)", name)
 	}
 	return fmt.Sprintf("app.Generic(%q, fn)", name)
+}
+
+// timeZone is the time zone of NCRONTAB schedules: WEBSITE_TIME_ZONE (an
+// IANA name on Linux plans) or TZ, else UTC, as on Azure Functions.
+func timeZone(environ []string) *time.Location {
+	for _, key := range []string{"WEBSITE_TIME_ZONE", "TZ"} {
+		for _, kv := range environ {
+			if k, v, ok := strings.Cut(kv, "="); ok && strings.EqualFold(k, key) && v != "" {
+				if loc, err := time.LoadLocation(v); err == nil {
+					return loc
+				}
+			}
+		}
+	}
+	return time.UTC
 }

@@ -2,10 +2,14 @@ package functions
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/funcsignalr/funcsignalr/handler"
+	"github.com/funcsignalr/funcsignalr/internal/timer"
 )
 
 // TimerInfo is a timer invocation as the Functions host describes it (its
@@ -20,23 +24,93 @@ type TimerInfo struct {
 	IsPastDue bool `json:"IsPastDue"`
 }
 
-// TimerSchedule describes the schedule.
+// TimerSchedule describes the schedule: AdjustForDST is true for NCRONTAB
+// schedules, false for a TimeSpan, as the host reports it.
 type TimerSchedule struct {
 	AdjustForDST bool `json:"AdjustForDST"`
 }
 
-// ScheduleStatus is the monitored schedule's state: the last and next
-// occurrences and when the status was last updated. A zero time is unknown.
+// ScheduleStatus is the monitored schedule's state as the host keeps it:
+// Last is when the previous run started, Next the occurrence this run is
+// for, LastUpdated when the status last changed. A zero time is unknown.
 type ScheduleStatus struct {
 	Last        time.Time `json:"Last"`
 	Next        time.Time `json:"Next"`
 	LastUpdated time.Time `json:"LastUpdated"`
 }
 
+func fromTimerInfo(in timer.Info) TimerInfo {
+	out := TimerInfo{Schedule: TimerSchedule{AdjustForDST: in.Schedule.AdjustForDST}, IsPastDue: in.IsPastDue}
+	if s := in.ScheduleStatus; s != nil {
+		out.ScheduleStatus = &ScheduleStatus{Last: s.Last, Next: s.Next, LastUpdated: s.LastUpdated}
+	}
+	return out
+}
+
+// hostTimer runs a timer function for the host's invocation: the TimerInfo
+// is Data.<trigger binding name>, its times read leniently (with or
+// without a zone; 0001-01-01T00:00:00 is the zero time).
 func hostTimer(fn TimerFunc) handler.InvokeFunc {
 	return func(ctx context.Context, f handler.Function, req *handler.InvokeRequest) (*handler.InvocationResult, error) {
-		return nil, fn(ctx, TimerInfo{})
+		raw, ok := req.Data[f.TriggerName]
+		if !ok {
+			return nil, fmt.Errorf("the invocation has no Data.%s (the timerTrigger binding's value)", f.TriggerName)
+		}
+		info, err := timer.DecodeInfo(raw)
+		if err != nil {
+			return nil, fmt.Errorf("Data.%s is not a TimerInfo: %w", f.TriggerName, err)
+		}
+		if err := fn(ctx, fromTimerInfo(info)); err != nil {
+			return nil, err
+		}
+		return &handler.InvocationResult{}, nil
 	}
 }
 
-func (a *App) runTimers(ctx context.Context, fa handler.App, logger *slog.Logger) {}
+// timerJobs builds the standalone runner's jobs from the timer folders.
+func (a *App) timerJobs(fa handler.App) ([]timer.Job, error) {
+	var jobs []timer.Job
+	var problems []error
+	for _, f := range fa.Functions {
+		if f.Trigger != handler.TriggerTimer {
+			continue
+		}
+		fn, ok := a.timerFunc(f.Name)
+		if !ok {
+			continue // reported by check
+		}
+		sched, err := timer.Parse(f.Schedule)
+		if err != nil {
+			problems = append(problems, fmt.Errorf("%s/function.json: %w", f.Name, err))
+			continue
+		}
+		monitor := f.UseMonitor == nil || *f.UseMonitor
+		jobs = append(jobs, timer.Job{Name: f.Name, Schedule: sched, RunOnStartup: f.RunOnStartup, UseMonitor: monitor,
+			Run: func(ctx context.Context, info timer.Info) error { return fn(ctx, fromTimerInfo(info)) }})
+	}
+	return jobs, errors.Join(problems...)
+}
+
+func (a *App) timerFunc(name string) (TimerFunc, bool) {
+	for n, fn := range a.timers {
+		if strings.EqualFold(n, name) {
+			return fn, true
+		}
+	}
+	return nil, false
+}
+
+// runTimers fires the timer functions on their schedules until ctx ends,
+// as the host would: standalone only. The host's time zone is UTC unless
+// WEBSITE_TIME_ZONE (or TZ) names another, read at Run.
+func (a *App) runTimers(ctx context.Context, fa handler.App, log *slog.Logger) {
+	jobs, err := a.timerJobs(fa)
+	if err != nil { // already refused by check; kept for safety
+		log.Error("timer functions not started", "error", err.Error())
+		return
+	}
+	r := &timer.Runner{Jobs: jobs, Clock: a.clock, Logger: log, Location: a.location}
+	if err := r.Run(ctx); err != nil {
+		log.Error("timer functions not started", "error", err.Error())
+	}
+}

@@ -1,0 +1,183 @@
+package functions_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/funcsignalr/funcsignalr/functions"
+	"github.com/funcsignalr/funcsignalr/internal/timer"
+)
+
+func timerJSON(schedule string, runOnStartup bool) string {
+	fj, _ := json.Marshal(map[string]any{"bindings": []any{map[string]any{
+		"type": "timerTrigger", "direction": "in", "name": "myTimer", "schedule": schedule, "runOnStartup": runOnStartup}}})
+	return string(fj)
+}
+
+var start = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC) // a Monday
+
+func TestStandaloneTimerFiresOnSchedule(t *testing.T) {
+	tests := []struct {
+		name         string
+		schedule     string
+		runOnStartup bool
+		advance      time.Duration // after start-up, until the first scheduled run
+		wantMonitor  bool
+	}{
+		{"NCRONTAB with seconds", "*/5 * * * * *", false, 5 * time.Second, false},
+		{"NCRONTAB without seconds", "*/2 * * * *", false, 2 * time.Minute, true},
+		{"TimeSpan", "00:00:30", false, 30 * time.Second, false},
+		{"runOnStartup", "0 0 * * * *", true, time.Hour, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := timer.NewFakeClock(start)
+			runs := make(chan functions.TimerInfo, 4)
+			app := functions.New()
+			functions.SetClock(app, clock)
+			app.Timer("tick", func(ctx context.Context, info functions.TimerInfo) error {
+				runs <- info
+				return nil
+			})
+			run(t, app, appDir(t, map[string]string{"tick": timerJSON(tt.schedule, tt.runOnStartup)}, nil), nil, false)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if tt.runOnStartup {
+				select {
+				case info := <-runs:
+					if info.IsPastDue {
+						t.Errorf("runOnStartup run: IsPastDue true, want false")
+					}
+				case <-ctx.Done():
+					t.Fatal("runOnStartup: no run at start-up")
+				}
+			}
+			if err := clock.BlockUntil(ctx, 1); err != nil {
+				t.Fatalf("the runner never waited: %v", err)
+			}
+			select {
+			case info := <-runs:
+				t.Fatalf("ran before its time: %+v", info)
+			default:
+			}
+			clock.Advance(tt.advance)
+			select {
+			case info := <-runs:
+				if info.IsPastDue {
+					t.Errorf("IsPastDue true for an on-time run")
+				}
+				if (info.ScheduleStatus != nil) != tt.wantMonitor {
+					t.Errorf("ScheduleStatus %+v, want monitored=%v", info.ScheduleStatus, tt.wantMonitor)
+				}
+				if tt.wantMonitor && !info.ScheduleStatus.Next.Equal(start.Add(tt.advance)) {
+					t.Errorf("ScheduleStatus.Next %v, want the occurrence %v", info.ScheduleStatus.Next, start.Add(tt.advance))
+				}
+			case <-ctx.Done():
+				t.Fatal("no run after the schedule's time passed")
+			}
+		})
+	}
+}
+
+func TestTimersDoNotFireUnderTheHost(t *testing.T) {
+	clock := timer.NewFakeClock(start)
+	app := functions.New()
+	functions.SetClock(app, clock)
+	fired := make(chan struct{}, 1)
+	app.Timer("tick", func(context.Context, functions.TimerInfo) error { fired <- struct{}{}; return nil })
+	r := run(t, app, appDir(t, map[string]string{"tick": timerJSON("* * * * * *", true)}, nil),
+		[]string{"FUNCTIONS_CUSTOMHANDLER_PORT=0"}, false)
+	clock.Advance(time.Hour)
+	status, body := call(t, "POST", "http://"+r.addrs["handler"]+"/tick", "application/json",
+		`{"Data":{"myTimer":{"Schedule":{"AdjustForDST":true},"ScheduleStatus":null,"IsPastDue":false}},"Metadata":{}}`)
+	if status != 200 {
+		t.Fatalf("invocation: %d %s", status, body)
+	}
+	select {
+	case <-fired: // the host's invocation
+	default:
+		t.Fatal("the host's invocation did not run the function")
+	}
+	select {
+	case <-fired:
+		t.Fatal("the timer fired by itself under the host")
+	default:
+	}
+}
+
+func TestHostInvocations(t *testing.T) {
+	got := make(chan functions.TimerInfo, 1)
+	app := functions.New()
+	app.Timer("tick", func(ctx context.Context, info functions.TimerInfo) error { got <- info; return nil })
+	app.Timer("failing", func(context.Context, functions.TimerInfo) error { return errors.New("database down") })
+	app.Timer("panicking", func(context.Context, functions.TimerInfo) error { panic("secret-panic-text") })
+	app.Generic("work", func(ctx context.Context, req *functions.InvokeRequest) (*functions.InvokeResponse, error) {
+		var item string
+		if err := json.Unmarshal(req.Data["item"], &item); err != nil {
+			return nil, err
+		}
+		return &functions.InvokeResponse{Outputs: map[string]any{"out": strings.ToUpper(item)}, Logs: []string{"done"}, ReturnValue: len(item)}, nil
+	})
+	app.Generic("genpanic", func(context.Context, *functions.InvokeRequest) (*functions.InvokeResponse, error) { panic("secret-panic-text") })
+	app.HTTP("httppanic", http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("secret-panic-text") }))
+	dir := appDir(t, map[string]string{
+		"tick": timerJSON("0 */5 * * * *", false), "failing": timerJSON("0 0 * * * *", false), "panicking": timerJSON("0 0 * * * *", false),
+		"work": queueJSON, "genpanic": queueJSON, "httppanic": httpAnon,
+	}, nil)
+	r := run(t, app, dir, []string{"FUNCTIONS_CUSTOMHANDLER_PORT=0"}, false)
+	base := "http://" + r.addrs["handler"]
+	tests := []struct {
+		name, path, body string
+		wantStatus       int
+		wantBody         string // exact JSON, or an error code
+	}{
+		{"timer with the host's old timestamps", "/tick",
+			`{"Data":{"myTimer":{"Schedule":{"AdjustForDST":true},"ScheduleStatus":{"Last":"0001-01-01T00:00:00","Next":"2026-03-02T10:05:00","LastUpdated":"0001-01-01T00:00:00"},"IsPastDue":true}},"Metadata":{"sys":{"MethodName":"tick"}}}`,
+			200, `{"Outputs":{},"Logs":[],"ReturnValue":null}`},
+		{"timer error fails the invocation", "/failing", `{"Data":{"myTimer":{"IsPastDue":false}},"Metadata":{}}`, 500, "InternalError"},
+		{"timer panic fails the invocation", "/panicking", `{"Data":{"myTimer":{"IsPastDue":false}},"Metadata":{}}`, 500, "InternalError"},
+		{"timer without its binding", "/tick", `{"Data":{},"Metadata":{}}`, 500, "InternalError"},
+		{"generic", "/work", `{"Data":{"item":"hello"},"Metadata":{"DequeueCount":1}}`, 200, `{"Outputs":{"out":"HELLO"},"Logs":["done"],"ReturnValue":5}`},
+		{"generic panic", "/genpanic", `{"Data":{"item":"x"},"Metadata":{}}`, 500, "InternalError"},
+		{"not JSON", "/work", `nope`, 400, "InvalidJson"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, body := call(t, "POST", base+tt.path, "application/json", tt.body)
+			if status != tt.wantStatus {
+				t.Fatalf("status %d (%s), want %d", status, body, tt.wantStatus)
+			}
+			if strings.HasPrefix(body, `{"error"`) {
+				if code := errorCode(t, body); code != tt.wantBody {
+					t.Errorf("code %q (%s), want %q", code, body, tt.wantBody)
+				}
+			} else if body != tt.wantBody {
+				t.Errorf("body %s, want %s", body, tt.wantBody)
+			}
+			if strings.Contains(body, "secret-panic-text") {
+				t.Errorf("a panic's text reached the answer: %s", body)
+			}
+		})
+	}
+	info := <-got
+	if !info.IsPastDue || info.ScheduleStatus == nil || !info.ScheduleStatus.Last.IsZero() ||
+		!info.ScheduleStatus.Next.Equal(time.Date(2026, 3, 2, 10, 5, 0, 0, time.UTC)) {
+		t.Errorf("TimerInfo %+v (status %+v), want IsPastDue, zero Last, Next 10:05 UTC", info, info.ScheduleStatus)
+	}
+
+	// An HTTP function's panic: 500 InternalError, the process keeps serving.
+	for i := 0; i < 2; i++ {
+		status, body := call(t, "GET", base+"/api/httppanic", "", "")
+		if status != 500 || errorCode(t, body) != "InternalError" || strings.Contains(body, "secret-panic-text") {
+			t.Errorf("HTTP panic %d: %d %s, want 500 InternalError without the panic's text", i, status, body)
+		}
+	}
+	if n := strings.Count(r.stderr.String(), "secret-panic-text"); n < 4 {
+		t.Errorf("%d panics logged, want 4 with their stacks:\n%s", n, r.stderr)
+	}
+}
