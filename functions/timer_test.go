@@ -123,7 +123,9 @@ func TestHostInvocations(t *testing.T) {
 		}
 		return &functions.InvokeResponse{Outputs: map[string]any{"out": strings.ToUpper(item)}, Logs: []string{"done"}, ReturnValue: len(item)}, nil
 	})
-	app.Generic("genpanic", func(context.Context, *functions.InvokeRequest) (*functions.InvokeResponse, error) { panic("secret-panic-text") })
+	app.Generic("genpanic", func(context.Context, *functions.InvokeRequest) (*functions.InvokeResponse, error) {
+		panic("secret-panic-text")
+	})
 	app.HTTP("httppanic", http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("secret-panic-text") }))
 	dir := appDir(t, map[string]string{
 		"tick": timerJSON("0 */5 * * * *", false), "failing": timerJSON("0 0 * * * *", false), "panicking": timerJSON("0 0 * * * *", false),
