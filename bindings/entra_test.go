@@ -436,7 +436,7 @@ func TestEntraKeyLifetime(t *testing.T) {
 		}
 		checkKid(t, token, 2)
 		eventually(t, "the failed refresh", func() bool { return ks.exchanges() == 3 })
-		time.Sleep(20 * time.Millisecond) // let the failure be recorded
+		eventually(t, "the failure to be recorded", func() bool { return bindings.KeyExchangeIdle(c) })
 		for range 5 {
 			if _, err := negotiate(t); err != nil {
 				t.Fatal(err)
@@ -446,9 +446,10 @@ func TestEntraKeyLifetime(t *testing.T) {
 		if _, err := negotiate(t); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(20 * time.Millisecond)
-		if got := ks.exchanges(); got != 3 {
-			t.Errorf("exchanges within 5 min of a failure: got %d, want 3", got)
+		// negotiate starts a due refresh before it returns: none is
+		// running and none has reached the service.
+		if got, idle := ks.exchanges(), bindings.KeyExchangeIdle(c); got != 3 || !idle {
+			t.Errorf("within 5 min of a failure: got %d exchanges (idle %v), want 3 and none running", got, idle)
 		}
 		clock.Advance(5 * time.Minute)
 		if _, err := negotiate(t); err != nil {
@@ -458,7 +459,7 @@ func TestEntraKeyLifetime(t *testing.T) {
 	})
 
 	t.Run("after 120 min the key is not used", func(t *testing.T) {
-		time.Sleep(20 * time.Millisecond)
+		eventually(t, "the retried refresh to fail", func() bool { return bindings.KeyExchangeIdle(c) })
 		clock.Advance(60 * time.Minute) // key 2 is 126 min old
 		_, err := negotiate(t)
 		e := asError(t, err)
@@ -487,16 +488,18 @@ func TestEntraBackgroundRefresher(t *testing.T) {
 	if _, err := c.Negotiate(context.Background(), "", nil); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(20 * time.Millisecond)
-	if got := ks.exchanges(); got != 1 {
-		t.Errorf("exchanges before 55 min: got %d, want 1", got)
+	// The refresher reads the clock on each tick: let it look at the fresh
+	// key a few times.
+	reads := clock.Reads()
+	eventually(t, "three ticks of the refresher", func() bool { return clock.Reads() >= reads+3 })
+	if got, idle := ks.exchanges(), bindings.KeyExchangeIdle(c); got != 1 || !idle {
+		t.Errorf("before 55 min: got %d exchanges (idle %v), want 1 and none running", got, idle)
 	}
 	clock.Advance(55 * time.Minute)
 	eventually(t, "the background refresh", func() bool { return ks.exchanges() == 2 })
 
-	c.Close()
+	c.Close() // returns once the refresher and any exchange have ended
 	clock.Advance(200 * time.Minute)
-	time.Sleep(30 * time.Millisecond)
 	if got := ks.exchanges(); got != 2 {
 		t.Errorf("exchanges after Close: got %d, want 2", got)
 	}

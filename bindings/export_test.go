@@ -32,3 +32,11 @@ func BuildSendRequest(ctx context.Context, c *Client, op *Operation) (*http.Requ
 	}
 	return req.Raw(), nil
 }
+
+// KeyExchangeIdle reports whether c runs no access-key exchange: a failed
+// one has been recorded once this holds.
+func KeyExchangeIdle(c *Client) bool {
+	c.keys.mu.Lock()
+	defer c.keys.mu.Unlock()
+	return c.keys.inflight == nil
+}

@@ -144,8 +144,9 @@ func asError(tb testing.TB, err error) *bindings.Error {
 
 // fakeClock is an injected clock that moves only when told.
 type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
+	mu    sync.Mutex
+	now   time.Time
+	reads int
 }
 
 func newFakeClock() *fakeClock { return &fakeClock{now: time.Unix(1_800_000_000, 0)} }
@@ -153,7 +154,15 @@ func newFakeClock() *fakeClock { return &fakeClock{now: time.Unix(1_800_000_000,
 func (c *fakeClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.reads++
 	return c.now
+}
+
+// Reads tells how many times Now was called.
+func (c *fakeClock) Reads() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reads
 }
 
 func (c *fakeClock) Advance(d time.Duration) {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"sort"
 	"strings"
@@ -205,23 +206,42 @@ func TestGracefulShutdownFinishesInFlightSends(t *testing.T) {
 	type result struct {
 		status int
 		body   string
+		err    error
 	}
 	done := make(chan result, 1)
-	go func() {
-		status, _, body := call(t, h, "POST", "/api/send", http.Header{"X-Functions-Key": {"test-function-key"}}, `{"target":"t"}`)
-		done <- result{status, body}
+	go func() { // no t.Fatal here: it must run on the test's goroutine
+		req, err := http.NewRequest("POST", h.URL+"/api/send", strings.NewReader(`{"target":"t"}`))
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		req.Header.Set("X-Functions-Key", "test-function-key")
+		resp, err := httpClient.Do(req)
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		done <- result{resp.StatusCode, string(body), err}
 	}()
 	select {
 	case <-arrived:
+	case r := <-done:
+		t.Fatalf("the send ended (%d %s, %v) before it reached the service", r.status, r.body, r.err)
 	case <-time.After(5 * time.Second):
 		t.Fatal("the send never reached the service")
 	}
 	if err := h.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	r := <-done
-	if r.status != 202 {
-		t.Errorf("in-flight send = %d %s, want 202", r.status, r.body)
+	select {
+	case r := <-done:
+		if r.err != nil || r.status != 202 {
+			t.Errorf("in-flight send = %d %s (%v), want 202", r.status, r.body, r.err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the in-flight send did not end within 15 s of SIGTERM")
 	}
 	if err := h.Wait(5 * time.Second); err != nil {
 		t.Errorf("handler exit: %v, want a clean exit", err)

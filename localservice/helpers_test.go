@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -319,10 +320,34 @@ func (c *wsClient) expectClose() hubMessage {
 	if m.Type != msgClose {
 		c.tb.Fatalf("got message %s, want a close message", m.raw)
 	}
-	if _, err := c.tryNextRecord(testTimeout); err == nil {
-		c.tb.Fatalf("the connection stayed open after its close message")
-	}
+	c.expectClosed()
 	return m
+}
+
+// expectClosed checks that the service closes the WebSocket, with no
+// message first, within testTimeout. A read that times out is a connection
+// still open, not a close.
+func (c *wsClient) expectClosed() {
+	c.tb.Helper()
+	rec, err := c.tryNextRecord(testTimeout)
+	switch {
+	case err == nil:
+		c.tb.Fatalf("got message %q, want the connection closed", rec)
+	case errors.Is(err, context.DeadlineExceeded):
+		c.tb.Fatalf("the connection is still open after %v, want it closed", testTimeout)
+	case websocket.CloseStatus(err) == -1 && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF):
+		c.tb.Fatalf("read: %v, want a closed connection", err)
+	}
+}
+
+// waitFor polls cond until it holds, failing after testTimeout.
+func waitFor(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	for deadline := time.Now().Add(testTimeout); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			tb.Fatalf("gave up waiting after %v for %s", testTimeout, what)
+		}
+	}
 }
 
 // sseClient is a hub-protocol client over Server-Sent Events.

@@ -3,6 +3,7 @@ package localservice
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"runtime"
@@ -81,6 +82,61 @@ func poll(e *testEnv, u, token string) (int, string) {
 	return status, body
 }
 
+// pollResult is the answer to a long poll sent in the background.
+type pollResult struct {
+	status int
+	body   string
+	err    error
+}
+
+// startPoll sends one long poll in the background and waits until the
+// service holds it for the connection whose token is connToken.
+func startPoll(e *testEnv, u, token, connToken string) <-chan pollResult {
+	e.tb.Helper()
+	done := make(chan pollResult, 1)
+	go func() {
+		req, err := http.NewRequest("GET", e.base+u, nil)
+		if err != nil {
+			done <- pollResult{err: err}
+			return
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- pollResult{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		done <- pollResult{resp.StatusCode, string(body), err}
+	}()
+	waitFor(e.tb, "the long poll to be held", func() bool {
+		c := e.svc.lookup(connToken)
+		if c == nil {
+			return false
+		}
+		c.pmu.Lock()
+		defer c.pmu.Unlock()
+		return c.polling
+	})
+	return done
+}
+
+// waitPoll waits for the answer to a poll started by startPoll.
+func waitPoll(tb testing.TB, done <-chan pollResult) (int, string) {
+	tb.Helper()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			tb.Fatalf("long poll: %v", r.err)
+		}
+		return r.status, r.body
+	case <-time.After(testTimeout):
+		tb.Fatal("the long poll did not end")
+		return 0, ""
+	}
+}
+
 func TestLongPolling(t *testing.T) {
 	e := newEnv(t, Options{}, func(s *Service) { s.pollTimeout = 100 * time.Millisecond })
 	nr := e.negotiate("chat", "u")
@@ -107,11 +163,9 @@ func TestLongPolling(t *testing.T) {
 			return poll(e, u, tok)
 		}, 200, `{"type":1,"target":"a","arguments":[]}` + "\x1e" + `{"type":1,"target":"b","arguments":[2]}` + "\x1e"},
 		{"message while polling", func() (int, string) {
-			go func() {
-				time.Sleep(20 * time.Millisecond)
-				e.send("chat", "connections/"+nr.ConnectionID, "c")
-			}()
-			return poll(e, u, tok)
+			done := startPoll(e, u, tok, nr.ConnectionToken)
+			e.send("chat", "connections/"+nr.ConnectionID, "c")
+			return waitPoll(t, done)
 		}, 200, `{"type":1,"target":"c","arguments":[]}` + "\x1e"},
 		{"close message", func() (int, string) {
 			e.mustREST("DELETE", "/api/hubs/chat/connections/"+nr.ConnectionID+v+"&reason=bye", "", 200)
@@ -138,19 +192,12 @@ func TestLongPollingDelete(t *testing.T) {
 	if st, body := poll(e, u, tok); st != 200 || body != "{}\x1e" {
 		t.Fatalf("got %d %q, want the handshake response", st, body)
 	}
-	done := make(chan int, 1)
-	go func() { st, _ := poll(e, u, tok); done <- st }()
-	time.Sleep(20 * time.Millisecond)
+	done := startPoll(e, u, tok, nr.ConnectionToken)
 	if st, _, _ := e.do("DELETE", u, tok, "", nil); st != 202 {
 		t.Fatalf("DELETE: got %d, want 202", st)
 	}
-	select {
-	case st := <-done:
-		if st != 204 {
-			t.Errorf("pending poll: got %d, want 204", st)
-		}
-	case <-time.After(testTimeout):
-		t.Fatal("the pending poll did not end")
+	if st, _ := waitPoll(t, done); st != 204 {
+		t.Errorf("pending poll: got %d, want 204", st)
 	}
 	e.mustREST("HEAD", "/api/hubs/chat/connections/"+nr.ConnectionID+"?api-version=2022-06-01", "", 404)
 }
@@ -188,9 +235,7 @@ func TestClose(t *testing.T) {
 		poll(e, u, tok)
 		e.do("POST", u, tok, `{"protocol":"json","version":1}`+"\x1e", nil)
 		poll(e, u, tok)
-		lp := make(chan string, 1)
-		go func() { _, body := poll(e, u, tok); lp <- body }()
-		time.Sleep(20 * time.Millisecond)
+		lp := startPoll(e, u, tok, nr.ConnectionToken)
 
 		closed := make(chan time.Duration, 1)
 		go func() {
@@ -205,13 +250,8 @@ func TestClose(t *testing.T) {
 			t.Errorf("SSE: got %s, want a close message allowing reconnect", m.raw)
 		}
 		sse.waitEnd()
-		select {
-		case body := <-lp:
-			if !strings.HasPrefix(body, `{"type":7`) {
-				t.Errorf("long poll: got %q, want a close message", body)
-			}
-		case <-time.After(testTimeout):
-			t.Fatal("the long poll did not end")
+		if _, body := waitPoll(t, lp); !strings.HasPrefix(body, `{"type":7`) {
+			t.Errorf("long poll: got %q, want a close message", body)
 		}
 		select {
 		case d := <-closed:
