@@ -33,10 +33,19 @@ func BuildSendRequest(ctx context.Context, c *Client, op *Operation) (*http.Requ
 	return req.Raw(), nil
 }
 
-// KeyExchangeIdle reports whether c runs no access-key exchange: a failed
-// one has been recorded once this holds.
+// KeyExchangeIdle reports whether no endpoint of c runs an access-key
+// exchange: a failed one has been recorded once this holds.
 func KeyExchangeIdle(c *Client) bool {
-	c.keys.mu.Lock()
-	defer c.keys.mu.Unlock()
-	return c.keys.inflight == nil
+	for _, ep := range c.eps {
+		if ep.keys == nil {
+			continue
+		}
+		ep.keys.mu.Lock()
+		idle := ep.keys.inflight == nil
+		ep.keys.mu.Unlock()
+		if !idle {
+			return false
+		}
+	}
+	return true
 }
