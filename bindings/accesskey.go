@@ -202,6 +202,7 @@ type accessKeyAnswer struct {
 // Each error's message names the step that failed.
 func (k *keyCache) exchange(ctx context.Context) (*heldKey, error) {
 	ctx, tokens := trackTokens(ctx)
+	ctx, reach := trackReach(ctx)
 	req, err := runtime.NewRequest(ctx, http.MethodGet, k.url)
 	if err != nil {
 		return nil, errorf(CodeAuthenticationUnavailable, err, "access-key exchange with %s: build request", k.serverName)
@@ -215,6 +216,9 @@ func (k *keyCache) exchange(ctx context.Context) (*heldKey, error) {
 		case errors.As(err, &te):
 			return nil, errorf(CodeAuthenticationUnavailable, err,
 				"could not get a Microsoft Entra ID token (scope %s) for the access-key exchange with %s", EntraScope, k.serverName)
+		case isTimeout(err) && reach.unreached() != "":
+			return nil, errorf(CodeAuthenticationUnavailable, err,
+				"access-key exchange with %s failed: could not reach the service within %s: %s", k.serverName, k.timeout, reach.unreached())
 		case isTimeout(err):
 			return nil, errorf(CodeAuthenticationUnavailable, err,
 				"access-key exchange with %s failed: the service did not answer within %s", k.serverName, k.timeout)
@@ -222,7 +226,7 @@ func (k *keyCache) exchange(ctx context.Context) (*heldKey, error) {
 			return nil, errorf(CodeAuthenticationUnavailable, err, "access-key exchange with %s was canceled", k.serverName)
 		default:
 			return nil, errorf(CodeAuthenticationUnavailable, err,
-				"access-key exchange with %s failed: could not reach the service: %s", k.serverName, transportReason(err))
+				"access-key exchange with %s failed: could not reach the service: %s", k.serverName, reachReason(err))
 		}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {

@@ -75,21 +75,27 @@ func transportReason(err error) string {
 }
 
 // callError maps a failed pipeline call, described by what (e.g.
-// "POST /api/hubs/h/:send"), onto an *Error. The cause is kept in Err; the
+// "POST /api/hubs/h/:send"), onto an *Error: a service that no try could
+// connect to (refused, DNS, TLS) is a ServiceError saying which, even when
+// the time ran out during the retries; one that took the request and did
+// not answer in time is a ServiceTimeout. The cause is kept in Err; the
 // message never copies a credential's error text, which may hold a response
 // dump.
-func callError(err error, what string, timeout time.Duration) *Error {
+func callError(err error, what string, timeout time.Duration, reach *reachTracker) *Error {
 	var te *tokenError
 	switch {
 	case errors.As(err, &te):
 		return errorf(CodeAuthenticationUnavailable, err,
 			"could not get a Microsoft Entra ID token (scope %s) for %s", EntraScope, what)
 	case isTimeout(err):
+		if why := reach.unreached(); why != "" {
+			return errorf(CodeServiceError, err, "could not reach the SignalR service for %s within %s: %s", what, timeout, why)
+		}
 		return errorf(CodeServiceTimeout, err, "SignalR service did not answer %s within %s", what, timeout)
 	case errors.Is(err, context.Canceled):
 		return errorf(CodeServiceTimeout, err, "%s was canceled before the SignalR service answered", what)
 	default:
-		return errorf(CodeServiceError, err, "could not reach the SignalR service for %s: %s", what, transportReason(err))
+		return errorf(CodeServiceError, err, "could not reach the SignalR service for %s: %s", what, reachReason(err))
 	}
 }
 

@@ -72,7 +72,7 @@ var defaultTransport = sync.OnceValue(func() *http.Client {
 // when an azcore log listener is set, and redacts Authorization.
 func newPipeline(o Options, auth policy.Policy) runtime.Pipeline {
 	return runtime.NewPipeline(moduleName, moduleVersion,
-		runtime.PipelineOptions{PerRetry: []policy.Policy{auth}},
+		runtime.PipelineOptions{PerRetry: []policy.Policy{auth, reachPolicy{}}},
 		&policy.ClientOptions{
 			Transport: o.Transport,
 			Retry: policy.RetryOptions{

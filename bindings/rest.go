@@ -37,6 +37,7 @@ func (e *endpoint) do(ctx context.Context, op *Operation, timeout time.Duration)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	ctx, tokens := trackTokens(ctx)
+	ctx, reach := trackReach(ctx)
 	req, err := e.newRequest(ctx, op)
 	if err != nil {
 		return err
@@ -44,7 +45,7 @@ func (e *endpoint) do(ctx context.Context, op *Operation, timeout time.Duration)
 	what := req.Raw().Method + " " + req.Raw().URL.EscapedPath()
 	resp, err := e.pipeline.Do(req)
 	if err != nil {
-		return callError(tokens.explain(err), what, timeout)
+		return callError(tokens.explain(err), what, timeout, reach)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return answerError(resp, what)
