@@ -385,8 +385,15 @@ type fleet struct {
 	stray     atomic.Int64 // invocations with an unexpected argument
 }
 
-// openFleet connects n clients through negotiateURL, 8 at a time.
+// openFleet connects n JSON clients through negotiateURL, 8 at a time.
 func openFleet(ctx context.Context, hc *http.Client, negotiateURL string, n, seqs int) (*fleet, error) {
+	return openFleetWith(ctx, n, seqs, func(ctx context.Context, onInvocation func([]byte, time.Time)) (*sigClient, error) {
+		return dialSignalR(ctx, hc, negotiateURL, onInvocation)
+	})
+}
+
+// openFleetWith connects n clients with dial, 8 at a time.
+func openFleetWith(ctx context.Context, n, seqs int, dial func(ctx context.Context, onInvocation func([]byte, time.Time)) (*sigClient, error)) (*fleet, error) {
 	f := &fleet{clients: make([]*sigClient, n), recv: make([][]int64, n)}
 	next := atomic.Int64{}
 	var wg sync.WaitGroup
@@ -403,7 +410,7 @@ func openFleet(ctx context.Context, hc *http.Client, negotiateURL string, n, seq
 				}
 				f.recv[i] = make([]int64, seqs)
 				row := f.recv[i]
-				c, err := dialSignalR(ctx, hc, negotiateURL, func(arg []byte, at time.Time) {
+				c, err := dial(ctx, func(arg []byte, at time.Time) {
 					seq, err := strconv.Atoi(string(arg))
 					if err != nil || seq < 0 || seq >= len(row) || row[seq] != 0 {
 						f.stray.Add(1)
@@ -470,7 +477,7 @@ func (f *fleet) broadcast(ctx context.Context, cfg config, paths *sendPaths) ([]
 	for round, direct := range []bool{false, true, false, true, true, false} {
 		target := f.delivered.Load() + n*int64(cfg.burst)
 		first := seq
-		frames0 := framesRead.Load()
+		frames0 := defaultStats.frames.Load()
 		start := time.Now()
 		if err := sendConcurrently(ctx, paths, direct, first, cfg.burst, cfg.senders); err != nil {
 			return nil, err
@@ -491,7 +498,7 @@ func (f *fleet) broadcast(ctx context.Context, cfg config, paths *sendPaths) ([]
 			k, path = 1, "REST"
 		}
 		r := float64(n*int64(cfg.burst)) / time.Unix(0, last).Sub(start).Seconds()
-		mpf := float64(n*int64(cfg.burst)) / float64(framesRead.Load()-frames0)
+		mpf := float64(n*int64(cfg.burst)) / float64(defaultStats.frames.Load()-frames0)
 		fmt.Fprintf(os.Stderr, "benchtab: broadcast burst %d via %s: %.0f deliveries/s, %.1f messages per frame, sends took %v of %v\n", round+1, path, r, mpf, sentIn.Round(time.Millisecond), time.Unix(0, last).Sub(start).Round(time.Millisecond))
 		if round >= 2 {
 			rate[k], perFrame[k] = append(rate[k], r), append(perFrame[k], mpf)

@@ -9,21 +9,35 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/funcsignalr/funcsignalr/internal/msgpackhub"
 )
 
 // sigClient is the smallest SignalR client that does what the official ones
 // do against funcsignalr: negotiate through the function (which redirects
 // to the service), negotiate at the service, connect over WebSockets and
-// speak the JSON hub protocol. It only listens: each invocation's first
-// argument goes to the callback with the time its frame arrived.
+// speak the JSON or the MessagePack hub protocol. It only listens: each
+// invocation's first argument (as JSON) goes to the callback with the time
+// its frame arrived.
 type sigClient struct {
-	ws *websocket.Conn
-	id string // connectionId
+	ws     *websocket.Conn
+	id     string // connectionId
+	binary bool   // MessagePack
+	frames msgpackhub.FrameReader
+	stats  *wireStats
+}
+
+// wireStats counts what a group of clients read after their handshakes.
+type wireStats struct {
+	frames atomic.Int64 // WebSocket messages: the service coalesces queued hub messages into one
+	bytes  atomic.Int64 // their payload bytes
 }
 
 // connectionInfo is negotiate's answer.
@@ -41,13 +55,22 @@ type hubMessage struct {
 
 const recordSeparator = 0x1e
 
-// dialSignalR connects a client through negotiateURL (the function's
+// dialSignalR connects a JSON client through negotiateURL (the function's
 // /api/negotiate). onInvocation runs on the client's read goroutine.
 func dialSignalR(ctx context.Context, hc *http.Client, negotiateURL string, onInvocation func(arg0 []byte, at time.Time)) (*sigClient, error) {
 	var info connectionInfo
 	if err := postJSON(ctx, hc, negotiateURL, "", &info); err != nil {
 		return nil, fmt.Errorf("negotiate function: %w", err)
 	}
+	return dialService(ctx, hc, info, false, &defaultStats, onInvocation)
+}
+
+// defaultStats counts for the clients of dialSignalR.
+var defaultStats wireStats
+
+// dialService connects a client to the service at info.URL with
+// info.AccessToken, speaking MessagePack when binary is set.
+func dialService(ctx context.Context, hc *http.Client, info connectionInfo, binary bool, stats *wireStats, onInvocation func(arg0 []byte, at time.Time)) (*sigClient, error) {
 	u, err := url.Parse(info.URL)
 	if err != nil {
 		return nil, fmt.Errorf("negotiate url %q: %w", info.URL, err)
@@ -74,7 +97,11 @@ func dialSignalR(ctx context.Context, hc *http.Client, negotiateURL string, onIn
 		return nil, fmt.Errorf("connect WebSocket: %w", err)
 	}
 	ws.SetReadLimit(1 << 20)
-	if err := ws.Write(ctx, websocket.MessageText, []byte(`{"protocol":"json","version":1}`+"\x1e")); err != nil {
+	handshake, typ := `{"protocol":"json","version":1}`+"\x1e", websocket.MessageText
+	if binary {
+		handshake, typ = `{"protocol":"messagepack","version":1}`+"\x1e", websocket.MessageBinary
+	}
+	if err := ws.Write(ctx, typ, []byte(handshake)); err != nil {
 		ws.CloseNow()
 		return nil, fmt.Errorf("send handshake: %w", err)
 	}
@@ -89,19 +116,14 @@ func dialSignalR(ctx context.Context, hc *http.Client, negotiateURL string, onIn
 		ws.CloseNow()
 		return nil, fmt.Errorf("handshake refused: %q", p)
 	}
-	c := &sigClient{ws: ws, id: conn.ConnectionID}
-	if err := dispatch(rest, at, onInvocation); err != nil {
+	c := &sigClient{ws: ws, id: conn.ConnectionID, binary: binary, frames: msgpackhub.FrameReader{Max: 1 << 20}, stats: stats}
+	if err := c.dispatch(rest, at, onInvocation); err != nil {
 		ws.CloseNow()
 		return nil, err
 	}
 	go c.readLoop(onInvocation)
 	return c, nil
 }
-
-// framesRead counts the WebSocket frames every client read after its
-// handshake: the service coalesces queued messages into one frame, and how
-// much it does explains broadcast throughput.
-var framesRead atomic.Int64
 
 // readLoop reads frames until the connection ends.
 func (c *sigClient) readLoop(onInvocation func([]byte, time.Time)) {
@@ -110,8 +132,9 @@ func (c *sigClient) readLoop(onInvocation func([]byte, time.Time)) {
 		if err != nil {
 			return
 		}
-		framesRead.Add(1)
-		if err := dispatch(p, time.Now(), onInvocation); err != nil {
+		c.stats.frames.Add(1)
+		c.stats.bytes.Add(int64(len(p)))
+		if err := c.dispatch(p, time.Now(), onInvocation); err != nil {
 			c.ws.CloseNow()
 			return
 		}
@@ -120,7 +143,30 @@ func (c *sigClient) readLoop(onInvocation func([]byte, time.Time)) {
 
 // dispatch splits a frame into messages and hands on invocations. A close
 // message ends the client.
-func dispatch(frame []byte, at time.Time, onInvocation func([]byte, time.Time)) error {
+func (c *sigClient) dispatch(frame []byte, at time.Time, onInvocation func([]byte, time.Time)) error {
+	if c.binary {
+		msgs, err := c.frames.Feed(frame)
+		if err != nil {
+			return err
+		}
+		for _, msg := range msgs {
+			t, err := msgpackhub.MessageType(msg)
+			if err != nil {
+				return err
+			}
+			switch t {
+			case msgpackhub.TypeInvocation:
+				arg0, err := firstIntArgument(msg)
+				if err != nil {
+					return err
+				}
+				onInvocation(arg0, at)
+			case msgpackhub.TypeClose:
+				return errors.New("closed by the service")
+			}
+		}
+		return nil
+	}
 	for len(frame) > 0 {
 		var rec []byte
 		var ok bool
@@ -176,4 +222,34 @@ func postJSON(ctx context.Context, hc *http.Client, u, token string, v any) erro
 func redactQuery(u string) string {
 	s, _, _ := strings.Cut(u, "?")
 	return s
+}
+
+// firstIntArgument reads a MessagePack invocation
+// [1, headers, invocationId, target, [arg0, …]] as far as its first
+// argument, an integer, and returns it as decimal text; the other arguments
+// are skipped (walked, not decoded), as the JSON client leaves them raw.
+func firstIntArgument(msg []byte) ([]byte, error) {
+	d := msgpack.NewDecoder(bytes.NewReader(msg))
+	if _, err := d.DecodeArrayLen(); err != nil {
+		return nil, err
+	}
+	for range 4 { // type, headers, invocation id, target
+		if err := d.Skip(); err != nil {
+			return nil, err
+		}
+	}
+	n, err := d.DecodeArrayLen()
+	if err != nil || n < 1 {
+		return nil, fmt.Errorf("invocation arguments: %d, %v", n, err)
+	}
+	seq, err := d.DecodeInt64()
+	if err != nil {
+		return nil, err
+	}
+	for range n - 1 {
+		if err := d.Skip(); err != nil {
+			return nil, err
+		}
+	}
+	return strconv.AppendInt(nil, seq, 10), nil
 }
