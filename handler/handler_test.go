@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -468,5 +470,128 @@ func TestAppendJSONStringMatchesEncodingJSON(t *testing.T) {
 		if got := appendJSONString(nil, s); string(got) != string(want) {
 			t.Errorf("appendJSONString(%q) = %s, want %s", s, got, want)
 		}
+	}
+}
+
+func TestRoutePath(t *testing.T) {
+	tests := []struct {
+		route, path string
+		want        bool
+	}{
+		{"/api/send", "/api/send", true},
+		{"/api/send", "/API/Send", true},
+		{"/api/send", "/api/send/x", false},
+		{"/api/signalr/{*rest}", "/api/signalr", true},
+		{"/api/signalr/{*rest}", "/api/signalr/", true},
+		{"/api/signalr/{*rest}", "/api/signalr/chat/messages/broadcast", true},
+		{"/api/signalr/{*rest}", "/api/signalrx", false},
+		{"/api/signalr/{*rest}", "/api", false},
+		{"/api/users/{id}", "/api/users/42", true},
+		{"/api/users/{id:int}", "/api/users/42", true},
+		{"/api/users/{id}", "/api/users", false},
+		{"/api/users/{id}", "/api/users/42/x", false},
+		{"/api/users/{id}/posts", "/api/Users/7/POSTS", true},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest("GET", tt.path, nil)
+		if got := routePath(tt.route)(r, nil); got != tt.want {
+			t.Errorf("route %s, path %s: matched %v, want %v", tt.route, tt.path, got, tt.want)
+		}
+	}
+}
+
+func TestInvocationsAndPanics(t *testing.T) {
+	app := App{RoutePrefix: "api", Functions: []Function{
+		{Name: "tick", Trigger: TriggerTimer, TriggerName: "myTimer"},
+		{Name: "boom", Trigger: TriggerHTTP, TriggerName: "req", Route: "boom", AuthLevel: "anonymous"},
+	}}
+	var logs bytes.Buffer
+	h, err := New(Config{App: app,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		Functions: map[string]http.Handler{"boom": http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+			panic("secret-panic-text")
+		})},
+		Invocations: map[string]InvokeFunc{"TICK": func(ctx context.Context, fn Function, req *InvokeRequest) (*InvocationResult, error) {
+			if string(req.Data[fn.TriggerName]) == `"fail"` {
+				return nil, errors.New("failed on purpose")
+			}
+			if string(req.Data[fn.TriggerName]) == `"panic"` {
+				panic("secret-panic-text")
+			}
+			return &InvocationResult{Outputs: map[string]any{"o": 1}, ReturnValue: "r"}, nil
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, method, path, body string
+		wantStatus               int
+		wantBody                 string
+	}{
+		{"invocation", "POST", "/tick", `{"Data":{"myTimer":"ok"},"Metadata":{}}`, 200, `{"Outputs":{"o":1},"Logs":[],"ReturnValue":"r"}`},
+		{"failed invocation", "POST", "/tick", `{"Data":{"myTimer":"fail"}}`, 500, "failed on purpose"},
+		{"panicking invocation", "POST", "/tick", `{"Data":{"myTimer":"panic"}}`, 500, "panicked; see the log"},
+		{"GET on an invocation path", "GET", "/tick", ``, 405, "MethodNotAllowed"},
+		{"HTTP panic", "GET", "/api/boom", ``, 500, "InternalError"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest(tt.method, tt.path, strings.NewReader(tt.body)))
+			if w.Code != tt.wantStatus || !strings.Contains(w.Body.String(), tt.wantBody) {
+				t.Errorf("%d %s, want %d with %q", w.Code, w.Body, tt.wantStatus, tt.wantBody)
+			}
+			if strings.Contains(w.Body.String(), "secret-panic-text") {
+				t.Errorf("the panic's text reached the answer")
+			}
+		})
+	}
+	if strings.Count(logs.String(), "secret-panic-text") != 2 || !strings.Contains(logs.String(), "goroutine") {
+		t.Errorf("want both panics logged with a stack:\n%s", logs.String())
+	}
+}
+
+func TestLoadAppTriggerKinds(t *testing.T) {
+	tests := []struct {
+		name, functionJSON string
+		check              func(Function) bool
+		wantErr            string
+	}{
+		{"timer", `{"bindings":[{"type":"timerTrigger","direction":"in","name":"myTimer","schedule":"0 */5 * * * *","runOnStartup":true,"useMonitor":false}]}`,
+			func(f Function) bool {
+				return f.Trigger == TriggerTimer && f.TriggerName == "myTimer" && f.Schedule == "0 */5 * * * *" && f.RunOnStartup && f.UseMonitor != nil && !*f.UseMonitor
+			}, ""},
+		{"queue", `{"bindings":[{"type":"queueTrigger","direction":"in","name":"item","queueName":"q"},{"type":"queue","direction":"out","name":"out"}]}`,
+			func(f Function) bool { return f.Trigger == "queuetrigger" && f.TriggerName == "item" && !f.IsHTTP() }, ""},
+		{"catch-all route", `{"bindings":[{"type":"httpTrigger","direction":"in","name":"req","methods":["post"],"route":"signalr/{*rest}"},{"type":"http","direction":"out","name":"res"}]}`,
+			func(f Function) bool { return f.IsHTTP() && f.Route == "signalr/{*rest}" && f.AuthLevel == "function" }, ""},
+		{"official binding", `{"bindings":[{"type":"httpTrigger","direction":"in","name":"req"},{"type":"http","direction":"out","name":"res"},{"type":"SignalRConnectionInfo","direction":"in","name":"c"}]}`,
+			func(f Function) bool { return len(f.Official) == 1 && f.Official[0] == "signalRConnectionInfo" }, ""},
+		{"no trigger", `{"bindings":[{"type":"http","direction":"out","name":"res"}]}`, nil, "no trigger binding"},
+		{"two triggers", `{"bindings":[{"type":"httpTrigger","direction":"in","name":"req"},{"type":"timerTrigger","direction":"in","name":"t","schedule":"* * * * * *"}]}`, nil, "2 trigger bindings"},
+		{"timer without schedule", `{"bindings":[{"type":"timerTrigger","direction":"in","name":"t"}]}`, nil, "no schedule"},
+		{"http without res", `{"bindings":[{"type":"httpTrigger","direction":"in","name":"req"}]}`, nil, "http output named res"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			os.WriteFile(filepath.Join(dir, "host.json"), []byte(`{"version":"2.0"}`), 0o644)
+			os.MkdirAll(filepath.Join(dir, "f"), 0o755)
+			os.WriteFile(filepath.Join(dir, "f", "function.json"), []byte(tt.functionJSON), 0o644)
+			app, err := LoadApp(dir)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.check(app.Functions[0]) {
+				t.Errorf("got %+v", app.Functions[0])
+			}
+		})
 	}
 }
