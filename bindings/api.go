@@ -124,8 +124,9 @@ type Client struct {
 	tokenLifetime time.Duration // of client access tokens
 	now           func() time.Time
 
-	health *health // several endpoints only
-	closer sync.Once
+	health    *health     // several endpoints only
+	primaries []*endpoint // several endpoints only: the primaries, or every endpoint when none is
+	closer    sync.Once
 }
 
 // endpoint is one SignalR resource of a Client.

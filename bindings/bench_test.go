@@ -2,6 +2,8 @@ package bindings_test
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -71,5 +73,46 @@ func BenchmarkDecodeSend(b *testing.B) {
 		if _, err := bindings.DecodeSend(body); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkNegotiateEndpoints compares negotiate with one endpoint and with
+// three (a random online primary per call).
+func BenchmarkNegotiateEndpoints(b *testing.B) {
+	for _, n := range []int{1, 3} {
+		b.Run(fmt.Sprintf("endpoints=%d", n), func(b *testing.B) {
+			specs := []endpointSpec{{name: ""}, {name: "east"}, {name: "west"}}[:n]
+			c := mustNewClient(b, multiConn(b, specs...), "chat", bindings.Options{Logger: slog.New(slog.DiscardHandler)})
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.Negotiate(ctx, "user-12345", nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkSendEndpoints compares one broadcast to one fake service and to
+// two (concurrent calls), on loopback.
+func BenchmarkSendEndpoints(b *testing.B) {
+	for _, n := range []int{1, 2} {
+		b.Run(fmt.Sprintf("endpoints=%d", n), func(b *testing.B) {
+			var specs []endpointSpec
+			for i := range n {
+				specs = append(specs, endpointSpec{name: string(rune('a' + i)), srv: newFakeService(b, nil)})
+			}
+			opts := multiOptions(&syncBuffer{})
+			c := mustNewClient(b, multiConn(b, specs...), "chat", opts)
+			ops := []bindings.Operation{msg(bindings.Message{Target: "newMessage", Arguments: raws(`"hello"`)})}
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.Send(ctx, ops); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -50,6 +50,14 @@ func newClient(conn *settings.Connection, hub string, opts Options) (*Client, er
 		c.eps = append(c.eps, ep)
 	}
 	if len(c.eps) > 1 {
+		for _, ep := range c.eps {
+			if ep.primary {
+				c.primaries = append(c.primaries, ep)
+			}
+		}
+		if len(c.primaries) == 0 {
+			c.primaries = c.eps
+		}
 		c.health = newHealth(c.eps, opts)
 	}
 	return c, nil

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -23,6 +24,9 @@ const DefaultHealthInterval = 10 * time.Second
 // online primary; else a random online secondary; else a random primary
 // (any endpoint when all are secondaries).
 func (c *Client) pick() *endpoint {
+	if c.health.offline.Load() == 0 { // the common case: one random number
+		return c.primaries[rand.IntN(len(c.primaries))]
+	}
 	if ep := pickRandom(c.eps, func(e *endpoint) bool { return e.primary && !e.offline.Load() }); ep != nil {
 		return ep
 	}
@@ -138,10 +142,11 @@ type health struct {
 	tryTimeout time.Duration
 	logger     *slog.Logger
 
-	wake   chan struct{} // an endpoint went offline
-	life   context.Context
-	cancel context.CancelFunc
-	done   chan struct{}
+	offline atomic.Int32  // endpoints offline now
+	wake    chan struct{} // an endpoint went offline
+	life    context.Context
+	cancel  context.CancelFunc
+	done    chan struct{}
 }
 
 func newHealth(eps []*endpoint, o Options) *health {
@@ -157,6 +162,7 @@ func (h *health) markOffline(e *endpoint, reason string) {
 	if h == nil || !e.offline.CompareAndSwap(false, true) {
 		return
 	}
+	h.offline.Add(1)
 	h.logger.Warn("SignalR endpoint is offline: negotiate avoids it until its health probe answers 200",
 		slog.String("endpoint", e.name), slog.String("host", e.host), slog.String("reason", reason))
 	select {
@@ -184,6 +190,7 @@ func (h *health) run() {
 			for _, e := range h.eps {
 				if e.offline.Load() && h.probe(e) {
 					e.offline.Store(false)
+					h.offline.Add(-1)
 					h.logger.Info("SignalR endpoint is back online", slog.String("endpoint", e.name), slog.String("host", e.host))
 				}
 			}
@@ -192,14 +199,7 @@ func (h *health) run() {
 	}
 }
 
-func (h *health) anyOffline() bool {
-	for _, e := range h.eps {
-		if e.offline.Load() {
-			return true
-		}
-	}
-	return false
-}
+func (h *health) anyOffline() bool { return h.offline.Load() > 0 }
 
 // probe reports whether HEAD <serverEndpoint>/api/health answers 200.
 func (h *health) probe(e *endpoint) bool {

@@ -10,6 +10,8 @@
 //     latency to many, against REST calls straight to the local service;
 //   - broadcast throughput to MessagePack clients against as many JSON
 //     clients, and bytes on the wire per message for each;
+//   - several SignalR endpoints against one: negotiate req/s with three,
+//     send latency to two;
 //   - cold start to GET / and to the first negotiate against bench/baseline;
 //   - memory per idle client against bench/wsbaseline, and binary size.
 //
@@ -90,7 +92,7 @@ func main() {
 	flag.IntVar(&cfg.burst, "burst", 200, "broadcast sends per burst (≤ the service's 1024-message send buffer)")
 	flag.IntVar(&cfg.senders, "senders", 8, "concurrent senders of a broadcast burst")
 	flag.IntVar(&cfg.paced, "paced", 100, "paced broadcast sends, half through each path")
-	flag.StringVar(&cfg.only, "only", "", "run only these sections, comma-separated: negotiate, send, msgpack, cold, size")
+	flag.StringVar(&cfg.only, "only", "", "run only these sections, comma-separated: negotiate, send, msgpack, endpoints, cold, size")
 	flag.Var(&cfg.env, "env", "KEY=VALUE added to the environment of every funcsignalr process (repeatable), e.g. GOGC=400 to try a setting")
 	flag.Parse()
 	for name, v := range map[string]string{"-app": cfg.app, "-stripped": cfg.stripped, "-baseline": cfg.baseline,
@@ -137,6 +139,7 @@ func run(ctx context.Context, cfg config) ([]row, error) {
 		{"negotiate", "negotiate throughput", func() ([]row, error) { return measureNegotiate(ctx, cfg, work) }},
 		{"send", "send, broadcast and memory", func() ([]row, error) { return measureSendAndMemory(ctx, cfg) }},
 		{"msgpack", "MessagePack broadcast", func() ([]row, error) { return measureMessagePack(ctx, cfg) }},
+		{"endpoints", "several endpoints against one", func() ([]row, error) { return measureEndpoints(ctx, cfg) }},
 		{"cold", "cold start", func() ([]row, error) { return measureColdStart(ctx, cfg) }},
 		{"size", "binary size", func() ([]row, error) { r, err := measureSizes(cfg); return []row{r}, err }},
 	}
