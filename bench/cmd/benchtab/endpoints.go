@@ -89,28 +89,32 @@ func measureNegotiateEndpoints(ctx context.Context, cfg config) (row, error) {
 	}
 
 	rps := make([][]float64, len(targets))
+	cpu := make([][]time.Duration, len(targets))
 	for r := 0; r < cfg.rounds; r++ {
 		for j := range targets {
 			i := (r + j) % len(targets) // rotate who goes first
 			t := targets[i]
 			req := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: benchtab\r\nContent-Length: 0\r\n\r\n", negotiatePath, t.addr)
-			v, _, err := hammer(t.addr, []byte(req), cfg.conns, cfg.warmup, cfg.duration, t.cpuTime)
+			v, c, err := hammer(t.addr, []byte(req), cfg.conns, cfg.warmup, cfg.duration, t.cpuTime)
 			if err != nil {
 				return row{}, fmt.Errorf("%w\n%s", err, t.out.tail())
 			}
-			rps[i] = append(rps[i], v)
+			rps[i], cpu[i] = append(rps[i], v), append(cpu[i], c)
 		}
-		fmt.Fprintf(os.Stderr, "benchtab: endpoints negotiate round %d: one %.0f/s, three %.0f/s\n", r+1, rps[0][r], rps[1][r])
+		fmt.Fprintf(os.Stderr, "benchtab: endpoints negotiate round %d: one %.0f/s %v CPU/req, three %.0f/s %v\n",
+			r+1, rps[0][r], cpu[0][r], rps[1][r], cpu[1][r])
 	}
 	ratios := make([]float64, cfg.rounds)
 	for r := range ratios {
 		ratios[r] = rps[1][r] / rps[0][r]
 	}
 	ratio := median(ratios)
+	sc, oc := pct(cpu[1], 0.5), pct(cpu[0], 0.5)
 	return row{
-		what:     fmt.Sprintf("negotiate req/s with 3 endpoints (%d keep-alive conns, median of %d × %v)", cfg.conns, cfg.rounds, cfg.duration),
-		subject:  fmt.Sprintf("%.0f/s", median(rps[1])),
-		baseline: fmt.Sprintf("%.0f/s with 1 endpoint", median(rps[0])),
+		what: fmt.Sprintf("negotiate req/s with 3 endpoints (%d keep-alive conns, median of %d × %v); server CPU per request",
+			cfg.conns, cfg.rounds, cfg.duration),
+		subject:  fmt.Sprintf("%.0f/s; %s CPU/req (×%.2f)", median(rps[1]), us1(sc), float64(sc)/float64(oc)),
+		baseline: fmt.Sprintf("%.0f/s; %s CPU/req with 1 endpoint", median(rps[0]), us1(oc)),
 		ratio:    ratio, goal: "≥ 0.95 × one endpoint", met: ratio >= 0.95, hasGoal: true,
 	}, nil
 }
