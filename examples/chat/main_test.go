@@ -108,7 +108,9 @@ func do(tb testing.TB, method, url string, header http.Header, body string) (int
 }
 
 func errorCode(body string) string {
-	var e struct{ Error struct{ Code, Message string } }
+	var e struct {
+		Error struct{ Code, Message string }
+	}
 	json.Unmarshal([]byte(body), &e)
 	return e.Error.Code
 }
