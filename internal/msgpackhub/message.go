@@ -155,10 +155,13 @@ type Invocation struct {
 	// Arguments are the arguments converted to JSON (see the package
 	// documentation), in order.
 	Arguments []json.RawMessage
+	// StreamIDs are the ids of the streams the caller sends as arguments;
+	// nil when it sends none.
+	StreamIDs []string
 }
 
 // ParseInvocation reads an Invocation message (without its length prefix).
-// Headers and stream ids are read and not kept.
+// Headers are read and not kept.
 func ParseInvocation(msg []byte) (Invocation, error) {
 	var inv Invocation
 	r := bytes.NewReader(msg)
@@ -214,9 +217,11 @@ func ParseInvocation(msg []byte) (Invocation, error) {
 			return inv, errors.New("the invocation stream ids are not an array")
 		}
 		for range max(ns, 0) {
-			if _, err := d.DecodeString(); err != nil {
+			id, err := d.DecodeString()
+			if err != nil {
 				return inv, errors.New("the invocation stream ids are not strings")
 			}
+			inv.StreamIDs = append(inv.StreamIDs, id)
 		}
 	}
 	if r.Len() > 0 {

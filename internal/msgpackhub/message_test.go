@@ -99,9 +99,14 @@ func TestParseInvocation(t *testing.T) {
 			want: Invocation{InvocationID: "0", Target: "echo", Arguments: []json.RawMessage{json.RawMessage(`1`), json.RawMessage(`"two"`), json.RawMessage(`3.5`), json.RawMessage(`null`), json.RawMessage(`"AQ=="`)}},
 		},
 		{
-			name: "send without id, with headers and stream ids",
+			name: "send without id, with headers and no stream ids",
 			msg:  invocationBytes(t, 1, map[string]string{"a": "b"}, nil, "fire", []any{}, []string{}),
 			want: Invocation{Target: "fire", Arguments: []json.RawMessage{}},
+		},
+		{
+			name: "with stream ids",
+			msg:  invocationBytes(t, 1, map[string]string{}, "3", "upload", []any{}, []string{"s1", "s2"}),
+			want: Invocation{InvocationID: "3", Target: "upload", Arguments: []json.RawMessage{}, StreamIDs: []string{"s1", "s2"}},
 		},
 		{name: "not an array", msg: []byte{0x01}, wantErr: "not a MessagePack array"},
 		{name: "too short", msg: invocationBytes(t, 1, map[string]string{}, nil, "t"), wantErr: "4 elements"},
