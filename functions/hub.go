@@ -75,7 +75,7 @@ func (h *Hub) setResolved(rb app.ResolvedBinding) {
 	h.mu.Lock()
 	h.resolved, h.rb = true, rb
 	h.mu.Unlock()
-	if h.app.hasTriggers(h) && rb.Connection != nil && rb.Connection.AccessKey == "" {
+	if h.app.hasTriggers(h) && rb.Connection != nil && len(rb.Connection.AccessKeys()) == 0 {
 		h.app.Logger().Info("SignalR upstream requests for this hub carry no signature to check (its connection uses "+
 			"Microsoft Entra ID, which has no access key): the signalr function's key alone protects the endpoint",
 			"hub", rb.Hub, "setting", rb.Connection.Setting)
@@ -109,14 +109,15 @@ func (h *Hub) Name() string {
 }
 
 // accessKeys are the keys that sign upstream requests for this hub's
-// connection; none with Microsoft Entra ID.
+// connection: every endpoint's; none when an endpoint uses Microsoft Entra
+// ID.
 func (h *Hub) accessKeys() []string {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	if h.rb.Connection == nil || h.rb.Connection.AccessKey == "" {
+	if h.rb.Connection == nil {
 		return nil
 	}
-	return []string{h.rb.Connection.AccessKey}
+	return h.rb.Connection.AccessKeys()
 }
 
 // connection is the resolved connection; nil before Run or on error.

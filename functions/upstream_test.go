@@ -262,3 +262,30 @@ func TestInvocationContextFromHeaders(t *testing.T) {
 		t.Errorf("headers %v lack the user id header", inv.Headers)
 	}
 }
+
+// TestUpstreamSignedByAnyEndpoint runs the trigger app with two endpoints
+// (the connection string and a named one): an upstream request signed with
+// either endpoint's key passes; one signed with another key does not.
+func TestUpstreamSignedByAnyEndpoint(t *testing.T) {
+	const keyA, keyB = "endpoint-a-key-0123456789ABCDEFGHIJ", "endpoint-b-key-0123456789ABCDEFGHIJ"
+	ta := newTriggerApp(t)
+	r := run(t, ta.app, ta.dir, []string{
+		"AzureSignalRConnectionString=Endpoint=https://a.service.signalr.net;AccessKey=" + keyA + ";Version=1.0;",
+		"Azure__SignalR__Endpoints__b=Endpoint=https://b.service.signalr.net;AccessKey=" + keyB + ";Version=1.0;",
+	}, false)
+	tests := []struct {
+		name, key  string
+		wantStatus int
+	}{
+		{"the connection string's key", keyA, 200},
+		{"the named endpoint's key", keyB, 200},
+		{"another key", settings.LocalAccessKey, 401},
+	}
+	for _, tt := range tests {
+		call := upstreamCall{conn: "c1", hub: "chat", category: "messages", event: "echo",
+			signature: upstream.Sign("c1", tt.key), body: `{"type":1,"target":"echo","arguments":[1]}`}
+		if status, _, body := call.post(t, r.addrs["handler"], false); status != tt.wantStatus {
+			t.Errorf("%s: status %d (%q), want %d", tt.name, status, body, tt.wantStatus)
+		}
+	}
+}
