@@ -276,12 +276,15 @@ func (c *conn) write(sk sink, p []byte) error {
 // next coalesces f with frames already queued, up to maxBatch bytes, and
 // tells whether the result ends with the connection's last frame.
 func (c *conn) next(f frame, batch *[]byte) ([]byte, bool) {
-	if f.last || c.out.len() == 0 {
+	if f.last || len(f.data) >= maxBatch || c.out.len() == 0 {
 		return f.data, f.last
 	}
 	b := append((*batch)[:0], f.data...)
-	for len(b) < maxBatch {
-		g, ok := c.out.pop()
+	for {
+		// Only frames that keep the batch within maxBatch: a large frame
+		// goes out on its own, never copied, so a connection's batch buffer
+		// stays at most maxBatch bytes.
+		g, ok := c.out.popUpTo(maxBatch - len(b))
 		if !ok {
 			break
 		}

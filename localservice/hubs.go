@@ -1,6 +1,7 @@
 package localservice
 
 import (
+	"container/heap"
 	"regexp"
 	"time"
 	"unicode/utf8"
@@ -8,7 +9,10 @@ import (
 
 // Users, groups and connections of each hub. All of it is guarded by
 // Service.mu: fan-out holds the read lock and only enqueues (never blocks),
-// membership changes hold the write lock.
+// membership changes hold the write lock. Every membership change costs the
+// same whatever the size of the hub: it touches the maps of the user, group
+// or connection it names, and expired user-group memberships are dropped
+// from the front of an expiry heap.
 
 // hubNamePattern is the service's rule for hub (and application) names.
 var hubNamePattern = regexp.MustCompile("^[A-Za-z][A-Za-z0-9_`,.[\\]]{0,127}$")
@@ -32,9 +36,45 @@ type hub struct {
 	groups map[string]connSet // connection-level group membership
 
 	// User-level group membership, kept while the user has no connection:
-	// group → user → expiry (zero: none), and its reverse index.
-	groupUsers map[string]map[string]time.Time
+	// group → user → membership, and its reverse index.
+	groupUsers map[string]map[string]*userMembership
 	userGroups map[string]map[string]struct{}
+	expiries   expiryHeap // the memberships that have an expiry
+}
+
+// userMembership is a user's membership of a group.
+type userMembership struct {
+	user, group string
+	expiry      time.Time // zero: none
+	index       int       // in hub.expiries; -1 when not there
+}
+
+// active reports whether m still holds at now.
+func (m *userMembership) active(now time.Time) bool {
+	return m.expiry.IsZero() || now.Before(m.expiry)
+}
+
+// expiryHeap is a min-heap of memberships by expiry (container/heap).
+type expiryHeap []*userMembership
+
+func (e expiryHeap) Len() int           { return len(e) }
+func (e expiryHeap) Less(i, j int) bool { return e[i].expiry.Before(e[j].expiry) }
+func (e expiryHeap) Swap(i, j int) {
+	e[i], e[j] = e[j], e[i]
+	e[i].index, e[j].index = i, j
+}
+func (e *expiryHeap) Push(x any) {
+	m := x.(*userMembership)
+	m.index = len(*e)
+	*e = append(*e, m)
+}
+func (e *expiryHeap) Pop() any {
+	old := *e
+	m := old[len(old)-1]
+	old[len(old)-1] = nil
+	*e = old[:len(old)-1]
+	m.index = -1
+	return m
 }
 
 func newHub() *hub {
@@ -42,7 +82,7 @@ func newHub() *hub {
 		conns:      map[string]*conn{},
 		users:      map[string]connSet{},
 		groups:     map[string]connSet{},
-		groupUsers: map[string]map[string]time.Time{},
+		groupUsers: map[string]map[string]*userMembership{},
 		userGroups: map[string]map[string]struct{}{},
 	}
 }
@@ -125,14 +165,28 @@ func (h *hub) leaveGroup(g string, c *conn) {
 	delete(c.groups, g)
 }
 
-// addUserToGroup adds user u to group g until expiry (zero: no expiry).
+// addUserToGroup adds user u to group g until expiry (zero: no expiry),
+// replacing the expiry of a membership it already has.
 func (h *hub) addUserToGroup(u, g string, expiry time.Time) {
 	users := h.groupUsers[g]
 	if users == nil {
-		users = map[string]time.Time{}
+		users = map[string]*userMembership{}
 		h.groupUsers[g] = users
 	}
-	users[u] = expiry
+	m := users[u]
+	if m == nil {
+		m = &userMembership{user: u, group: g, index: -1}
+		users[u] = m
+	}
+	m.expiry = expiry
+	switch {
+	case m.index >= 0 && expiry.IsZero():
+		heap.Remove(&h.expiries, m.index)
+	case m.index >= 0:
+		heap.Fix(&h.expiries, m.index)
+	case !expiry.IsZero():
+		heap.Push(&h.expiries, m)
+	}
 	groups := h.userGroups[u]
 	if groups == nil {
 		groups = map[string]struct{}{}
@@ -144,6 +198,9 @@ func (h *hub) addUserToGroup(u, g string, expiry time.Time) {
 // removeUserFromGroup removes user u from group g (user level).
 func (h *hub) removeUserFromGroup(u, g string) {
 	if users := h.groupUsers[g]; users != nil {
+		if m := users[u]; m != nil && m.index >= 0 {
+			heap.Remove(&h.expiries, m.index)
+		}
 		delete(users, u)
 		if len(users) == 0 {
 			delete(h.groupUsers, g)
@@ -167,7 +224,7 @@ func (h *hub) removeUserFromAllGroups(u string) {
 // userInGroup reports whether user u belongs to group g, either itself (and
 // not expired) or through one of its connections.
 func (h *hub) userInGroup(u, g string, now time.Time) bool {
-	if expiry, ok := h.groupUsers[g][u]; ok && (expiry.IsZero() || now.Before(expiry)) {
+	if m := h.groupUsers[g][u]; m != nil && m.active(now) {
 		return true
 	}
 	for c := range h.users[u] {
@@ -184,8 +241,8 @@ func (h *hub) groupMembers(g string, now time.Time, f func(*conn)) {
 	for c := range h.groups[g] {
 		f(c)
 	}
-	for u, expiry := range h.groupUsers[g] {
-		if !expiry.IsZero() && !now.Before(expiry) {
+	for u, m := range h.groupUsers[g] {
+		if !m.active(now) {
 			continue
 		}
 		for c := range h.users[u] {
@@ -196,15 +253,28 @@ func (h *hub) groupMembers(g string, now time.Time, f func(*conn)) {
 	}
 }
 
-// pruneExpiredLocked drops user-group memberships whose ttl has passed.
+// hasMember reports whether group g reaches at least one connection,
+// stopping at the first.
+func (h *hub) hasMember(g string, now time.Time) bool {
+	if len(h.groups[g]) > 0 {
+		return true
+	}
+	for u, m := range h.groupUsers[g] {
+		if m.active(now) && len(h.users[u]) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// pruneExpiredLocked drops the user-group memberships of h whose ttl has
+// passed: each operation that changes memberships calls it, and pays for
+// what expired, not for the size of the hub.
 func (s *Service) pruneExpiredLocked(name string, h *hub) {
 	now := s.now()
-	for g, users := range h.groupUsers {
-		for u, expiry := range users {
-			if !expiry.IsZero() && !now.Before(expiry) {
-				h.removeUserFromGroup(u, g)
-			}
-		}
+	for len(h.expiries) > 0 && !h.expiries[0].active(now) {
+		m := h.expiries[0]
+		h.removeUserFromGroup(m.user, m.group)
 	}
 	s.dropHubIfEmptyLocked(name, h)
 }

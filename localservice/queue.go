@@ -1,6 +1,9 @@
 package localservice
 
-import "sync"
+import (
+	"math"
+	"sync"
+)
 
 // minQueue is the capacity a queue's ring is first allocated with, and the
 // most it keeps once drained.
@@ -68,10 +71,14 @@ func (q *queue) grow() {
 }
 
 // pop removes and returns the oldest frame; false when the queue is empty.
-func (q *queue) pop() (frame, bool) {
+func (q *queue) pop() (frame, bool) { return q.popUpTo(math.MaxInt) }
+
+// popUpTo removes and returns the oldest frame if it holds at most limit
+// bytes; false when the queue is empty or the frame is larger.
+func (q *queue) popUpTo(limit int) (frame, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.n == 0 {
+	if q.n == 0 || len(q.ring[q.head].data) > limit {
 		return frame{}, false
 	}
 	f := q.ring[q.head]

@@ -1,9 +1,11 @@
 package localservice
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -259,6 +261,49 @@ func TestQueueConcurrentProducers(t *testing.T) {
 			wg.Wait()
 			if _, ok := q.pop(); ok || hasToken(&q) {
 				t.Error("the queue is not empty at the end")
+			}
+		})
+	}
+}
+
+// TestNextBatch checks how a writer coalesces queued frames: small ones
+// into one write of at most maxBatch bytes, a large one alone and not
+// copied, and up to the last frame.
+func TestNextBatch(t *testing.T) {
+	small := func(b byte) frame { return frame{data: bytes.Repeat([]byte{b}, 1000)} }
+	large := frame{data: bytes.Repeat([]byte{'L'}, maxBatch+1)}
+	tests := []struct {
+		name     string
+		first    frame
+		queued   []frame
+		wantLen  int  // bytes of the write
+		wantLast bool // it ends with the last frame
+		wantLeft int  // frames still queued
+		sameData bool // the write is first.data itself, not a copy
+	}{
+		{"alone", small('a'), nil, 1000, false, 0, true},
+		{"small ones coalesce", small('a'), []frame{small('b'), small('c')}, 3000, false, 0, false},
+		{"up to maxBatch", small('a'), slices.Repeat([]frame{small('b')}, 100), 1000 * (maxBatch / 1000), false, 100 - (maxBatch/1000 - 1), false},
+		{"a large first frame goes alone", large, []frame{small('b')}, maxBatch + 1, false, 1, true},
+		{"a large queued frame waits for its own write", small('a'), []frame{small('b'), large, small('c')}, 2000, false, 2, false},
+		{"up to the last frame", small('a'), []frame{small('b'), {data: []byte("bye"), last: true}}, 2003, true, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &conn{out: newQueue(1024, math.MaxInt)}
+			for _, f := range tt.queued {
+				c.out.push(f)
+			}
+			var batch []byte
+			p, last := c.next(tt.first, &batch)
+			if len(p) != tt.wantLen || last != tt.wantLast || c.out.len() != tt.wantLeft {
+				t.Fatalf("got a write of %d bytes, last %v, %d left; want %d, %v, %d", len(p), last, c.out.len(), tt.wantLen, tt.wantLast, tt.wantLeft)
+			}
+			if same := &p[0] == &tt.first.data[0]; same != tt.sameData {
+				t.Errorf("write is the first frame's own data: %v, want %v", same, tt.sameData)
+			}
+			if cap(batch) > 2*maxBatch {
+				t.Errorf("the batch buffer grew to %d bytes", cap(batch))
 			}
 		})
 	}

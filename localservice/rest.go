@@ -462,9 +462,7 @@ func opGroupExists(s *Service, c *restCall) (any, *apiError) {
 	g := c.params["group"]
 	now := s.now()
 	return s.exists(c, "Warning.Group.NotExisted", "group "+strconv.Quote(g)+" has no connection", func(h *hub) bool {
-		found := false
-		h.groupMembers(g, now, func(*conn) { found = true })
-		return found
+		return h.hasMember(g, now)
 	})
 }
 
@@ -552,7 +550,7 @@ func opRemoveUserFromGroup(s *Service, c *restCall) (any, *apiError) {
 		for conn := range h.users[u] {
 			h.leaveGroup(g, conn)
 		}
-		s.dropHubIfEmptyLocked(c.hub, h)
+		s.pruneExpiredLocked(c.hub, h)
 	}
 	return nil, nil
 }
@@ -568,7 +566,7 @@ func opRemoveUserFromAllGroups(s *Service, c *restCall) (any, *apiError) {
 				h.leaveGroup(g, conn)
 			}
 		}
-		s.dropHubIfEmptyLocked(c.hub, h)
+		s.pruneExpiredLocked(c.hub, h)
 	}
 	return nil, nil
 }
