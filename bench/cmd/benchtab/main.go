@@ -13,7 +13,9 @@
 //   - several SignalR endpoints against one: negotiate req/s with three,
 //     send latency to two;
 //   - cold start to GET / and to the first negotiate against bench/baseline;
-//   - memory per idle client against bench/wsbaseline, and binary size.
+//   - memory per idle client against bench/wsbaseline, and binary size;
+//   - on request (-only limits), hostile load on the local service:
+//     user-group adds as the hub grows, and RSS while clients do not read.
 //
 // It only measures: a missed goal is printed as such, not an error. bench/run
 // builds the binaries and runs it; see bench/README.md.
@@ -27,6 +29,7 @@ import (
 	"os/signal"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -50,8 +53,31 @@ type config struct {
 	burst    int           // broadcast sends per burst
 	senders  int           // concurrent senders of a burst
 	paced    int           // paced broadcast sends, both paths together
-	only     string        // comma list of sections to run; empty = all
-	env      envFlag       // extra environment of every funcsignalr child
+	only     string        // comma list of sections to run; empty = all but limits
+
+	memberships intList       // limits: hub sizes at which user-group adds are measured
+	adds        int           // limits: adds measured at each size
+	stuckSends  int           // limits: 1 MB messages to one client that does not read
+	stuck       int           // limits: clients of the broadcast that do not read
+	stuckFor    time.Duration // limits: how long 1 MB messages are broadcast
+	env         envFlag       // extra environment of every funcsignalr child
+}
+
+// intList is a comma-separated list of integers.
+type intList []int
+
+func (l *intList) String() string { return fmt.Sprint(*l) }
+
+func (l *intList) Set(s string) error {
+	*l = nil
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			return fmt.Errorf("%q is not a positive integer", f)
+		}
+		*l = append(*l, n)
+	}
+	return nil
 }
 
 // envFlag collects repeated -env KEY=VALUE flags.
@@ -92,7 +118,13 @@ func main() {
 	flag.IntVar(&cfg.burst, "burst", 200, "broadcast sends per burst (≤ the service's 1024-message send buffer)")
 	flag.IntVar(&cfg.senders, "senders", 8, "concurrent senders of a broadcast burst")
 	flag.IntVar(&cfg.paced, "paced", 100, "paced broadcast sends, half through each path")
-	flag.StringVar(&cfg.only, "only", "", "run only these sections, comma-separated: negotiate, send, msgpack, endpoints, cold, size")
+	flag.StringVar(&cfg.only, "only", "", "run only these sections, comma-separated: negotiate, send, msgpack, endpoints, cold, size, limits (limits runs only when named)")
+	cfg.memberships = intList{1000, 10000, 100000}
+	flag.Var(&cfg.memberships, "memberships", "limits: hub sizes (user-group memberships) at which adds are measured, comma-separated")
+	flag.IntVar(&cfg.adds, "adds", 2000, "limits: user-group adds measured at each hub size")
+	flag.IntVar(&cfg.stuckSends, "stuck-sends", 300, "limits: 1 MB messages sent to one client that does not read")
+	flag.IntVar(&cfg.stuck, "stuck", 10, "limits: broadcast clients that do not read (of -clients)")
+	flag.DurationVar(&cfg.stuckFor, "stuck-for", 10*time.Second, "limits: how long 1 MB messages are broadcast")
 	flag.Var(&cfg.env, "env", "KEY=VALUE added to the environment of every funcsignalr process (repeatable), e.g. GOGC=400 to try a setting")
 	flag.Parse()
 	for name, v := range map[string]string{"-app": cfg.app, "-stripped": cfg.stripped, "-baseline": cfg.baseline,
@@ -142,9 +174,11 @@ func run(ctx context.Context, cfg config) ([]row, error) {
 		{"endpoints", "several endpoints against one", func() ([]row, error) { return measureEndpoints(ctx, cfg) }},
 		{"cold", "cold start", func() ([]row, error) { return measureColdStart(ctx, cfg) }},
 		{"size", "binary size", func() ([]row, error) { r, err := measureSizes(cfg); return []row{r}, err }},
+		{"limits", "hostile load on the local service", func() ([]row, error) { return measureLimits(ctx, cfg) }},
 	}
 	for _, s := range sections {
-		if cfg.only != "" && !slices.Contains(strings.Split(cfg.only, ","), s.key) {
+		named := slices.Contains(strings.Split(cfg.only, ","), s.key)
+		if cfg.only != "" && !named || cfg.only == "" && s.key == "limits" {
 			continue
 		}
 		start := time.Now()

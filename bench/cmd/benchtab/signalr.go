@@ -69,7 +69,8 @@ func dialSignalR(ctx context.Context, hc *http.Client, negotiateURL string, onIn
 var defaultStats wireStats
 
 // dialService connects a client to the service at info.URL with
-// info.AccessToken, speaking MessagePack when binary is set.
+// info.AccessToken, speaking MessagePack when binary is set. With
+// onInvocation nil it reads nothing after the handshake response.
 func dialService(ctx context.Context, hc *http.Client, info connectionInfo, binary bool, stats *wireStats, onInvocation func(arg0 []byte, at time.Time)) (*sigClient, error) {
 	u, err := url.Parse(info.URL)
 	if err != nil {
@@ -117,6 +118,9 @@ func dialService(ctx context.Context, hc *http.Client, info connectionInfo, bina
 		return nil, fmt.Errorf("handshake refused: %q", p)
 	}
 	c := &sigClient{ws: ws, id: conn.ConnectionID, binary: binary, frames: msgpackhub.FrameReader{Max: 1 << 20}, stats: stats}
+	if onInvocation == nil { // a client that reads nothing more: the caller reads ws, or nobody does
+		return c, nil
+	}
 	if err := c.dispatch(rest, at, onInvocation); err != nil {
 		ws.CloseNow()
 		return nil, err
