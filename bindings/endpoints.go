@@ -16,8 +16,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 )
 
-// DefaultHealthInterval spaces the probes of an offline endpoint, as the
-// service SDK's health check does.
+// DefaultHealthInterval spaces the probes of an offline endpoint.
 const DefaultHealthInterval = 10 * time.Second
 
 // pick chooses the endpoint of a negotiation among several: a random

@@ -15,8 +15,9 @@ import (
 // EndpointsPrefix is the section of named SignalR endpoints, as the
 // official extension reads them: Azure:SignalR:Endpoints:<name> (a
 // connection string, primary), <name>:primary, <name>:secondary, or
-// <name>:serviceUri with the identity keys and <name>:type.
-// https://github.com/Azure/azure-functions-signalrservice-extension/blob/dev/docs/sharding.md
+// <name>:serviceUri with the identity keys and <name>:type (the extension's
+// docs/sharding.md in Azure/azure-sdk-for-net,
+// sdk/signalr/Microsoft.Azure.WebJobs.Extensions.SignalRService).
 const EndpointsPrefix = "Azure:SignalR:Endpoints"
 
 // EndpointType says how negotiate picks an endpoint: a primary while any
