@@ -68,7 +68,7 @@ func Run(ctx context.Context, env Env) error {
 		return nil
 	}
 	if cmd.localService {
-		return runLocalService(ctx, env, cmd.addr)
+		return runLocalService(ctx, env, cmd.addr, cmd.upstream)
 	}
 	lookupEnv := environMap(env.Environ)
 	port := lookupEnv["FUNCTIONS_CUSTOMHANDLER_PORT"]
@@ -198,7 +198,10 @@ func build(ctx context.Context, env Env, standalone bool, ready *readiness, logg
 	upstream := ""
 	if fns.Upstream != "" {
 		if fn, ok := app.Function(fns.Upstream); ok && fn.IsHTTP() {
-			upstream = "http://" + handlerAddr + app.PublicPath(fn)
+			// The route's parameters end the URL: the upstream route,
+			// signalr/{*rest}, has a catch-all that may be empty.
+			path, _, _ := strings.Cut(app.PublicPath(fn), "/{")
+			upstream = "http://" + handlerAddr + path
 		}
 	}
 	r := &resolver{ctx: ctx, env: env, values: values, settings: s, configErr: configErr,
@@ -414,13 +417,19 @@ func (b *lateBinding) Send(ctx context.Context, ops []bindings.Operation) (int, 
 	return b.rb.Client.Send(ctx, ops)
 }
 
-// startLocalService starts the embedded local SignalR service on addr.
+// startLocalService starts the embedded local SignalR service on addr; with
+// an upstream URL template, it sends client events there.
 func startLocalService(ctx context.Context, env Env, addr, upstream string, logger *slog.Logger, stops *[]func()) (*settings.Connection, error) {
-	svc := localservice.New(localservice.Options{Logger: logger.With("component", "localservice")})
+	opts := localservice.Options{Logger: logger.With("component", "localservice")}
 	if upstream != "" {
-		// TODO(uplocal): set the service's upstream to this URL.
-		logger.Info("the embedded local SignalR service sends client events upstream", "url", upstream)
+		up, err := localservice.ParseUpstream(upstream)
+		if err != nil {
+			return nil, err
+		}
+		opts.Upstream = up
+		logger.Info("the embedded local SignalR service sends client events upstream", "url", up.String())
 	}
+	svc := localservice.New(opts)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("start the local SignalR service on %s (set FUNCSIGNALR_LOCAL_ADDR to use another address): %w", addr, err)
@@ -441,13 +450,13 @@ func startLocalService(ctx context.Context, env Env, addr, upstream string, logg
 
 // runLocalService runs only the local SignalR service and prints its
 // connection string, for `func start` users and other languages.
-func runLocalService(ctx context.Context, env Env, addr string) error {
+func runLocalService(ctx context.Context, env Env, addr, upstream string) error {
 	if addr == "" {
 		addr = settings.DefaultLocalAddr
 	}
 	logger := newLogger(env.Stdout, env.Stderr, environMap(env.Environ)["FUNCSIGNALR_LOG_LEVEL"])
 	var stops []func()
-	conn, err := startLocalService(ctx, env, addr, "", logger, &stops)
+	conn, err := startLocalService(ctx, env, addr, upstream, logger, &stops)
 	if err != nil {
 		return err
 	}

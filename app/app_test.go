@@ -253,6 +253,15 @@ func TestLocalServiceSubcommand(t *testing.T) {
 	}
 }
 
+func TestLocalServiceUpstream(t *testing.T) {
+	r := start(t, appDir(t, nil), 1, nil, "local-service", "-addr", "127.0.0.1:0", "-upstream", "http://127.0.0.1:1/api/signalr/{hub}?code=secret")
+	want := `url="http://127.0.0.1:1/api/signalr/{hub}?code=REDACTED"`
+	eventually(t, func() bool { return strings.Contains(r.stdout.String(), want) })
+	if out := r.stdout.String() + r.stderr.String(); !strings.Contains(out, want) || strings.Contains(out, "secret") {
+		t.Errorf("output = %q, want the start-up line with %q and no key", out, want)
+	}
+}
+
 // eventually waits up to 5 s for cond.
 func eventually(tb testing.TB, cond func() bool) {
 	tb.Helper()

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+
+	"github.com/funcsignalr/funcsignalr/localservice"
 )
 
 // ErrUsage is returned by Run when the command line holds an unknown flag
@@ -20,7 +22,7 @@ const usageText = `Usage:
         Serve the function app: standalone (as 'go run .'), or as the custom
         handler of the Azure Functions host when FUNCTIONS_CUSTOMHANDLER_PORT
         is set.
-  %[1]s local-service [-addr host:port]
+  %[1]s local-service [-addr host:port] [-upstream URL]
         Run only the local SignalR service and print its connection string,
         for 'func start' and apps in other languages.
 
@@ -32,6 +34,11 @@ Flags:
         loopback lets anyone who reaches it call send, which has
         no function key standalone.
         local-service: where the service listens (default 127.0.0.1:8888).
+  -upstream URL
+        local-service: where client events go (connected, disconnected and
+        invocations), as Azure SignalR Service's upstream setting: e.g.
+        http://127.0.0.1:7071/api/signalr; {hub}, {category} and {event} are
+        replaced. Without it clients only listen.
   -h, --help
         Print this help.
 
@@ -60,6 +67,7 @@ Settings (environment; standalone, also local.settings.json, then .env):
 type command struct {
 	localService bool   // the local-service subcommand
 	addr         string // -addr, "" when not given
+	upstream     string // local-service -upstream, "" when not given
 	help         bool   // -h or --help
 }
 
@@ -75,6 +83,9 @@ func parseArgs(args []string) (command, error) {
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
 	fs.StringVar(&cmd.addr, "addr", "", "listen address")
+	if cmd.localService {
+		fs.StringVar(&cmd.upstream, "upstream", "", "upstream URL template")
+	}
 	switch err := fs.Parse(args); {
 	case errors.Is(err, flag.ErrHelp):
 		cmd.help = true
@@ -88,6 +99,11 @@ func parseArgs(args []string) (command, error) {
 	if cmd.addr != "" {
 		if _, _, err := net.SplitHostPort(cmd.addr); err != nil {
 			return cmd, fmt.Errorf("invalid value %q for flag -addr: want host:port, e.g. 127.0.0.1:7071", cmd.addr)
+		}
+	}
+	if cmd.upstream != "" {
+		if _, err := localservice.ParseUpstream(cmd.upstream); err != nil {
+			return cmd, fmt.Errorf("invalid value for flag -upstream: %v", err)
 		}
 	}
 	return cmd, nil

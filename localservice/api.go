@@ -30,6 +30,19 @@ type Options struct {
 	// clients, which send no pings, are closed when they stop polling instead.
 	ClientTimeout time.Duration
 	Now           func() time.Time
+
+	// Upstream, when set, receives the clients' events as Azure SignalR
+	// Service's upstream does in serverless mode: connected, disconnected
+	// and every invocation, signed with AccessKey; invocations with an id
+	// are answered with the upstream's completion. Without it clients only
+	// listen, and one that invokes is closed.
+	Upstream *Upstream
+	// UpstreamTimeout bounds each upstream request; past it an invocation
+	// fails as on a 500. Default 100s.
+	UpstreamTimeout time.Duration
+	// UpstreamTransport sends the upstream requests; default a keep-alive
+	// transport of the service's own.
+	UpstreamTransport http.RoundTripper
 }
 
 // Default values of Options and of the service's fixed timeouts.
@@ -38,6 +51,9 @@ const (
 	defaultSendBuffer      = 1024
 	defaultSendBufferBytes = 4 << 20
 	defaultClientTimeout   = 30 * time.Second
+	// defaultUpstreamTimeout bounds one upstream request, as the .NET
+	// HttpClient's default timeout.
+	defaultUpstreamTimeout = 100 * time.Second
 	// negotiateTimeout is how long a negotiated connection may wait for its
 	// client to connect.
 	negotiateTimeout = 15 * time.Second
@@ -64,7 +80,8 @@ const (
 // /client/?hub=H&id=<connectionToken> over WebSockets, Server-Sent Events or
 // long polling, with the JSON hub protocol or (not over Server-Sent Events,
 // which carry text only) the MessagePack one; they only listen (serverless
-// mode). The data-plane REST API of Azure SignalR Service is served under
+// mode), unless Options.Upstream is set: then their invocations and their
+// connection events go upstream. The data-plane REST API of Azure SignalR Service is served under
 // /api/hubs/{hub}/...?api-version=... and /api/v1/hubs/{hub}/.... Build one
 // with New.
 type Service struct {
@@ -92,6 +109,14 @@ type Service struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // long-lived requests and their goroutines
 
+	upstream     *Upstream // nil: clients only listen
+	upTimeout    time.Duration
+	upClient     *http.Client
+	upTransport  *http.Transport    // the service's own, when it made upClient's
+	invokeCtx    context.Context    // cancelled when Close starts: in-flight invocations end
+	invokeCancel context.CancelFunc //
+	events       sync.WaitGroup     // disconnected events in flight
+
 	mu     sync.RWMutex
 	closed bool
 	tokens map[string]*conn // by connection token (the id= of transport requests)
@@ -109,6 +134,8 @@ func New(opts Options) *Service {
 		maxReceive:       maxMessageSize,
 		clientTimeout:    opts.ClientTimeout,
 		now:              opts.Now,
+		upstream:         opts.Upstream,
+		upTimeout:        opts.UpstreamTimeout,
 		negotiateTimeout: negotiateTimeout,
 		handshakeTimeout: handshakeTimeout,
 		pollTimeout:      pollTimeout,
@@ -139,7 +166,14 @@ func New(opts Options) *Service {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	if s.upTimeout <= 0 {
+		s.upTimeout = defaultUpstreamTimeout
+	}
+	if s.upstream != nil {
+		s.upClient, s.upTransport = newUpstreamClient(opts.UpstreamTransport)
+	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.invokeCtx, s.invokeCancel = context.WithCancel(s.ctx)
 	return s
 }
 
@@ -179,18 +213,23 @@ func (s *Service) Close() {
 	}
 	s.mu.Unlock()
 
-	bye := &closeMessages{reason: "The local SignalR service is shutting down.", allowReconnect: true}
+	// In-flight invocations end: their clients are being closed.
+	s.invokeCancel()
+	bye := &closeMessages{reason: reasonServiceClosed, allowReconnect: true}
 	for _, c := range conns {
-		c.shutdown(bye.forConn(c), true, "service closed")
+		c.end(bye.forConn(c), bye.reason, true, "service closed")
 	}
 	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
+	go func() { s.wg.Wait(); s.events.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(s.closeGrace):
 	}
 	s.cancel()
 	<-done
+	if s.upTransport != nil {
+		s.upTransport.CloseIdleConnections()
+	}
 	s.log.Debug("local SignalR service closed", "connections", len(conns))
 }
 

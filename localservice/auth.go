@@ -49,6 +49,8 @@ type tokenClaims struct {
 	jwt.RegisteredClaims
 	UID    claimString `json:"asrs.s.uid,omitempty"`
 	NameID claimString `json:"nameid,omitempty"`
+
+	payload string // the token's claims segment (base64url JSON)
 }
 
 // userID is the connection's user: asrs.s.uid, else nameid, else sub.
@@ -104,6 +106,8 @@ func (s *Service) authenticate(r *http.Request, audienceOK func(aud *url.URL) bo
 	if _, err := p.ParseWithClaims(raw, &claims, func(*jwt.Token) (any, error) { return s.key, nil }); err != nil {
 		return nil, &authError{"invalid access token: " + tokenErrorReason(err)}
 	}
+	_, rest, _ := strings.Cut(raw, ".")
+	claims.payload, _, _ = strings.Cut(rest, ".")
 	for _, a := range claims.Audience {
 		if u, err := url.Parse(a); err == nil && audienceOK(u) {
 			return &claims, nil

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -79,6 +80,13 @@ type conn struct {
 	reader     messageReader          // JSON messages, and the handshake request of both protocols
 	frames     msgpackhub.FrameReader // MessagePack messages after the handshake
 	gotRequest bool                   // the handshake request was read
+	upOpen     bool                   // connected went upstream and was not refused: events follow
+	upOrigin   *clientOrigin          // origin, read when connected is sent
+	signature  string                 // X-ASRS-Signature of the connection
+
+	origin  *clientOrigin // guarded by s.mu; set by the first transport request when upstream is on
+	upBusy  atomic.Bool   // an upstream request of the connection is in flight: the client timeout waits
+	sending chan struct{} // capacity 1: one POST of a Server-Sent Events or long-polling client at a time
 
 	// The client timeout: lastMessage is when the client last sent a
 	// message (monotonic, see monoNow); clientTimer, guarded by s.mu,
@@ -105,12 +113,13 @@ var errServiceClosed = errors.New("the local SignalR service is closed")
 // negotiateVersion) the connection id doubles as its token.
 func (s *Service) newConn(hub, user string, v0 bool) (*conn, error) {
 	c := &conn{
-		s:    s,
-		hub:  hub,
-		id:   randomID(16),
-		user: user,
-		out:  newQueue(s.sendBuffer, s.sendBytes),
-		done: make(chan struct{}),
+		s:       s,
+		hub:     hub,
+		id:      randomID(16),
+		user:    user,
+		out:     newQueue(s.sendBuffer, s.sendBytes),
+		done:    make(chan struct{}),
+		sending: make(chan struct{}, 1),
 	}
 	c.reader.max = s.maxReceive
 	c.token = c.id
@@ -210,8 +219,20 @@ func (c *conn) enqueue(f frame) bool { return c.out.push(f) }
 // it any more. msg (a close message or handshake error, or nil) is the last
 // thing the client gets: after what is already queued when graceful and the
 // queue has room, else in place of it. The transport is torn down at the
-// latest closeGrace later.
+// latest closeGrace later. The connection ends without an error.
 func (c *conn) shutdown(msg []byte, graceful bool, reason string) {
+	c.end(msg, "", graceful, reason)
+}
+
+// closeWithError closes c with a Close message carrying errText, which is
+// also the error the connection ends with.
+func (c *conn) closeWithError(errText string, allowReconnect, graceful bool, reason string) {
+	c.end(c.closeMessage(errText, allowReconnect), errText, graceful, reason)
+}
+
+// end closes c as shutdown does; errText is the error the connection ended
+// with, if any, which the upstream's disconnected event carries.
+func (c *conn) end(msg []byte, errText string, graceful bool, reason string) {
 	s := c.s
 	s.mu.Lock()
 	if c.closed {
@@ -231,9 +252,18 @@ func (c *conn) shutdown(msg []byte, graceful bool, reason string) {
 		timers = append(timers, c.clientTimer)
 	}
 	c.timers = nil
+	// Counted under s.mu, before Close waits: Close sets s.closed and then
+	// ends every open connection, so no event starts after its wait.
+	disconnect := registered && s.upstream != nil
+	if disconnect {
+		s.events.Add(1)
+	}
 	s.mu.Unlock()
 	for _, t := range timers {
 		t.Stop()
+	}
+	if disconnect {
+		go c.closeUpstream(errText)
 	}
 
 	if graceful && msg != nil && c.enqueue(frame{data: msg, last: true}) {
@@ -311,7 +341,7 @@ func (c *conn) writeLoop(sk sink) bool {
 			f, _ := c.out.pop() // a token means a frame is queued
 			p, last := c.next(f, &batch)
 			if err := c.write(sk, p); err != nil {
-				c.shutdown(nil, false, "write failed: "+err.Error())
+				c.end(nil, "the service could not write to the client: "+err.Error(), false, "write failed: "+err.Error())
 				return false
 			}
 			if last {
@@ -321,7 +351,7 @@ func (c *conn) writeLoop(sk sink) bool {
 			// No ping before the handshake response, which is queued.
 			if c.handshaken.Load() && c.out.len() == 0 {
 				if err := c.write(sk, c.pingFrame()); err != nil {
-					c.shutdown(nil, false, "write failed: "+err.Error())
+					c.end(nil, "the service could not write to the client: "+err.Error(), false, "write failed: "+err.Error())
 					return false
 				}
 			}
@@ -360,6 +390,8 @@ func (c *conn) writeRest(sk sink, batch *[]byte) bool {
 const (
 	reasonInvalidOperation = "Connection closed by the service: sending messages is an invalid operation in serverless mode; clients can only receive."
 	reasonSlowClient       = "Connection closed by the service: the client could not keep up with the messages sent to it and its send buffer is full."
+	reasonStreaming        = "Connection closed by the service: streaming is not supported in serverless mode; invoke or send instead."
+	reasonServiceClosed    = "The local SignalR service is shutting down."
 )
 
 // pingFrame is the keep-alive in c's protocol.
@@ -372,7 +404,7 @@ func (c *conn) pingFrame() []byte {
 
 // invalidData closes c for a message it could not read, saying why.
 func (c *conn) invalidData(err error, reason string) {
-	c.shutdown(c.closeMessage("Connection closed with an error. InvalidDataException: "+err.Error(), false), true, reason)
+	c.closeWithError("Connection closed with an error. InvalidDataException: "+err.Error(), false, true, reason)
 }
 
 // monoStart anchors monoNow.
@@ -386,6 +418,11 @@ func monoNow() int64 { return int64(time.Since(monoStart)) }
 func (c *conn) checkClientTimeout() {
 	s := c.s
 	idle := time.Duration(monoNow() - c.lastMessage.Load())
+	if c.upBusy.Load() {
+		// The client's messages wait while the upstream answers one, as
+		// ASP.NET Core stops the client timeout while it dispatches.
+		idle = 0
+	}
 	if idle < s.clientTimeout {
 		s.mu.Lock()
 		if !c.closed {
@@ -398,13 +435,13 @@ func (c *conn) checkClientTimeout() {
 	// message from the client. Closing connection." and closes allowing
 	// reconnect; the close message carries the reason here.
 	reason := fmt.Sprintf("Client timeout (%dms) elapsed without receiving a message from the client.", s.clientTimeout.Milliseconds())
-	c.shutdown(c.closeMessage(reason, true), true, "client timeout")
+	c.closeWithError(reason, true, true, "client timeout")
 }
 
-// tooLarge is the close message of a client whose message is over the limit,
-// worded as ASP.NET Core's InvalidDataException.
-func (c *conn) tooLarge() []byte {
-	return c.closeMessage(fmt.Sprintf("Connection closed with an error. InvalidDataException: The maximum message size of %dB was exceeded.", c.s.maxReceive), false)
+// tooLarge closes c, whose message is over the limit, saying so as ASP.NET
+// Core's InvalidDataException does.
+func (c *conn) tooLarge() {
+	c.closeWithError(fmt.Sprintf("Connection closed with an error. InvalidDataException: The maximum message size of %dB was exceeded.", c.s.maxReceive), false, true, "message too large")
 }
 
 // receive handles data a client sent: its handshake, then pings and close
@@ -431,12 +468,12 @@ func (c *conn) receive(p []byte) bool {
 				c.invalidData(terr, "invalid message")
 				return false
 			}
-			if !c.handle(t) {
+			if !c.handle(t, msg) {
 				return false
 			}
 		}
 		if errors.Is(err, msgpackhub.ErrFrameTooLarge) {
-			c.shutdown(c.tooLarge(), true, "message too large")
+			c.tooLarge()
 			return false
 		}
 		if err != nil {
@@ -458,12 +495,12 @@ func (c *conn) receive(p []byte) bool {
 			c.invalidData(terr, "invalid message")
 			return false
 		}
-		if !c.handle(t) {
+		if !c.handle(t, rec) {
 			return false
 		}
 	}
 	if err != nil {
-		c.shutdown(c.tooLarge(), true, "message too large")
+		c.tooLarge()
 		return false
 	}
 	return true
@@ -501,18 +538,46 @@ func (c *conn) receiveHandshake(p []byte) ([]byte, bool) {
 	if !c.register(resp) {
 		return nil, false
 	}
+	if c.s.upstream != nil && !c.openUpstream() {
+		return nil, false
+	}
 	return rest, true
 }
 
-// handle acts on a message of type t the client sent after its handshake,
-// and reports whether c is still open.
-func (c *conn) handle(t int) bool {
+// handle acts on msg, of type t, that the client sent after its handshake,
+// and reports whether c is still open. Invocations go upstream when there
+// is one, one at a time; without upstream they are refused as in serverless
+// mode.
+func (c *conn) handle(t int, msg []byte) bool {
 	switch t {
-	case msgInvocation, msgStreamInvocation, msgStreamItem:
-		c.shutdown(c.closeMessage(reasonInvalidOperation, false), true, "client sent a message in serverless mode")
+	case msgInvocation:
+		if c.s.upstream == nil || c.binary.Load() {
+			c.closeWithError(reasonInvalidOperation, false, true, "client sent a message in serverless mode")
+			return false
+		}
+		m, err := parseInvocation(msg)
+		if err != nil {
+			c.invalidData(err, "invalid message")
+			return false
+		}
+		if len(m.StreamIDs) > 0 {
+			c.closeWithError(reasonStreaming, false, true, "client sent a stream in serverless mode")
+			return false
+		}
+		return c.invokeUpstream(m)
+	case msgStreamInvocation, msgStreamItem:
+		if c.s.upstream != nil {
+			c.closeWithError(reasonStreaming, false, true, "client sent a stream in serverless mode")
+		} else {
+			c.closeWithError(reasonInvalidOperation, false, true, "client sent a message in serverless mode")
+		}
 		return false
 	case msgClose:
-		c.shutdown(nil, false, "client closed")
+		errText := ""
+		if !c.binary.Load() {
+			errText = clientCloseError(msg)
+		}
+		c.end(nil, errText, false, "client closed")
 		return false
 	case msgPing, msgCompletion, msgCancelInvocation:
 		// Fine: a keep-alive, or nothing to act on in serverless mode.
@@ -520,4 +585,14 @@ func (c *conn) handle(t int) bool {
 	// Other types (Ack and Sequence of stateful reconnect, unknown ones)
 	// are ignored.
 	return true
+}
+
+// clientCloseError is the error of a client's JSON Close message, if it has
+// one.
+func clientCloseError(rec []byte) string {
+	var m struct {
+		Error string `json:"error"`
+	}
+	json.Unmarshal(rec, &m)
+	return m.Error
 }

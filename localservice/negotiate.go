@@ -61,20 +61,20 @@ func (s *Service) serveClient(w http.ResponseWriter, r *http.Request, segs []str
 }
 
 // clientHub reads and checks the hub query parameter and the request's
-// client token. It returns the lower-cased hub and the token's user id.
-func (s *Service) clientHub(r *http.Request) (hub, user string, e *apiError) {
+// client token. It returns the lower-cased hub and the token's claims.
+func (s *Service) clientHub(r *http.Request) (hub string, claims *tokenClaims, e *apiError) {
 	hub = r.URL.Query().Get("hub")
 	if hub == "" {
-		return "", "", errBadRequest("the hub query parameter is required")
+		return "", nil, errBadRequest("the hub query parameter is required")
 	}
 	if !hubNamePattern.MatchString(hub) {
-		return "", "", errBadRequest("invalid hub name: it must match ^[A-Za-z][A-Za-z0-9_`,.[\\]]{0,127}$")
+		return "", nil, errBadRequest("invalid hub name: it must match ^[A-Za-z][A-Za-z0-9_`,.[\\]]{0,127}$")
 	}
 	claims, err := s.authenticate(r, clientAudience(r, hub))
 	if err != nil {
-		return "", "", errUnauthorized(err.Error())
+		return "", nil, errUnauthorized(err.Error())
 	}
-	return strings.ToLower(hub), claims.userID(), nil
+	return strings.ToLower(hub), claims, nil
 }
 
 // negotiate serves POST /client/negotiate?hub=H[&negotiateVersion=1].
@@ -84,7 +84,7 @@ func (s *Service) negotiate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, &apiError{http.StatusMethodNotAllowed, "Error.MethodNotAllowed", "negotiate takes POST"})
 		return
 	}
-	hub, user, e := s.clientHub(r)
+	hub, claims, e := s.clientHub(r)
 	if e != nil {
 		writeError(w, r, e)
 		return
@@ -98,7 +98,7 @@ func (s *Service) negotiate(w http.ResponseWriter, r *http.Request) {
 		}
 		version = min(n, 1)
 	}
-	c, err := s.newConn(hub, user, version == 0)
+	c, err := s.newConn(hub, claims.userID(), version == 0)
 	if err != nil {
 		writeError(w, r, errUnavailable(err.Error()))
 		return
@@ -118,11 +118,12 @@ func (s *Service) negotiate(w http.ResponseWriter, r *http.Request) {
 // Server-Sent Events stream, a long poll, a send (POST) or a long-polling
 // close (DELETE).
 func (s *Service) serveConnection(w http.ResponseWriter, r *http.Request) {
-	hub, user, e := s.clientHub(r)
+	hub, claims, e := s.clientHub(r)
 	if e != nil {
 		writeError(w, r, e)
 		return
 	}
+	user := claims.userID()
 	token := r.URL.Query().Get("id")
 	isWebSocket := r.Method == http.MethodGet && strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
 	if token == "" {
@@ -136,6 +137,7 @@ func (s *Service) serveConnection(w http.ResponseWriter, r *http.Request) {
 			writeError(w, r, errUnavailable(err.Error()))
 			return
 		}
+		c.noteClient(r, claims)
 		s.serveWebSocket(w, r, c)
 		return
 	}
@@ -151,6 +153,9 @@ func (s *Service) serveConnection(w http.ResponseWriter, r *http.Request) {
 		s.log.Warn("SignalR connect refused: the access token is for another user than the negotiated one", "hub", hub, "connectionId", c.id)
 		writeError(w, r, &apiError{http.StatusForbidden, "Error.Forbidden", "the access token is for another user than the one who negotiated this connection"})
 		return
+	}
+	if r.Method == http.MethodGet {
+		c.noteClient(r, claims)
 	}
 	switch {
 	case isWebSocket:

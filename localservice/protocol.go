@@ -254,3 +254,20 @@ func closeFrame(reason string, allowReconnect bool) []byte {
 	}{msgClose, reason, allowReconnect})
 	return append(b, recordSeparator)
 }
+
+// completionMessage is a Completion message without a result for c's hub
+// protocol; an empty errMsg leaves out the error.
+func (c *conn) completionMessage(invocationID, errMsg string) []byte {
+	if c.binary.Load() {
+		if errMsg == "" {
+			return msgpackhub.AppendFrame(nil, msgpackhub.AppendCompletionVoid(nil, invocationID))
+		}
+		return msgpackhub.AppendFrame(nil, msgpackhub.AppendCompletionError(nil, invocationID, errMsg))
+	}
+	b, _ := json.Marshal(struct {
+		Type         int    `json:"type"`
+		InvocationID string `json:"invocationId"`
+		Error        string `json:"error,omitempty"`
+	}{msgCompletion, invocationID, errMsg})
+	return append(b, recordSeparator)
+}

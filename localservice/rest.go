@@ -360,7 +360,7 @@ func (s *Service) closeConns(c *restCall, pick func(h *hub, emit func(*conn))) {
 	s.mu.RUnlock()
 	msg := &closeMessages{reason: q.Get("reason")}
 	for _, conn := range conns {
-		conn.shutdown(msg.forConn(conn), true, "closed by a REST call")
+		conn.end(msg.forConn(conn), msg.reason, true, "closed by a REST call")
 	}
 }
 

@@ -116,7 +116,7 @@ func (s *Service) fanOut(hubName string, m *sendMessage, pick func(h *hub, emit 
 	for _, c := range slow {
 		s.log.Warn("SignalR client too slow: closing its connection", "hub", c.hub, "connectionId", c.id,
 			"queued", c.out.len(), "queuedBytes", c.out.bytes(), "sendBuffer", s.sendBuffer, "sendBufferBytes", s.sendBytes)
-		c.shutdown(c.closeMessage(reasonSlowClient, false), false, "send buffer full")
+		c.closeWithError(reasonSlowClient, false, false, "send buffer full")
 	}
 }
 

@@ -91,13 +91,25 @@ func (s *Service) serveSend(w http.ResponseWriter, r *http.Request, c *conn) {
 		writeError(w, r, errNotFound("the connection is closed"))
 		return
 	}
+	// One send at a time, its body read only once it is its turn: a client
+	// whose invocations wait on the upstream holds one body in memory, not
+	// one per request it keeps sending.
+	select {
+	case c.sending <- struct{}{}:
+		defer func() { <-c.sending }()
+	case <-c.done:
+		writeError(w, r, errNotFound("the connection is closed"))
+		return
+	case <-r.Context().Done():
+		return
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, int64(s.maxReceive)+1))
 	if err != nil {
 		writeError(w, r, errBadRequest("cannot read the request body"))
 		return
 	}
 	if len(body) > s.maxReceive {
-		c.shutdown(c.tooLarge(), true, "message too large")
+		c.tooLarge()
 		writeError(w, r, &apiError{http.StatusRequestEntityTooLarge, "Error.PayloadTooLarge", fmt.Sprintf("the message is larger than %d bytes", s.maxReceive)})
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"sync"
@@ -56,7 +57,7 @@ func (s *Service) serveWebSocket(w http.ResponseWriter, r *http.Request, c *conn
 		for {
 			if err := c.receiveMessage(ws); err != nil {
 				if !errors.Is(err, errConnClosed) {
-					c.shutdown(nil, false, "client disconnected")
+					c.end(nil, wsCloseError(err), false, "client disconnected")
 				}
 				return
 			}
@@ -104,5 +105,18 @@ func (c *conn) receiveMessage(ws *websocket.Conn) error {
 		if err != nil {
 			return err
 		}
+	}
+}
+
+// wsCloseError is the error a WebSocket read failure ends the connection
+// with: none for a normal close, else what .NET reports for it.
+func wsCloseError(err error) string {
+	switch st := websocket.CloseStatus(err); st {
+	case websocket.StatusNormalClosure, websocket.StatusGoingAway:
+		return ""
+	case -1:
+		return "The remote party closed the WebSocket connection without completing the close handshake."
+	default:
+		return fmt.Sprintf("The WebSocket connection was closed with status %d.", st)
 	}
 }
