@@ -61,6 +61,7 @@ type keyCache struct {
 	wg     sync.WaitGroup
 
 	current atomic.Pointer[heldKey]
+	diag    *diagnostics // nil in tests that build a keyCache alone
 
 	mu          sync.Mutex
 	inflight    *keyFetch // the running exchange, if any
@@ -214,9 +215,11 @@ func (k *keyCache) exchange(ctx context.Context) (*heldKey, error) {
 		var te *tokenError
 		switch {
 		case errors.As(err, &te):
+			k.diag.tokenFailed("token for the access-key exchange with "+k.serverName, err)
 			return nil, errorf(CodeAuthenticationUnavailable, err,
-				"could not get a Microsoft Entra ID token (scope %s) for the access-key exchange with %s", EntraScope, k.serverName)
+				"could not get a Microsoft Entra ID token (scope %s) for the access-key exchange with %s"+seeLog, EntraScope, k.serverName)
 		case isTimeout(err) && reach.unreached() != "":
+			k.diag.keyExchangeUnreachable(k.serverName, reach.unreached())
 			return nil, errorf(CodeAuthenticationUnavailable, err,
 				"access-key exchange with %s failed: could not reach the service within %s: %s", k.serverName, k.timeout, reach.unreached())
 		case isTimeout(err):
@@ -225,13 +228,16 @@ func (k *keyCache) exchange(ctx context.Context) (*heldKey, error) {
 		case errors.Is(err, context.Canceled):
 			return nil, errorf(CodeAuthenticationUnavailable, err, "access-key exchange with %s was canceled", k.serverName)
 		default:
+			k.diag.keyExchangeUnreachable(k.serverName, reachReason(err))
 			return nil, errorf(CodeAuthenticationUnavailable, err,
 				"access-key exchange with %s failed: could not reach the service: %s", k.serverName, reachReason(err))
 		}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, errorf(CodeAuthenticationUnavailable, newServiceAnswerError(resp),
-			"access-key exchange with %s failed: the service answered %s", k.serverName, describeStatus(resp))
+		answer := newServiceAnswerError(resp)
+		k.diag.keyExchangeRefused(k.serverName, resp, answer.(*serviceAnswerError).body)
+		return nil, errorf(CodeAuthenticationUnavailable, answer,
+			"access-key exchange with %s failed: the service answered %s"+seeLog, k.serverName, describeStatus(resp))
 	}
 	body, err := runtime.Payload(resp)
 	if err != nil {

@@ -147,6 +147,7 @@ type endpoint struct {
 	pipeline runtime.Pipeline
 	signer   *signer   // access-key auth; nil with Microsoft Entra ID
 	keys     *keyCache // Microsoft Entra ID auth; nil with an access key
+	diag     *diagnostics
 
 	offline atomic.Bool // several endpoints only
 }

@@ -41,11 +41,20 @@ func newClient(conn *settings.Connection, hub string, opts Options) (*Client, er
 		tokenLifetime: opts.TokenLifetime,
 		now:           opts.Now,
 	}
+	secrets := append([]string(nil), conn.Secrets...)
+	for _, s := range services {
+		secrets = append(secrets, s.AccessKey)
+	}
 	for _, s := range services {
 		ep, err := newEndpoint(s, hub, opts, len(services) > 1)
 		if err != nil {
 			c.Close()
 			return nil, err
+		}
+		diag := newDiagnostics(opts.Logger, secrets, s.Auth)
+		ep.diag = diag
+		if ep.keys != nil {
+			ep.keys.diag = diag
 		}
 		c.eps = append(c.eps, ep)
 	}

@@ -272,7 +272,7 @@ func TestNegotiateEntraExchangeFailureAndRecovery(t *testing.T) {
 	ks.mode.Store(keyForbidden)
 	_, err := c.Negotiate(context.Background(), "u", nil)
 	e := asError(t, err)
-	want := "access-key exchange with " + ks.URL + " failed: the service answered 403 (x-ms-error-code Error.Auth.Forbidden)"
+	want := "access-key exchange with " + ks.URL + " failed: the service answered 403 (x-ms-error-code Error.Auth.Forbidden); the cause is in the handler's log"
 	if e.Code != bindings.CodeAuthenticationUnavailable || e.Message != want {
 		t.Errorf("got %s %q, want %s %q", e.Code, e.Message, bindings.CodeAuthenticationUnavailable, want)
 	}

@@ -45,7 +45,13 @@ func (e *endpoint) do(ctx context.Context, op *Operation, timeout time.Duration)
 	what := req.Raw().Method + " " + req.Raw().URL.EscapedPath()
 	resp, err := e.pipeline.Do(req)
 	if err != nil {
-		return callError(tokens.explain(err), what, timeout, reach)
+		err = tokens.explain(err)
+		ce := callError(err, what, timeout, reach)
+		if ce.Code == CodeAuthenticationUnavailable {
+			e.diag.tokenFailed("token for "+what, err)
+			ce.Message += seeLog
+		}
+		return ce
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return answerError(resp, what)

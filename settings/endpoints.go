@@ -124,6 +124,7 @@ func (r *resolver) namedEndpoints() ([]namedEndpoint, error) {
 		}
 		sub.secrets = append(sub.secrets, r.secrets...)
 		found, err := sub.named(name)
+		r.namedSecrets = append(r.namedSecrets, sub.secrets...)
 		if err != nil {
 			errs = append(errs, sub.scrub(err))
 			continue

@@ -45,11 +45,16 @@ type Options struct {
 //
 // Resolve does no network I/O; the credential fetches tokens when asked.
 // No secret appears in its errors, even when azidentity would echo one.
-func Resolve(v *Values, setting string, opts Options) (*Connection, error) {
+func Resolve(v *Values, setting string, opts Options) (conn *Connection, err error) {
 	if setting == "" {
 		setting = DefaultConnectionStringSetting
 	}
 	r := &resolver{v: v, setting: setting, opts: opts}
+	defer func() {
+		if conn != nil {
+			conn.Secrets = r.knownSecrets()
+		}
+	}()
 	for _, k := range []string{"AZURE_CLIENT_SECRET", "AZURE_PASSWORD", "AZURE_CLIENT_CERTIFICATE_PASSWORD",
 		setting + ":clientSecret", setting + ":clientCertificatePassword"} {
 		if s, _, ok := v.Get(k); ok {
@@ -79,10 +84,25 @@ func Resolve(v *Values, setting string, opts Options) (*Connection, error) {
 
 // resolver holds what one Resolve call needs.
 type resolver struct {
-	v       *Values
-	setting string
-	opts    Options
-	secrets []string // values that must not appear in an error
+	v            *Values
+	setting      string
+	opts         Options
+	secrets      []string // values that must not appear in an error
+	namedSecrets []string // of the named endpoints
+}
+
+// knownSecrets lists every secret value seen, once each; values shorter
+// than 4 characters would match ordinary text and are left out.
+func (r *resolver) knownSecrets() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, s := range append(append([]string(nil), r.secrets...), r.namedSecrets...) {
+		if len(s) >= 4 && !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func (r *resolver) resolve() (*Connection, error) {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 
@@ -256,5 +257,52 @@ func TestConnectionFormatting(t *testing.T) {
 		if !strings.Contains(out, "https://x.example") {
 			t.Errorf("got %q, want the endpoint", out)
 		}
+	}
+}
+
+// TestConnectionSecrets: a resolved connection lists every secret value it
+// was built from, for scrubbing what azidentity or a service says, and never
+// shows them when printed or logged.
+func TestConnectionSecrets(t *testing.T) {
+	const P = settings.DefaultConnectionStringSetting
+	const (
+		accessKey    = "ACCESS-KEY-0123456789abcdefghijklmnopqrstu"
+		clientSecret = "CLIENT-SECRET-from-section-42"
+		envSecret    = "AZURE-CLIENT-SECRET-from-env-42"
+		password     = "AZURE-PASSWORD-42"
+		namedKey     = "NAMED-ACCESS-KEY-0123456789abcdefghijklmn"
+	)
+	tests := []struct {
+		name string
+		kv   []string
+		want []string
+	}{
+		{name: "access key", kv: []string{P, "Endpoint=https://a.service.signalr.net;AccessKey=" + accessKey + ";Version=1.0;",
+			"AZURE_PASSWORD", password}, want: []string{accessKey, password}},
+		{name: "client secret in the identity section", kv: []string{P + "__serviceUri", "https://a.service.signalr.net",
+			P + "__tenantId", "t", P + "__clientId", "c", P + "__clientSecret", clientSecret}, want: []string{clientSecret}},
+		{name: "AZURE_CLIENT_SECRET fills the section", kv: []string{P + "__serviceUri", "https://a.service.signalr.net",
+			P + "__tenantId", "t", P + "__clientId", "c", "AZURE_CLIENT_SECRET", envSecret}, want: []string{envSecret}},
+		{name: "named endpoint", kv: []string{P, "Endpoint=https://a.service.signalr.net;AccessKey=" + accessKey + ";Version=1.0;",
+			"Azure__SignalR__Endpoints__east", "Endpoint=https://b.service.signalr.net;AccessKey=" + namedKey + ";Version=1.0;"},
+			want: []string{accessKey, namedKey}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			conn, err := settings.Resolve(valuesOf(t, tt.kv...), "", settings.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range tt.want {
+				if !slices.Contains(conn.Secrets, s) {
+					t.Errorf("got Secrets %d values, want %.12q… among them", len(conn.Secrets), s)
+				}
+				for _, shown := range []string{conn.String(), fmt.Sprintf("%+v %#v", conn, conn)} {
+					if strings.Contains(shown, s) {
+						t.Errorf("printing the connection shows the secret %.12q…", s)
+					}
+				}
+			}
+		})
 	}
 }

@@ -56,6 +56,11 @@ type Connection struct {
 	// Named are the endpoints of Azure:SignalR:Endpoints (default setting
 	// only), in name order.
 	Named []ServiceEndpoint
+	// Secrets are the secret values known when the connection was resolved
+	// (access keys, client secrets, certificate passwords, AZURE_CLIENT_SECRET,
+	// AZURE_PASSWORD), for scrubbing text from azidentity or a service
+	// before it is logged. Neither String nor LogValue shows them.
+	Secrets []string
 }
 
 // LogValue describes the connection for logs: never the key or a secret.

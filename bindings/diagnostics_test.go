@@ -1,0 +1,163 @@
+package bindings_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/funcsignalr/funcsignalr/bindings"
+	"github.com/funcsignalr/funcsignalr/settings"
+)
+
+// refusingTransport is a network where every connection is refused, as
+// for a managed identity endpoint that does not exist outside Azure.
+type refusingTransport struct{}
+
+func (refusingTransport) Do(r *http.Request) (*http.Response, error) {
+	return nil, &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")}
+}
+
+// fakeAzureCLI puts an `az` on PATH that prints stderr and exits 1, as the
+// Azure CLI does when no one is logged in; an empty script means no `az`
+// at all. Not parallel: it changes PATH for the process.
+func fakeAzureCLI(tb testing.TB, stderr string) {
+	tb.Helper()
+	dir := tb.TempDir()
+	if stderr != "" {
+		script := "#!/bin/sh\necho '" + stderr + "' >&2\nexit 1\n"
+		if err := os.WriteFile(filepath.Join(dir, "az"), []byte(script), 0o755); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	tb.Setenv("PATH", dir)
+}
+
+// TestEntraFailureDiagnostics: when the token or the access-key exchange
+// fails, the log says which credential was tried and why (the authority's
+// AADSTS code and text, an unreachable managed identity endpoint, a missing
+// or logged-out Azure CLI, the role the service wants), once per distinct
+// cause and with every known secret scrubbed; the answer only names the
+// failed step and points to the log.
+func TestEntraFailureDiagnostics(t *testing.T) {
+	tests := []struct {
+		name       string
+		credential func(t *testing.T, a *fakeAuthority) azcore.TokenCredential
+		keyMode    int32
+		wantLog    []string
+		wantAnswer string
+	}{
+		{
+			name: "authority refuses with an AADSTS code",
+			credential: func(t *testing.T, a *fakeAuthority) azcore.TokenCredential {
+				a.fail.Store(true) // its description quotes the client secret back
+				return a.credential(t)
+			},
+			wantLog: []string{`msg="Microsoft Entra ID token request failed"`, "credential=ClientSecretCredential",
+				"RESPONSE 400", "AADSTS7000215: Invalid client secret provided", "aadsts=AADSTS7000215", "[REDACTED]"},
+			wantAnswer: "could not get a Microsoft Entra ID token (scope https://signalr.azure.com/.default) for the access-key exchange",
+		},
+		{
+			name: "managed identity endpoint unreachable",
+			credential: func(t *testing.T, _ *fakeAuthority) azcore.TokenCredential {
+				cred, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{
+					ClientOptions: azcore.ClientOptions{Transport: refusingTransport{}, Retry: policy.RetryOptions{MaxRetries: -1}}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return cred
+			},
+			wantLog:    []string{"credential=ManagedIdentityCredential", "connection refused", "managed identity exists only in Azure"},
+			wantAnswer: "could not get a Microsoft Entra ID token",
+		},
+		{
+			name: "Azure CLI not installed",
+			credential: func(t *testing.T, _ *fakeAuthority) azcore.TokenCredential {
+				fakeAzureCLI(t, "")
+				cred, err := azidentity.NewAzureCLICredential(nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return cred
+			},
+			wantLog:    []string{"credential=AzureCLICredential", "executable not found on path", "is not installed or not on PATH"},
+			wantAnswer: "could not get a Microsoft Entra ID token",
+		},
+		{
+			name: "Azure CLI not logged in",
+			credential: func(t *testing.T, _ *fakeAuthority) azcore.TokenCredential {
+				fakeAzureCLI(t, "ERROR: Please run az login to setup account.")
+				cred, err := azidentity.NewAzureCLICredential(nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return cred
+			},
+			wantLog:    []string{"credential=AzureCLICredential", "Please run az login", `hint="run az login`},
+			wantAnswer: "could not get a Microsoft Entra ID token",
+		},
+		{
+			name:       "service refuses the access-key exchange",
+			credential: func(t *testing.T, a *fakeAuthority) azcore.TokenCredential { return a.credential(t) },
+			keyMode:    keyForbidden,
+			wantLog: []string{`msg="the SignalR service refused the access-key exchange"`, "status=403",
+				"errorCode=Error.Auth.Forbidden", "SignalR App Server role"},
+			wantAnswer: "failed: the service answered 403 (x-ms-error-code Error.Auth.Forbidden)",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			authority := newFakeAuthority(t)
+			ks := newKeyService(t, 0)
+			ks.mode.Store(tt.keyMode)
+			logs := &syncBuffer{}
+			opts := testOptions(ks.Server)
+			opts.Logger = slog.New(slog.NewTextHandler(logs, nil))
+			opts.Timeout = 5 * time.Second
+			conn := &settings.Connection{Endpoint: ks.URL, Credential: tt.credential(t, authority),
+				Auth: "test credential", Secrets: []string{testClientSecret}}
+			c := mustNewClient(t, conn, "h", opts)
+
+			for range 2 { // the same cause twice: logged once
+				_, err := c.Negotiate(context.Background(), "", nil)
+				e := asError(t, err)
+				if e.Code != bindings.CodeAuthenticationUnavailable {
+					t.Fatalf("got %s %q, want AuthenticationUnavailable", e.Code, e.Message)
+				}
+				if !strings.Contains(e.Message, tt.wantAnswer) || !strings.HasSuffix(e.Message, "; the cause is in the handler's log") {
+					t.Errorf("got answer %q, want %q and a pointer to the log", e.Message, tt.wantAnswer)
+				}
+				if strings.Contains(e.Message, "AADSTS") {
+					t.Errorf("answer %q carries the authority's text, want it only in the log", e.Message)
+				}
+			}
+			got := logs.String()
+			if n := strings.Count(got, "level=ERROR"); n != 1 {
+				t.Errorf("got %d error lines, want the cause logged once:\n%s", n, got)
+			}
+			for _, want := range tt.wantLog {
+				if !strings.Contains(got, want) {
+					t.Errorf("log does not hold %q:\n%s", want, got)
+				}
+			}
+			for _, leak := range []string{testClientSecret, "entra-token", "temporary-key"} {
+				if strings.Contains(got, leak) {
+					t.Errorf("log holds the secret %q:\n%s", leak, got)
+				}
+			}
+			if strings.Contains(got, "Trace ID") || strings.Contains(got, "--------") {
+				t.Errorf("log holds azidentity's request dump, want one line of cause:\n%s", got)
+			}
+		})
+	}
+}
