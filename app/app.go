@@ -25,7 +25,8 @@ import (
 // the address `func start` uses.
 const StandaloneAddr = "127.0.0.1:7071"
 
-// shutdownGrace bounds how long in-flight requests may take after SIGTERM.
+// shutdownGrace bounds how long in-flight requests may take after SIGTERM
+// before they are stopped.
 const shutdownGrace = 10 * time.Second
 
 // Env is the process's view of the world, injected so tests can run the
@@ -49,6 +50,12 @@ type Env struct {
 	Addr string
 	// Name is the program name in the usage text; default "funcsignalr".
 	Name string
+	// ShutdownGrace is how long in-flight requests may run once ctx is
+	// done; then they are stopped and answer what they did. Default 10s.
+	ShutdownGrace time.Duration
+	// MaxConns caps the handler's concurrent connections; default
+	// DefaultMaxConns.
+	MaxConns int
 }
 
 // Run runs the custom handler (or, with the argument local-service, only
@@ -82,15 +89,21 @@ func Run(ctx context.Context, env Env) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
+	logger := newLogger(env.Stdout, env.Stderr, lookupEnv["FUNCSIGNALR_LOG_LEVEL"])
+	maxConns := env.MaxConns
+	if maxConns <= 0 {
+		maxConns = DefaultMaxConns
+	}
 	ready := newReadiness()
-	srv := &http.Server{Handler: ready, ReadHeaderTimeout: 10 * time.Second}
+	base, stopRequests := context.WithCancelCause(context.Background())
+	defer stopRequests(nil)
+	srv := newServer(ready, logger, base)
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	go func() { serveErr <- srv.Serve(newLimitListener(ln, maxConns, logger)) }()
 	if env.Listening != nil {
 		env.Listening("handler", ln.Addr().String())
 	}
 
-	logger := newLogger(env.Stdout, env.Stderr, lookupEnv["FUNCSIGNALR_LOG_LEVEL"])
 	if port == "" && !isLoopback(ln.Addr()) {
 		logger.Warn("the standalone handler listens beyond loopback: send has no function key standalone, "+
 			"so anyone who reaches this address can send to every client; listen on 127.0.0.1 unless that is intended",
@@ -109,11 +122,25 @@ func Run(ctx context.Context, env Env) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	logger.Info("shutting down: finishing in-flight requests")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	grace := env.ShutdownGrace
+	if grace <= 0 {
+		grace = shutdownGrace
+	}
+	logger.Info("shutting down: finishing in-flight requests", "grace", grace.String())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	if err := srv.Shutdown(shutdownCtx); !errors.Is(err, context.DeadlineExceeded) {
+		return nil
+	}
+	// The grace is over: stop what is still running. Sends answer with the
+	// count of objects they carried out instead of leaving callers with a
+	// closed connection.
+	logger.Warn("shutdown grace is over: stopping in-flight requests", "grace", grace.String())
+	stopRequests(handler.ErrShutdown)
+	answerCtx, cancelAnswer := context.WithTimeout(context.Background(), shutdownAnswerTime)
+	defer cancelAnswer()
+	if errors.Is(srv.Shutdown(answerCtx), context.DeadlineExceeded) {
+		srv.Close()
 	}
 	return nil
 }
@@ -210,7 +237,8 @@ func build(ctx context.Context, env Env, standalone bool, ready *readiness, logg
 		b.Resolved(r.resolve(b))
 	}
 
-	cfg := handler.Config{App: app, Logger: logger, Functions: fns.HTTP, Invocations: fns.Invocations}
+	cfg := handler.Config{App: app, Logger: logger, Functions: fns.HTTP, Invocations: fns.Invocations,
+		Standalone: standalone}
 	if standalone {
 		cfg.CORSOrigins = s.CORSOrigins
 	}

@@ -36,6 +36,14 @@ var statusOf = map[string]int{
 	bindings.CodeServiceTimeout:            http.StatusGatewayTimeout,
 }
 
+// statusFor is the HTTP status of an error code; an unknown code is a 500.
+func statusFor(code string) int {
+	if status, ok := statusOf[code]; ok {
+		return status
+	}
+	return http.StatusInternalServerError
+}
+
 // apiError is an error answered to the caller: a contract code and a
 // message that holds no secret.
 type apiError struct {
@@ -82,10 +90,7 @@ func classify(err error) (code, message string) {
 // count of send objects already carried out.
 func writeError(w http.ResponseWriter, err error, sent int) int {
 	code, message := classify(err)
-	status, ok := statusOf[code]
-	if !ok {
-		status = http.StatusInternalServerError
-	}
+	status := statusFor(code)
 	var body errorBody
 	body.Error.Code = code
 	body.Error.Message = message

@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/funcsignalr/funcsignalr/bindings"
+	"github.com/funcsignalr/funcsignalr/internal/clip"
 )
 
 // negotiateFunc is the negotiate function: what the signalRConnectionInfo
@@ -106,7 +108,7 @@ func (f *sendFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, f.cfg.ConfigError, -1)
 		return
 	}
-	if err := checkJSONContentType(r.Header.Get("Content-Type")); err != nil {
+	if err := checkJSONContentType(r.Header.Get("Content-Type"), f.cfg.Standalone || isStandalone(r)); err != nil {
 		writeError(w, err, -1)
 		return
 	}
@@ -121,6 +123,10 @@ func (f *sendFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sent, err := f.cfg.Sender.Send(r.Context(), ops)
+	if err != nil && errors.Is(context.Cause(r.Context()), ErrShutdown) {
+		err = &apiError{bindings.CodeServiceTimeout, fmt.Sprintf(
+			"the handler shut down before the batch was carried out: %d of %d objects sent", sent, len(ops))}
+	}
 	if err != nil {
 		logFailure(f.cfg.Logger, r, "send", err, "sent", sent, "of", len(ops))
 		writeError(w, err, sent)
@@ -129,23 +135,37 @@ func (f *sendFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, sendResult{Sent: sent})
 }
 
-// checkJSONContentType accepts an undeclared body or a JSON media type
-// (application/json, text/json, application/*+json).
-func checkJSONContentType(ct string) error {
+// checkJSONContentType accepts a JSON media type (application/json,
+// text/json, application/*+json), and an undeclared body unless declared
+// is set. The Functions host only forwards requests that carry the
+// function key; without it (standalone), an undeclared body could come
+// from any web page: a cross-site POST without a Content-Type, or with
+// text/plain, needs no CORS preflight, while one declared as JSON does.
+func checkJSONContentType(ct string, declared bool) error {
 	if strings.TrimSpace(ct) == "" {
-		return nil
+		if !declared {
+			return nil
+		}
+		return &apiError{CodeUnsupportedMediaType, "the body has no Content-Type; declare it as JSON (Content-Type: application/json)"}
 	}
 	mt, _, err := mime.ParseMediaType(ct)
 	if err == nil && (mt == "application/json" || mt == "text/json" ||
 		(strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))) {
 		return nil
 	}
-	return &apiError{CodeUnsupportedMediaType, fmt.Sprintf("the body is declared as %q; send takes JSON (Content-Type: application/json)", ct)}
+	return &apiError{CodeUnsupportedMediaType, fmt.Sprintf("the body is declared as %q; send takes JSON (Content-Type: application/json)", clip.String(ct))}
 }
 
+// logFailure logs why a function failed: at error for failures of the
+// handler or the service (5xx), at warn for the caller's mistakes (4xx),
+// which anyone can cause and so must not fill the error log.
 func logFailure(logger *slog.Logger, r *http.Request, fn string, err error, args ...any) {
 	code, message := classify(err)
-	logger.LogAttrs(r.Context(), slog.LevelError, fn+" failed",
+	level := slog.LevelWarn
+	if statusFor(code) >= 500 {
+		level = slog.LevelError
+	}
+	logger.LogAttrs(r.Context(), level, fn+" failed",
 		append([]slog.Attr{slog.String("code", code), slog.String("message", message)}, argsToAttrs(args)...)...)
 }
 

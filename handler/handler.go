@@ -16,6 +16,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/funcsignalr/funcsignalr/bindings"
+	"github.com/funcsignalr/funcsignalr/internal/clip"
 )
 
 // MaxBodyBytes is the largest send body accepted: the service's own
@@ -64,8 +65,16 @@ type Config struct {
 	// none: the header is not read.
 	ClaimTypes  []string
 	CORSOrigins []string // standalone only: allowed origins, or "*"
-	Logger      *slog.Logger
+	// Standalone is set when no Functions host stands in front: send has
+	// no function key then, so it only takes bodies declared as JSON.
+	Standalone bool
+	Logger     *slog.Logger
 }
+
+// ErrShutdown is the cause with which the server cancels the contexts of
+// in-flight requests when its shutdown grace is over: a send stopped by it
+// answers how many objects it carried out.
+var ErrShutdown = errors.New("the handler is shutting down")
 
 // NegotiateHandler is the negotiate function: what the
 // signalRConnectionInfo input binding returns, as the HTTP response, for
@@ -121,7 +130,7 @@ func New(cfg Config) (http.Handler, error) {
 
 	r := mux.NewRouter()
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, &apiError{CodeNotFound, "no function at " + r.URL.Path}, -1)
+		writeError(w, &apiError{CodeNotFound, "no function at " + clip.String(r.URL.Path)}, -1)
 	})
 	r.MatcherFunc(exactPath("/")).Methods(http.MethodGet, http.MethodHead).HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
@@ -144,17 +153,24 @@ func New(cfg Config) (http.Handler, error) {
 		}
 		public := cfg.App.PublicPath(fn)
 		forwarded := methodCheck(fn, recoverHTTP(fn.Name, cfg.Logger, impl))
+		invocation := payloadHandler(fn, forwarded)
+		if cfg.Standalone {
+			invocation = jsonOnly(invocation)
+		}
 		if public == payload && !cfg.App.ForwardingEnabled {
 			// routePrefix "" and forwarding off: the host only ever sends payloads here.
-			r.MatcherFunc(exactPath(payload)).Handler(payloadHandler(fn, forwarded))
+			r.MatcherFunc(exactPath(payload)).Handler(invocation)
 			continue
 		}
 		r.MatcherFunc(routePath(public)).Handler(forwarded)
 		if public != payload {
-			r.MatcherFunc(exactPath(payload)).Handler(payloadHandler(fn, forwarded))
+			r.MatcherFunc(exactPath(payload)).Handler(invocation)
 		}
 	}
 	var h http.Handler = r
+	if cfg.Standalone {
+		h = markStandalone(h)
+	}
 	h = logRequests(cfg.Logger, h)
 	if len(cfg.CORSOrigins) > 0 {
 		h = cors(cfg.CORSOrigins, h)
@@ -209,7 +225,7 @@ func methodCheck(fn Function, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !fn.Allows(r.Method) {
 			w.Header().Set("Allow", allow)
-			writeError(w, &apiError{CodeMethodNotAllowed, fmt.Sprintf("%s does not accept %s; it accepts %s", fn.Name, r.Method, allow)}, -1)
+			writeError(w, &apiError{CodeMethodNotAllowed, fmt.Sprintf("%s does not accept %s; it accepts %s", fn.Name, clip.String(r.Method), allow)}, -1)
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -259,9 +275,9 @@ func logRequests(logger *slog.Logger, next http.Handler) http.Handler {
 			return // the hot path: nothing to build
 		}
 		logger.LogAttrs(r.Context(), level, "request",
-			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", sw.status),
+			slog.String("method", clip.String(r.Method)), slog.String("path", clip.String(r.URL.Path)), slog.Int("status", sw.status),
 			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
-			slog.String("invocation", r.Header.Get("X-Azure-Functions-InvocationId")))
+			slog.String("invocation", clip.String(r.Header.Get("X-Azure-Functions-InvocationId"))))
 	})
 }
 
@@ -283,4 +299,35 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 
 func tooLarge() error {
 	return &apiError{CodePayloadTooLarge, fmt.Sprintf("the body is larger than %d bytes (1 MiB, the service's message limit)", MaxBodyBytes)}
+}
+
+// standaloneKey marks the context of requests served without the
+// Functions host in front.
+type standaloneKey struct{}
+
+func markStandalone(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), standaloneKey{}, true)))
+	})
+}
+
+// isStandalone reports whether r was served without the Functions host.
+func isStandalone(r *http.Request) bool {
+	v, _ := r.Context().Value(standaloneKey{}).(bool)
+	return v
+}
+
+// jsonOnly guards the payload-mode endpoints of a standalone handler, where
+// no Functions host (which always posts application/json) stands in front:
+// a body declared as anything else, or not declared, is refused. A web page
+// can POST text/plain across sites without a preflight, but not JSON, so an
+// envelope could otherwise smuggle a JSON Content-Type in to send.
+func jsonOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := checkJSONContentType(r.Header.Get("Content-Type"), true); err != nil {
+			writeError(w, err, -1)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
