@@ -488,7 +488,7 @@ func runLocalService(ctx context.Context, env Env, addr, upstream string) error 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(env.Stdout, settings.LocalConnectionString(strings.TrimPrefix(conn.Endpoint, "http://")))
+	fmt.Fprintln(env.Stdout, localservice.ConnectionString(strings.TrimPrefix(conn.Endpoint, "http://")))
 	<-ctx.Done()
 	for _, s := range stops {
 		s()

@@ -6,12 +6,7 @@ import (
 	"net/http"
 	"sync"
 	"time"
-
-	"github.com/funcsignalr/funcsignalr/settings"
 )
-
-// DevAccessKey is the public development key the official emulator uses too.
-const DevAccessKey = settings.LocalAccessKey
 
 // Options tunes a Service; the zero value is the defaults.
 type Options struct {
@@ -232,8 +227,3 @@ func (s *Service) Close() {
 	}
 	s.log.Debug("local SignalR service closed", "connections", len(conns))
 }
-
-// ConnectionString is the connection string for a service reachable at
-// host:port (an unspecified host is written localhost), as the official
-// emulator prints it.
-func ConnectionString(addr string) string { return settings.LocalConnectionString(addr) }

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/funcsignalr/funcsignalr/localservice"
 	"github.com/funcsignalr/funcsignalr/settings"
 )
 
@@ -39,9 +40,9 @@ func TestLocalConnection(t *testing.T) {
 					want.Setting, want.Endpoint, want.ClientEndpoint, want.ServerEndpoint, want.AccessKey, want.Auth, want.Local)
 			}
 
-			cs := settings.LocalConnectionString(tt.addr)
+			cs := localservice.ConnectionString(tt.addr)
 			if wantCS := tt.wantConnStr + "AccessKey=" + settings.LocalAccessKey + ";Version=1.0;"; cs != wantCS {
-				t.Errorf("LocalConnectionString: got %q, want %q", cs, wantCS)
+				t.Errorf("localservice.ConnectionString: got %q, want %q", cs, wantCS)
 			}
 			// The logged connection string resolves to the same connection.
 			r, err := settings.Resolve(valuesOf(t, "AzureSignalRConnectionString", cs), "", settings.Options{})
