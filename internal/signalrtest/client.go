@@ -29,6 +29,7 @@ import (
 // Hub-protocol message types (HubProtocol.md).
 const (
 	TypeInvocation = 1
+	TypeCompletion = 3
 	TypePing       = 6
 	TypeClose      = 7
 )
@@ -49,6 +50,12 @@ type Invocation struct {
 	Type      int               `json:"type"`
 	Target    string            `json:"target,omitempty"`
 	Arguments []json.RawMessage `json:"arguments,omitempty"`
+
+	// A completion (Type TypeCompletion) of an invocation sent with Invoke:
+	// its id, and Result or Error.
+	InvocationID string          `json:"invocationId,omitempty"`
+	Result       json.RawMessage `json:"result,omitempty"`
+	Error        string          `json:"error,omitempty"`
 }
 
 // CloseError is the service's close message (type 7). Next returns it when
@@ -321,6 +328,27 @@ func (c *Client) handshake(ctx context.Context) error {
 	return nil
 }
 
+// Invoke sends an invocation of the hub method target with args, as a
+// client's connection.invoke (invocationID set: the service answers with a
+// completion that Next returns) or connection.send (invocationID "").
+// Only with upstream configured does the service forward it; otherwise it
+// closes the connection.
+func (c *Client) Invoke(ctx context.Context, invocationID, target string, args ...json.RawMessage) error {
+	if args == nil {
+		args = []json.RawMessage{}
+	}
+	msg, err := json.Marshal(struct {
+		Type         int               `json:"type"`
+		InvocationID string            `json:"invocationId,omitempty"`
+		Target       string            `json:"target"`
+		Arguments    []json.RawMessage `json:"arguments"`
+	}{TypeInvocation, invocationID, target, args})
+	if err != nil {
+		return fmt.Errorf("signalrtest: invocation: %w", err)
+	}
+	return c.ws.Write(ctx, websocket.MessageText, append(msg, 0x1e))
+}
+
 // ConnectionID is the connection's id, the one REST calls name.
 func (c *Client) ConnectionID() string { return c.connectionID }
 
@@ -338,8 +366,7 @@ func (c *Client) Next(ctx context.Context) (Invocation, error) {
 		}
 		var m struct {
 			Invocation
-			Error          string `json:"error"`
-			AllowReconnect bool   `json:"allowReconnect"`
+			AllowReconnect bool `json:"allowReconnect"`
 		}
 		if err := json.Unmarshal(rec, &m); err != nil {
 			return Invocation{}, fmt.Errorf("signalrtest: message %q is not JSON: %w", shorten(rec), err)
@@ -348,7 +375,7 @@ func (c *Client) Next(ctx context.Context) (Invocation, error) {
 		case TypePing:
 			continue
 		case TypeClose:
-			c.final = &CloseError{Reason: m.Error, AllowReconnect: m.AllowReconnect}
+			c.final = &CloseError{Reason: m.Invocation.Error, AllowReconnect: m.AllowReconnect}
 			return Invocation{}, c.final
 		}
 		return m.Invocation, nil
