@@ -48,8 +48,15 @@ var httpClient = &http.Client{Timeout: time.Minute}
 // them does not get in the way.
 func startStandalone(tb testing.TB, settings ...string) *signalRApp {
 	tb.Helper()
-	cmd := exec.Command(filepath.Join(appRoot, "funcsignalr"))
-	cmd.Dir = appRoot
+	return startStandaloneApp(tb, appRoot, "funcsignalr", settings...)
+}
+
+// startStandaloneApp is startStandalone for another function app root built
+// with funchost.Build, whose executable is exe.
+func startStandaloneApp(tb testing.TB, root, exe string, settings ...string) *signalRApp {
+	tb.Helper()
+	cmd := exec.Command(filepath.Join(root, exe))
+	cmd.Dir = root
 	// Only what a developer's shell surely has: no SignalR settings, no
 	// FUNCTIONS_CUSTOMHANDLER_PORT.
 	cmd.Env = append([]string{

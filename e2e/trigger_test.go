@@ -1,0 +1,140 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/funcsignalr/funcsignalr/internal/funchost"
+)
+
+var (
+	triggerAppOnce sync.Once
+	triggerAppRoot string
+	triggerAppErr  error
+)
+
+// buildTriggerApp builds e2e/testdata/triggerapp, a function app whose
+// SignalR trigger functions return values, fail, record order, refuse a
+// connection and report disconnections.
+func buildTriggerApp(tb testing.TB) string {
+	tb.Helper()
+	triggerAppOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "funcsignalr-triggerapp-")
+		if err != nil {
+			triggerAppErr = err
+			return
+		}
+		triggerAppRoot, triggerAppErr = funchost.Build("testdata/triggerapp", dir)
+	})
+	if triggerAppErr != nil {
+		tb.Fatalf("build the trigger app: %v", triggerAppErr)
+	}
+	return triggerAppRoot
+}
+
+// TestSignalRTriggerWithTheOfficialClient runs e2e/node/trigger.mjs against
+// the trigger app standalone, whose embedded local service sends client
+// events upstream to the app's own signalr function: invoke resolves with
+// the Go function's return value and rejects with its error, send works,
+// 1,000 pipelined invocations arrive in order, a connected function that
+// refuses closes the client, disconnected is reported — over each
+// transport.
+func TestSignalRTriggerWithTheOfficialClient(t *testing.T) {
+	node := requireNode(t)
+	root := buildTriggerApp(t)
+	count := 1000
+	if testing.Short() {
+		count = 100
+	}
+	for _, transport := range transports {
+		t.Run(transport, func(t *testing.T) {
+			app := startStandaloneApp(t, root, "triggerapp")
+			if !strings.Contains(app.logs(), "sends client events upstream") {
+				t.Errorf("no start-up line naming the upstream URL:\n%s", app.logs())
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, node, "trigger.mjs", "--url", app.base+"/api", "--transport", transport,
+				"--count", itoa(count))
+			cmd.Dir = filepath.Join("node")
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			var events []map[string]any
+			sc := bufio.NewScanner(stdout)
+			sc.Buffer(make([]byte, 1<<20), 1<<20)
+			for sc.Scan() {
+				var ev map[string]any
+				if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+					t.Fatalf("client printed %q: %v", sc.Text(), err)
+				}
+				events = append(events, ev)
+			}
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("client: %v\nevents: %v\nstderr: %s", err, events, stderr.String())
+			}
+			checkTriggerEvents(t, events, count)
+		})
+	}
+}
+
+func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+func checkTriggerEvents(t *testing.T, events []map[string]any, count int) {
+	t.Helper()
+	byKind := map[string][]map[string]any{}
+	for _, ev := range events {
+		k, _ := ev["event"].(string)
+		byKind[k] = append(byKind[k], ev)
+	}
+	if len(byKind["done"]) != 1 {
+		t.Fatalf("scenario did not finish: %v", events)
+	}
+	results := byKind["result"]
+	if len(results) != 6 {
+		t.Fatalf("%d invoke results, want 6: %v", len(results), results)
+	}
+	for _, r := range results {
+		if !reflect.DeepEqual(r["sent"], r["got"]) {
+			t.Errorf("invoke echo(%v) resolved with %v, want the same value", r["sent"], r["got"])
+		}
+	}
+	rejected := map[string]string{}
+	for _, r := range byKind["rejected"] {
+		rejected[r["stage"].(string)], _ = r["message"].(string)
+	}
+	if !strings.Contains(rejected["fail"], "bad thing happened") {
+		t.Errorf("invoke fail rejected with %q, want the function's error text", rejected["fail"])
+	}
+	if !strings.Contains(rejected["wrongArgs"], "echo expects 1 argument (value any), got 0") {
+		t.Errorf("invoke with wrong arguments rejected with %q, want what was expected", rejected["wrongArgs"])
+	}
+	if n := byKind["notified"]; len(n) != 1 || !reflect.DeepEqual(n[0]["args"], []any{"hi there", "alice"}) {
+		t.Errorf("send(notify) gave %v, want notified(\"hi there\", \"alice\")", n)
+	}
+	if s := byKind["sequence"]; len(s) != 1 || s[0]["inOrder"] != true || s[0]["count"] != float64(count) {
+		t.Errorf("sequence %v, want %d invocations in order", s, count)
+	}
+	if r := byKind["refused"]; len(r) != 1 || (r[0]["started"] == false && !strings.Contains(strings.ToLower(r[0]["startError"].(string)), "rejected")) ||
+		(r[0]["started"] == true && !strings.Contains(r[0]["closeError"].(string), "rejected")) {
+		t.Errorf("refused connection: %v, want a start failure or a close naming the rejection", r)
+	}
+	if l := byKind["left"]; len(l) != 1 || l[0]["wasAlice"] != true || l[0]["user"] != "alice" {
+		t.Errorf("left %v, want alice's disconnection reported", l)
+	}
+}
