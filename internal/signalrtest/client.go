@@ -22,6 +22,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/coder/websocket"
 )
@@ -84,6 +85,7 @@ type Client struct {
 	frames chan []byte   // WebSocket messages, in order; closed when reading ends
 	done   chan struct{} // closed by Close
 	ended  chan struct{} // closed when the reader goroutine has returned
+	pinger chan struct{} // closed when the keep-alive goroutine has returned
 	endErr error         // why reading ended; read after frames is closed
 
 	// Used by Next only.
@@ -183,13 +185,43 @@ func Dial(ctx context.Context, negotiateURL string, header http.Header) (*Client
 		frames:       make(chan []byte, 64),
 		done:         make(chan struct{}),
 		ended:        make(chan struct{}),
+		pinger:       make(chan struct{}),
 	}
 	go c.read()
 	if err := c.handshake(ctx); err != nil {
+		close(c.pinger) // no keep-alive started
 		c.Close()
 		return nil, err
 	}
+	go c.keepAlive(KeepAliveInterval)
 	return c, nil
+}
+
+// KeepAliveInterval is how often a Client sends a ping, as the official
+// clients do (keepAliveInterval, 15 s): the service closes clients that
+// send nothing for its client timeout (30 s).
+var KeepAliveInterval = 15 * time.Second
+
+// keepAlive sends a ping every interval until the connection ends.
+func (c *Client) keepAlive(interval time.Duration) {
+	defer close(c.pinger)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), interval)
+			err := c.ws.Write(ctx, websocket.MessageText, []byte(`{"type":6}`+"\x1e"))
+			cancel()
+			if err != nil {
+				return
+			}
+		case <-c.done:
+			return
+		case <-c.ended:
+			return
+		}
+	}
 }
 
 // negotiate POSTs one negotiate request.
@@ -434,10 +466,12 @@ func (c *Client) Close() error {
 		case <-c.ended:
 			close(c.done) // already over: nothing to report
 			c.ws.CloseNow()
+			<-c.pinger
 			return
 		default:
 		}
 		close(c.done)
+		<-c.pinger
 		err := c.ws.Close(websocket.StatusNormalClosure, "")
 		<-c.ended
 		if err != nil && websocket.CloseStatus(err) == -1 && !errors.Is(err, net.ErrClosed) {

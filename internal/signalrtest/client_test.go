@@ -114,7 +114,12 @@ type service struct {
 
 func newService(tb testing.TB) *service {
 	tb.Helper()
-	s := &service{svc: localservice.New(localservice.Options{})}
+	return newServiceWith(tb, localservice.Options{})
+}
+
+func newServiceWith(tb testing.TB, opts localservice.Options) *service {
+	tb.Helper()
+	s := &service{svc: localservice.New(opts)}
 	srv := httptest.NewServer(s.svc)
 	s.base = srv.URL
 	fn := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -277,6 +282,43 @@ func TestDialFailures(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Dial error %q, want it to say %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestKeepAlive: a client pinging every interval outlives the service's
+// client timeout; one that does not is closed by it. The intervals are
+// shortened; the real ones are 15 s and 30 s.
+func TestKeepAlive(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	for _, tt := range []struct {
+		name      string
+		interval  time.Duration
+		wantAlive bool
+	}{
+		{"pings keep it open", timeout / 6, true},
+		{"silence closes it", time.Hour, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			defer func(old time.Duration) { KeepAliveInterval = old }(KeepAliveInterval)
+			KeepAliveInterval = tt.interval
+			s := newServiceWith(t, localservice.Options{ClientTimeout: timeout})
+			ctx := testContext(t)
+			c, err := Dial(ctx, s.negotiate, http.Header{"X-User": {"alice"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			<-time.After(3 * timeout) // three client timeouts
+			s.rest(t, "POST", "/users/alice/:send", `{"target":"still"}`)
+			m, err := c.Next(ctx)
+			var ce *CloseError
+			switch {
+			case tt.wantAlive && (err != nil || m.Target != "still"):
+				t.Errorf("got %+v, %v, want still() on a live connection", m, err)
+			case !tt.wantAlive && !errors.As(err, &ce):
+				t.Errorf("got %+v, %v, want the service's close for a silent client", m, err)
 			}
 		})
 	}
