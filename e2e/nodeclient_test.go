@@ -78,6 +78,17 @@ type clientOptions struct {
 	Protocol        string          // json (default) or messagepack
 	Invoke          string          // once connected, invoke this hub method and print its result
 	InvokeArgs      json.RawMessage // a JSON array of arguments for Invoke
+	Calls           []clientCall    // once connected, invocations issued at once, in order
+}
+
+// clientCall is one step of client.mjs's --calls: an invoke (Invoke set) or
+// a send (Send set) with Args, issued Repeat times with the index appended
+// to Args when Repeat is set.
+type clientCall struct {
+	Invoke string `json:"invoke,omitempty"`
+	Send   string `json:"send,omitempty"`
+	Args   []any  `json:"args,omitempty"`
+	Repeat int    `json:"repeat,omitempty"`
 }
 
 // clientEvent is one JSON line client.mjs prints.
@@ -95,6 +106,7 @@ type clientEvent struct {
 	Protocol     string            `json:"protocol,omitempty"`
 	Raw          []byte            `json:"raw,omitempty"`    // a MessagePack invocation as received (base64 in the line)
 	Result       json.RawMessage   `json:"result,omitempty"` // what an invoke resolved with
+	Index        *int              `json:"index,omitempty"`  // the --calls step of a result or rejected event
 }
 
 func (e clientEvent) String() string {
@@ -151,6 +163,13 @@ func startClient(tb testing.TB, name string, o clientOptions) *nodeClient {
 	}
 	if o.InvokeArgs != nil {
 		args = append(args, "--invoke-args", string(o.InvokeArgs))
+	}
+	if o.Calls != nil {
+		calls, err := json.Marshal(o.Calls)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		args = append(args, "--calls", string(calls))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), o.Timeout+30*time.Second)
 	cmd := exec.CommandContext(ctx, node, args...)

@@ -9,6 +9,9 @@
 //       base64 MessagePack, so that tests can check the wire types)
 //   {"event":"result","target":"echo","result":…}               --invoke resolved
 //   {"event":"error","stage":"invoke","message":"…"}            --invoke rejected (exit 5)
+//   {"event":"result","index":i,"target":"echo","result":…}     a --calls invoke resolved
+//   {"event":"rejected","index":i,"target":"echo","message":"…"}  a --calls invoke or send rejected
+//   {"event":"calls-done"}                                      every --calls step settled
 //   {"event":"done","received":N}                              exit 0
 //   {"event":"error","stage":"start","message":"…","statusCode":401}   exit 2
 //   {"event":"closed","error":"…"}                             exit 3 before N messages
@@ -33,6 +36,12 @@
 // --invoke       once connected, connection.invoke(<target>, ...--invoke-args)
 //                and print its result; --expect counts it as one message
 // --invoke-args  a JSON array of arguments for --invoke (default [])
+// --calls        once connected, a JSON array of steps issued at once, in order,
+//                without waiting for one another:
+//                {"invoke"|"send": target, "args": [...], "repeat": N}; with
+//                repeat the step is issued N times, its index i (0…N-1)
+//                appended to args. The client exits 0 once every step settled
+//                and --expect messages came.
 //
 // Every flag may also come from the environment as SIGNALR_CLIENT_<FLAG>
 // (upper case, dashes as underscores), e.g. SIGNALR_CLIENT_ACCESS_TOKEN.
@@ -103,7 +112,28 @@ const flags = {
   protocol: { type: "string", default: "json" },
   invoke: { type: "string" },
   "invoke-args": { type: "string", default: "[]" },
+  calls: { type: "string" },
 };
+
+// callSteps turns --calls into the list of invocations to make.
+function callSteps(text) {
+  const calls = JSON.parse(text);
+  if (!Array.isArray(calls)) throw new Error("want a JSON array");
+  const steps = [];
+  for (const c of calls) {
+    const kind = c.invoke !== undefined ? "invoke" : c.send !== undefined ? "send" : null;
+    if (!kind || typeof c[kind] !== "string") throw new Error(`step ${JSON.stringify(c)}: want "invoke" or "send" naming a hub method`);
+    const args = c.args === undefined ? [] : c.args;
+    if (!Array.isArray(args)) throw new Error(`step ${JSON.stringify(c)}: args must be an array`);
+    if (c.repeat === undefined) {
+      steps.push({ kind, target: c[kind], args });
+      continue;
+    }
+    if (!Number.isInteger(c.repeat) || c.repeat < 0) throw new Error(`step ${JSON.stringify(c)}: repeat must be a non-negative integer`);
+    for (let i = 0; i < c.repeat; i++) steps.push({ kind, target: c[kind], args: [...args, i] });
+  }
+  return steps;
+}
 
 // options reads the flags; a flag not given falls back to its
 // SIGNALR_CLIENT_* variable, then to its default.
@@ -151,6 +181,14 @@ function main(opts) {
     return usage(`--invoke-args: ${e.message}`);
   }
   if (!Array.isArray(invokeArgs)) return usage("--invoke-args must be a JSON array");
+  let steps = null;
+  if (opts.calls !== undefined) {
+    try {
+      steps = callSteps(opts.calls);
+    } catch (e) {
+      return usage(`--calls: ${e.message}`);
+    }
+  }
   const protocol = opts.protocol === "messagepack" ? new RecordingMessagePackHubProtocol() : null;
 
   const options = { transport, skipNegotiation: opts["skip-negotiation"], WebSocket: StatusRecordingWebSocket };
@@ -172,6 +210,9 @@ function main(opts) {
 
   let received = 0;
   let finished = false;
+  let callsSettled = steps === null;
+  // complete tells whether the client did all it was asked to.
+  const complete = () => received >= expect && callsSettled;
   const finish = async (code, event) => {
     if (finished) return;
     finished = true;
@@ -192,7 +233,7 @@ function main(opts) {
       const event = { event: "message", target, args };
       if (protocol) event.raw = (protocol.raw.get(target.toLowerCase()) || []).shift();
       emit(event);
-      if (received === expect) finish(EXIT.ok, { event: "done", received });
+      if (complete()) finish(EXIT.ok, { event: "done", received });
     });
   }
   connection.onclose((error) => {
@@ -217,12 +258,17 @@ function main(opts) {
             if (finished) return;
             received++;
             emit({ event: "result", target: opts.invoke, result: result === undefined ? null : result });
-            if (received === expect) finish(EXIT.ok, { event: "done", received });
+            if (complete()) finish(EXIT.ok, { event: "done", received });
           },
           (e) => finish(EXIT.invoke, { event: "error", stage: "invoke", message: String(e && e.message || e) }),
         );
       }
-      if (expect === 0) finish(EXIT.ok, { event: "done", received });
+      if (steps !== null) runCalls(connection, steps, () => {
+        callsSettled = true;
+        emit({ event: "calls-done" });
+        if (complete()) finish(EXIT.ok, { event: "done", received });
+      });
+      if (complete()) finish(EXIT.ok, { event: "done", received });
     },
     (e) => {
       const message = String(e && e.message || e);
@@ -233,6 +279,30 @@ function main(opts) {
       finish(EXIT.start, event);
     },
   );
+}
+
+// runCalls issues every step at once, in order, prints how each invoke (and
+// each failed send) settled, and calls settled when all did.
+function runCalls(connection, steps, settled) {
+  let pending = steps.length;
+  const done = () => {
+    if (--pending === 0) settled();
+  };
+  if (pending === 0) return settled();
+  steps.forEach((step, index) => {
+    const rejected = (e) => {
+      emit({ event: "rejected", index, target: step.target, message: String(e && e.message || e) });
+      done();
+    };
+    if (step.kind === "send") {
+      connection.send(step.target, ...step.args).then(done, rejected);
+      return;
+    }
+    connection.invoke(step.target, ...step.args).then((result) => {
+      emit({ event: "result", index, target: step.target, result: result === undefined ? null : result });
+      done();
+    }, rejected);
+  });
 }
 
 let opts;
