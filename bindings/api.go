@@ -180,6 +180,9 @@ func NewClient(conn *settings.Connection, hub string, opts Options) (*Client, er
 // primary is online, an online secondary; when none is online, a primary.
 // The URL and the token are the chosen endpoint's.
 func (c *Client) Negotiate(ctx context.Context, userID string, claims map[string][]string) (ConnectionInfo, error) {
+	if problem := c.checkUserReach(userID); problem != "" {
+		return ConnectionInfo{}, errorf(CodeInvalidMessage, nil, "%s", problem)
+	}
 	ep := c.eps[0]
 	if len(c.eps) > 1 {
 		ep = c.pick()

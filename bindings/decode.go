@@ -48,6 +48,9 @@ func decodeSend(body []byte) ([]Operation, error) {
 		if err := json.Unmarshal(body, &items); err != nil {
 			return nil, errorf(CodeInvalidJSON, err, "body is not valid JSON: %v", err)
 		}
+		if len(items) > MaxBatch {
+			return nil, errorf(CodeInvalidMessage, nil, "the batch holds %d objects; at most %d are allowed in one send", len(items), MaxBatch)
+		}
 		// Shape first: an array holding a non-object is InvalidJson
 		// wherever it sits, before any item is judged as a message.
 		for i, raw := range items {

@@ -72,7 +72,7 @@ func (d *diagnostics) keyExchangeRefused(server string, resp *http.Response, bod
 		return
 	}
 	attrs := []any{"step", "access-key exchange with " + server, "status", resp.StatusCode}
-	code := resp.Header.Get(headerErrorCode)
+	code := serviceErrorCode(resp.Header)
 	if code != "" {
 		attrs = append(attrs, "errorCode", code)
 	}

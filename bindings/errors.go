@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+
+	"github.com/funcsignalr/funcsignalr/internal/clip"
 )
 
 // maxServiceBodyInError bounds how much of a service's error body is kept in
@@ -48,7 +50,7 @@ func newServiceAnswerError(resp *http.Response) error {
 
 // describeStatus renders "503 (x-ms-error-code Foo)" or "503".
 func describeStatus(resp *http.Response) string {
-	if code := resp.Header.Get(headerErrorCode); code != "" {
+	if code := serviceErrorCode(resp.Header); code != "" {
 		return fmt.Sprintf("%d (x-ms-error-code %s)", resp.StatusCode, code)
 	}
 	return fmt.Sprintf("%d", resp.StatusCode)
@@ -95,7 +97,7 @@ func callError(err error, what string, timeout time.Duration, reach *reachTracke
 	case errors.Is(err, context.Canceled):
 		return errorf(CodeServiceTimeout, err, "%s was canceled before the SignalR service answered", what)
 	default:
-		return errorf(CodeServiceError, err, "could not reach the SignalR service for %s: %s", what, reachReason(err))
+		return errorf(CodeServiceError, err, "could not reach the SignalR service for %s: %s", what, clip.String(reachReason(err)))
 	}
 }
 
@@ -104,6 +106,6 @@ func answerError(resp *http.Response, what string) *Error {
 	e := errorf(CodeServiceError, newServiceAnswerError(resp),
 		"SignalR service answered %s for %s", describeStatus(resp), what)
 	e.Status = resp.StatusCode
-	e.Service = resp.Header.Get(headerErrorCode)
+	e.Service = serviceErrorCode(resp.Header)
 	return e
 }

@@ -11,13 +11,22 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
+
+	"github.com/funcsignalr/funcsignalr/internal/clip"
 )
 
 const apiVersionQuery = "api-version=" + APIVersion
 
 func (c *Client) send(ctx context.Context, ops []Operation) (int, error) {
+	if len(ops) > MaxBatch {
+		return 0, errorf(CodeInvalidMessage, nil, "%d operations in one send; at most %d are allowed", len(ops), MaxBatch)
+	}
 	for i := range ops {
-		if problem := checkOperation(&ops[i]); problem != "" {
+		problem := checkOperation(&ops[i])
+		if problem == "" {
+			problem = c.checkReach(&ops[i])
+		}
+		if problem != "" {
 			return 0, errorf(CodeInvalidMessage, nil, "operation %d: %s", i, problem)
 		}
 	}
@@ -42,7 +51,7 @@ func (e *endpoint) do(ctx context.Context, op *Operation, timeout time.Duration)
 	if err != nil {
 		return err
 	}
-	what := req.Raw().Method + " " + req.Raw().URL.EscapedPath()
+	what := req.Raw().Method + " " + clip.String(req.Raw().URL.EscapedPath())
 	resp, err := e.pipeline.Do(req)
 	if err != nil {
 		err = tokens.explain(err)
@@ -118,11 +127,32 @@ func routeOf(op *Operation) route {
 	return r
 }
 
-// newRequest builds the REST request of a validated operation. Path and
-// RawPath are both set so that every id is one escaped segment on the wire:
-// "a/b c" is sent as a%2Fb%20c.
+// newRequest builds the REST request of a validated operation.
 func (e *endpoint) newRequest(ctx context.Context, op *Operation) (*policy.Request, error) {
 	r := routeOf(op)
+	u := e.requestURL(&r)
+
+	hr, err := http.NewRequestWithContext(ctx, r.method, "", nil)
+	if err != nil {
+		return nil, errorf(CodeServiceError, err, "build %s request", r.method) // unreachable: methods are constants
+	}
+	hr.URL, hr.Host = &u, u.Host
+	req, err := runtime.NewRequestFromRequest(hr)
+	if err != nil {
+		return nil, errorf(CodeServiceError, err, "build %s request", r.method)
+	}
+	if m := op.Message; m != nil {
+		if err := req.SetBody(streaming.NopCloser(bytes.NewReader(payload(m))), "application/json"); err != nil {
+			return nil, errorf(CodeServiceError, err, "set %s request body", r.method)
+		}
+	}
+	return req, nil
+}
+
+// requestURL is the URL of the REST call r at e. Path and RawPath are both
+// set so that every id is one escaped segment on the wire: "a/b c" is sent
+// as a%2Fb%20c.
+func (e *endpoint) requestURL(r *route) url.URL {
 	var path, raw strings.Builder
 	n := len(e.hubRawPath) + r.n
 	for i := 0; i < r.n; i++ {
@@ -144,22 +174,7 @@ func (e *endpoint) newRequest(ctx context.Context, op *Operation) (*policy.Reque
 	}
 	u := e.server
 	u.Path, u.RawPath, u.RawQuery = path.String(), raw.String(), apiVersionQuery
-
-	hr, err := http.NewRequestWithContext(ctx, r.method, "", nil)
-	if err != nil {
-		return nil, errorf(CodeServiceError, err, "build %s request", r.method) // unreachable: methods are constants
-	}
-	hr.URL, hr.Host = &u, u.Host
-	req, err := runtime.NewRequestFromRequest(hr)
-	if err != nil {
-		return nil, errorf(CodeServiceError, err, "build %s request", r.method)
-	}
-	if m := op.Message; m != nil {
-		if err := req.SetBody(streaming.NopCloser(bytes.NewReader(payload(m))), "application/json"); err != nil {
-			return nil, errorf(CodeServiceError, err, "set %s request body", r.method)
-		}
-	}
-	return req, nil
+	return u
 }
 
 // payload is the service's PayloadMessage, {"target":...,"arguments":[...]},
