@@ -241,7 +241,14 @@ func (r browserReport) matching(s string) []string {
 func runBrowser(ctx context.Context, tb testing.TB, browserDir, url string) *browserRun {
 	tb.Helper()
 	pageTimeout := browserTimeout - 15*time.Second
-	cmd := exec.CommandContext(ctx, "node", "run.mjs", url, fmt.Sprint(pageTimeout.Milliseconds()))
+	return runBrowserScript(ctx, tb, browserDir, "run.mjs", url, fmt.Sprint(pageTimeout.Milliseconds()))
+}
+
+// runBrowserScript starts node on a script of e2e/browser with args, as
+// runBrowser does.
+func runBrowserScript(ctx context.Context, tb testing.TB, browserDir string, args ...string) *browserRun {
+	tb.Helper()
+	cmd := exec.CommandContext(ctx, "node", args...)
 	cmd.Dir = browserDir
 	cmd.Env = append(os.Environ(), "CHROMIUM="+browserChromium)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
@@ -249,7 +256,7 @@ func runBrowser(ctx context.Context, tb testing.TB, browserDir, url string) *bro
 	r := &browserRun{done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = &r.stdout, &r.stderr
 	if err := cmd.Start(); err != nil {
-		tb.Fatalf("start node run.mjs: %v", err)
+		tb.Fatalf("start node %s: %v", args[0], err)
 	}
 	go func() {
 		r.err = cmd.Wait()

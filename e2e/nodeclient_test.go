@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -107,6 +108,7 @@ type clientEvent struct {
 	Raw          []byte            `json:"raw,omitempty"`    // a MessagePack invocation as received (base64 in the line)
 	Result       json.RawMessage   `json:"result,omitempty"` // what an invoke resolved with
 	Index        *int              `json:"index,omitempty"`  // the --calls step of a result or rejected event
+	ID           int               `json:"id,omitempty"`     // session.mjs: the command an invoke's result or error answers
 }
 
 func (e clientEvent) String() string {
@@ -137,7 +139,6 @@ type nodeClient struct {
 // plus a margin, and killed when the test ends.
 func startClient(tb testing.TB, name string, o clientOptions) *nodeClient {
 	tb.Helper()
-	node := requireNode(tb)
 	if o.Timeout == 0 {
 		o.Timeout = time.Minute
 	}
@@ -171,20 +172,40 @@ func startClient(tb testing.TB, name string, o clientOptions) *nodeClient {
 		}
 		args = append(args, "--calls", string(calls))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), o.Timeout+30*time.Second)
+	var env []string
+	if o.AccessToken != "" {
+		env = append(env, "SIGNALR_CLIENT_ACCESS_TOKEN="+o.AccessToken) // off the command line
+	}
+	c, _ := startNode(tb, name, args, env, o.Timeout+30*time.Second, false)
+	return c
+}
+
+// startNode runs a script of e2e/node (args[0]) and collects the JSON lines
+// it prints as events. env is added to the test's environment. The process
+// is killed after limit, or when the test ends. With stdin, the returned
+// writer is the script's standard input.
+func startNode(tb testing.TB, name string, args, env []string, limit time.Duration, stdin bool) (*nodeClient, io.WriteCloser) {
+	tb.Helper()
+	node := requireNode(tb)
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	cmd := exec.CommandContext(ctx, node, args...)
 	cmd.Dir = nodeDir
 	cmd.WaitDelay = 5 * time.Second
-	cmd.Env = append(os.Environ(), "NO_PROXY=127.0.0.1,localhost", "no_proxy=127.0.0.1,localhost")
-	if o.AccessToken != "" {
-		cmd.Env = append(cmd.Env, "SIGNALR_CLIENT_ACCESS_TOKEN="+o.AccessToken) // off the command line
-	}
+	cmd.Env = append(append(os.Environ(), "NO_PROXY=127.0.0.1,localhost", "no_proxy=127.0.0.1,localhost"), env...)
 	c := &nodeClient{name: name, exited: make(chan struct{})}
 	cmd.Stderr = writerFunc(func(p []byte) (int, error) {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		return c.stderr.Write(p)
 	})
+	var in io.WriteCloser
+	var err error
+	if stdin {
+		if in, err = cmd.StdinPipe(); err != nil {
+			cancel()
+			tb.Fatal(err)
+		}
+	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		cancel()
@@ -192,7 +213,7 @@ func startClient(tb testing.TB, name string, o clientOptions) *nodeClient {
 	}
 	if err := cmd.Start(); err != nil {
 		cancel()
-		tb.Fatalf("start node client.mjs: %v", err)
+		tb.Fatalf("start node %s: %v", args[0], err)
 	}
 	go func() {
 		defer close(c.exited)
@@ -217,7 +238,7 @@ func startClient(tb testing.TB, name string, o clientOptions) *nodeClient {
 		cancel() // kills node if it is still running
 		<-c.exited
 	})
-	return c
+	return c, in
 }
 
 type writerFunc func([]byte) (int, error)
