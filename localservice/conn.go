@@ -551,9 +551,21 @@ func (c *conn) receiveHandshake(p []byte) ([]byte, bool) {
 func (c *conn) handle(t int, msg []byte) bool {
 	switch t {
 	case msgInvocation:
-		if c.s.upstream == nil || c.binary.Load() {
+		if c.s.upstream == nil {
 			c.closeWithError(reasonInvalidOperation, false, true, "client sent a message in serverless mode")
 			return false
+		}
+		if c.binary.Load() {
+			inv, err := msgpackhub.ParseInvocation(msg)
+			if err != nil {
+				c.invalidData(err, "invalid message")
+				return false
+			}
+			if len(inv.StreamIDs) > 0 {
+				c.closeWithError(reasonStreaming, false, true, "client sent a stream in serverless mode")
+				return false
+			}
+			return c.invokeUpstreamMsgpack(msg, inv)
 		}
 		m, err := parseInvocation(msg)
 		if err != nil {
@@ -573,8 +585,10 @@ func (c *conn) handle(t int, msg []byte) bool {
 		}
 		return false
 	case msgClose:
-		errText := ""
-		if !c.binary.Load() {
+		var errText string
+		if c.binary.Load() {
+			errText = msgpackhub.CloseError(msg)
+		} else {
 			errText = clientCloseError(msg)
 		}
 		c.end(nil, errText, false, "client closed")

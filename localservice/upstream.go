@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/funcsignalr/funcsignalr/internal/msgpackhub"
 	"github.com/funcsignalr/funcsignalr/internal/upstream"
 )
 
@@ -293,10 +294,11 @@ type upstreamAnswer struct {
 }
 
 // postUpstream sends one event of c upstream and waits for its answer,
-// within the upstream timeout. wantBody reads a 200's body. Answers other
+// within the upstream timeout. body is JSON, unless contentType says
+// otherwise (connection events are always JSON). wantBody reads a 200's body. Answers other
 // than 200 and 204, and failures, are logged, without the URL (it may hold a function key) and
 // without the signature.
-func (c *conn) postUpstream(ctx context.Context, category, event string, body []byte, wantBody bool) upstreamAnswer {
+func (c *conn) postUpstream(ctx context.Context, category, event string, body []byte, contentType string, wantBody bool) upstreamAnswer {
 	s := c.s
 	// The client's messages wait meanwhile: its timeout starts again after.
 	c.upBusy.Store(true)
@@ -331,7 +333,7 @@ func (c *conn) postUpstream(ctx context.Context, category, event string, body []
 			h[hClientQuery] = []string{o.query}
 		}
 	}
-	h["Content-Type"] = []string{upstream.ContentTypeJSON}
+	h["Content-Type"] = []string{contentType}
 
 	resp, err := s.upClient.Do(req)
 	if err != nil {
@@ -393,7 +395,7 @@ func (c *conn) openUpstream() bool {
 	c.s.mu.RLock()
 	c.upOrigin = c.origin // set by the connect request's goroutine
 	c.s.mu.RUnlock()
-	a := c.postUpstream(c.s.ctx, upstream.CategoryConnections, upstream.EventConnected, connectedBody, false)
+	a := c.postUpstream(c.s.ctx, upstream.CategoryConnections, upstream.EventConnected, connectedBody, upstream.ContentTypeJSON, false)
 	if a.status == http.StatusUnauthorized || a.status == http.StatusForbidden {
 		c.closeWithError(fmt.Sprintf("Connection rejected by upstream (%d)", a.status), false, true, "refused by upstream")
 		return false
@@ -415,7 +417,7 @@ func (c *conn) closeUpstream(errText string) {
 	if !open {
 		return
 	}
-	c.postUpstream(c.s.ctx, upstream.CategoryConnections, upstream.EventDisconnected, disconnectedBody(errText), false)
+	c.postUpstream(c.s.ctx, upstream.CategoryConnections, upstream.EventDisconnected, disconnectedBody(errText), upstream.ContentTypeJSON, false)
 }
 
 // disconnectedBody is {"type":11} with "error" when errText is not empty.
@@ -500,15 +502,32 @@ func writeJSONString(b *bytes.Buffer, s string) {
 // completion when it has an id; the caller holds c.rmu, so the client's next
 // message waits for the answer. It reports whether c is still open.
 func (c *conn) invokeUpstream(m *invocationMessage) bool {
+	id := ""
+	if m.InvocationID != nil {
+		id = *m.InvocationID
+	}
+	return c.forwardInvocation(m.InvocationID != nil, id, *m.Target, m.upstreamBody(), upstream.ContentTypeJSON)
+}
+
+// invokeUpstreamMsgpack forwards one invocation of a MessagePack client:
+// the message as the client sent it, without its length prefix, as
+// application/x-msgpack. A 200 answer's body is the framed MessagePack
+// completion the upstream built; other answers get a completion made here.
+func (c *conn) invokeUpstreamMsgpack(msg []byte, inv msgpackhub.Invocation) bool {
+	return c.forwardInvocation(inv.InvocationID != "", inv.InvocationID, inv.Target, msg, upstream.ContentTypeMessagePack)
+}
+
+// forwardInvocation sends an invocation of target upstream as body and,
+// when hasID, hands the client the completion for id: the upstream's 200
+// body as it is, or one made in c's protocol.
+func (c *conn) forwardInvocation(hasID bool, id, target string, body []byte, contentType string) bool {
 	if c.isClosed() || !c.upOpen {
 		return false
 	}
-	hasID := m.InvocationID != nil
-	a := c.postUpstream(c.s.invokeCtx, upstream.CategoryMessages, *m.Target, m.upstreamBody(), hasID)
+	a := c.postUpstream(c.s.invokeCtx, upstream.CategoryMessages, target, body, contentType, hasID)
 	if !hasID || c.isClosed() {
 		return !c.isClosed()
 	}
-	id := *m.InvocationID
 	var f []byte
 	switch {
 	case a.tooLarge:

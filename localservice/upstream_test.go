@@ -800,7 +800,7 @@ func TestUpstreamCancelled(t *testing.T) {
 	c := &conn{s: e.svc, hub: "chat", id: "x"}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if a := c.postUpstream(ctx, upstream.CategoryMessages, "t", []byte("{}"), true); a.status != 500 {
+	if a := c.postUpstream(ctx, upstream.CategoryMessages, "t", []byte("{}"), upstream.ContentTypeJSON, true); a.status != 500 {
 		t.Errorf("got status %d, want 500", a.status)
 	}
 }

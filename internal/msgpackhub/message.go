@@ -229,3 +229,20 @@ func ParseInvocation(msg []byte) (Invocation, error) {
 	}
 	return inv, nil
 }
+
+// CloseError returns the error of a Close message [7, error|nil, …]; empty
+// when it has none or msg is not one.
+func CloseError(msg []byte) string {
+	d := msgpack.NewDecoder(bytes.NewReader(msg))
+	if n, err := d.DecodeArrayLen(); err != nil || n < 2 {
+		return ""
+	}
+	if t, err := d.DecodeInt64(); err != nil || t != TypeClose {
+		return ""
+	}
+	if code, err := d.PeekCode(); err != nil || !msgpcode.IsString(code) {
+		return ""
+	}
+	s, _ := d.DecodeString()
+	return s
+}

@@ -150,3 +150,22 @@ func FuzzParseInvocation(f *testing.F) {
 		}
 	})
 }
+
+func TestCloseError(t *testing.T) {
+	tests := []struct {
+		name string
+		msg  []byte
+		want string
+	}{
+		{"with error", AppendClose(nil, "bye", true), "bye"},
+		{"nil error", AppendClose(nil, "", false), ""},
+		{"type only", []byte{0x91, 0x07}, ""},
+		{"not a close", AppendCompletionError(nil, "1", "x"), ""},
+		{"garbage", []byte{0xc1}, ""},
+	}
+	for _, tt := range tests {
+		if got := CloseError(tt.msg); got != tt.want {
+			t.Errorf("%s: got %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
