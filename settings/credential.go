@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
@@ -17,6 +18,23 @@ const (
 	authDescDefault         = "DefaultAzureCredential"
 	authDescManagedIdentity = "managed identity"
 )
+
+// applicationIDPattern is the shape of a Microsoft Entra application
+// (client) id and of a managed identity's client id: a GUID.
+var applicationIDPattern = regexp.MustCompile(`^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$`)
+
+// describeClientID names a client id in the start-up line when it looks
+// like one. Anything else is not printed: clientId and clientSecret sit side
+// by side in the settings, and a secret put in clientId by mistake must not
+// reach the log. Such a value is also kept from errors and diagnostics, as
+// the authority may echo the client id it was sent.
+func (r *resolver) describeClientID(id string) string {
+	if applicationIDPattern.MatchString(id) {
+		return "client " + id
+	}
+	r.secrets = append(r.secrets, id)
+	return "the clientId setting does not look like an application id"
+}
 
 // credentialError wraps an azidentity constructor error; resolver.scrub
 // withholds it if it echoes a secret.
@@ -36,7 +54,7 @@ func (r *resolver) clientSecret(key, tenant, client, secret string) (azcore.Toke
 	if err != nil {
 		return nil, "", credentialError(key, "client secret credential", err)
 	}
-	return cred, fmt.Sprintf("client secret (tenant %s, client %s)", tenant, client), nil
+	return cred, fmt.Sprintf("client secret (tenant %s, %s)", tenant, r.describeClientID(client)), nil
 }
 
 func (r *resolver) clientCertificate(key, tenant, client string, certs []*x509.Certificate, pk crypto.PrivateKey) (azcore.TokenCredential, string, error) {
@@ -51,7 +69,7 @@ func (r *resolver) clientCertificate(key, tenant, client string, certs []*x509.C
 	if err != nil {
 		return nil, "", credentialError(key, "client certificate credential", err)
 	}
-	return cred, fmt.Sprintf("client certificate (tenant %s, client %s)", tenant, client), nil
+	return cred, fmt.Sprintf("client certificate (tenant %s, %s)", tenant, r.describeClientID(client)), nil
 }
 
 // managedIdentity builds a ManagedIdentityCredential, user-assigned when
@@ -62,7 +80,7 @@ func (r *resolver) managedIdentity(key, clientID string) (azcore.TokenCredential
 	desc := authDescManagedIdentity
 	if clientID != "" {
 		o.ID = azidentity.ClientID(clientID)
-		desc += " (client " + clientID + ")"
+		desc += " (" + r.describeClientID(clientID) + ")"
 	}
 	cred, err := azidentity.NewManagedIdentityCredential(o)
 	if err != nil {

@@ -275,7 +275,7 @@ func TestDefaultAzureCredentialFallback(t *testing.T) {
 func TestManagedIdentityAgainstFakeEndpoint(t *testing.T) {
 	const P = "AzureSignalRConnectionString"
 	// A fresh client id per run: managed identity tokens are cached process-wide.
-	userAssigned := "mi-" + randomHex(t)
+	userAssigned := "00000000-0000-0000-0000-" + randomHex(t)
 	tests := []struct {
 		name     string
 		kv       []string

@@ -74,9 +74,9 @@ func TestResolveEndpoints(t *testing.T) {
 		{
 			name: "identity endpoint: primary by default, its own client secret credential",
 			kv: []string{"Azure:SignalR:Endpoints:x:serviceUri", "https://x.service.signalr.net",
-				"Azure:SignalR:Endpoints:x:tenantId", "t1", "Azure:SignalR:Endpoints:x:clientId", "c1",
+				"Azure:SignalR:Endpoints:x:tenantId", "t1", "Azure:SignalR:Endpoints:x:clientId", "11111111-2222-3333-4444-555555555555",
 				"Azure:SignalR:Endpoints:x:clientSecret", "s"},
-			want: []endpointSummary{{"x", "primary", "https://x.service.signalr.net", "", "client secret (tenant t1, client c1)", credSecret}},
+			want: []endpointSummary{{"x", "primary", "https://x.service.signalr.net", "", "client secret (tenant t1, client 11111111-2222-3333-4444-555555555555)", credSecret}},
 		},
 		{
 			name: "a name spelled in two cases is one endpoint",
@@ -143,7 +143,7 @@ func TestResolveEndpointsErrors(t *testing.T) {
 			[]string{"Azure:SignalR:Endpoints:a", cs("https://a"), "Azure:SignalR:Endpoints:a:type", "secondary"},
 			"Azure:SignalR:Endpoints:a:type", []string{"Azure:SignalR:Endpoints:a:secondary"}},
 		{"identity keys without serviceUri",
-			[]string{"Azure:SignalR:Endpoints:a:clientId", "c1"},
+			[]string{"Azure:SignalR:Endpoints:a:clientId", "11111111-2222-3333-4444-555555555555"},
 			"Azure:SignalR:Endpoints:a", []string{"no endpoint", "serviceUri"}},
 		{"incomplete identity endpoint",
 			[]string{"Azure:SignalR:Endpoints:a:serviceUri", "https://a", "Azure:SignalR:Endpoints:a:tenantId", "t"},
@@ -194,7 +194,7 @@ func TestNamedIdentityEndpointsAgainstFakeAuthority(t *testing.T) {
 	opts, tr := authorityOptions(a, true)
 	const E = "Azure__SignalR__Endpoints__"
 	c, err := settings.Resolve(valuesOf(t,
-		E+"one__serviceUri", "https://one.service.signalr.net", E+"one__tenantId", "t1", E+"one__clientId", "c1",
+		E+"one__serviceUri", "https://one.service.signalr.net", E+"one__tenantId", "t1", E+"one__clientId", "11111111-2222-3333-4444-555555555555",
 		E+"one__clientSecret", "s1", E+"one__disableInstanceDiscovery", "true",
 		E+"two__serviceUri", "https://two.service.signalr.net", E+"two__type", "secondary", E+"two__tenantId", "t2",
 		E+"two__clientId", "c2", E+"two__clientSecret", "s2", E+"two__disableInstanceDiscovery", "true",
@@ -213,7 +213,7 @@ func TestNamedIdentityEndpointsAgainstFakeAuthority(t *testing.T) {
 		if err != nil {
 			t.Fatalf("endpoint %s: GetToken: %v (refused %q)", e.Name, err, tr.refusedHosts())
 		}
-		if want := fmt.Sprintf("token-for-c%d", i+1); tok.Token != want {
+		if want := "token-for-" + []string{"11111111-2222-3333-4444-555555555555", "c2"}[i]; tok.Token != want {
 			t.Errorf("endpoint %s: token %q, want %q", e.Name, tok.Token, want)
 		}
 	}
@@ -232,7 +232,7 @@ func TestLogConnectionOneLinePerEndpoint(t *testing.T) {
 		"AzureSignalRConnectionString", "Endpoint=https://main.service.signalr.net;AccessKey="+secret+";",
 		"Azure:SignalR:Endpoints:west:secondary", "Endpoint=http://west.example:8080;AccessKey="+secret+";",
 		"Azure:SignalR:Endpoints:id:serviceUri", "https://id.service.signalr.net",
-		"Azure:SignalR:Endpoints:id:tenantId", "t1", "Azure:SignalR:Endpoints:id:clientId", "c1",
+		"Azure:SignalR:Endpoints:id:tenantId", "t1", "Azure:SignalR:Endpoints:id:clientId", "11111111-2222-3333-4444-555555555555",
 		"Azure:SignalR:Endpoints:id:clientSecret", secret,
 	), settings.DefaultConnectionStringSetting, settings.Options{})
 	if err != nil {
@@ -243,7 +243,7 @@ func TestLogConnectionOneLinePerEndpoint(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
 	want := []string{
 		`name="" type=primary host=main.service.signalr.net:443 endpoint=https://main.service.signalr.net auth="access key"`,
-		`name=id type=primary host=id.service.signalr.net:443 endpoint=https://id.service.signalr.net auth="client secret (tenant t1, client c1)"`,
+		`name=id type=primary host=id.service.signalr.net:443 endpoint=https://id.service.signalr.net auth="client secret (tenant t1, client 11111111-2222-3333-4444-555555555555)"`,
 		`name=west type=secondary host=west.example:8080 endpoint=http://west.example:8080 auth="access key"`,
 	}
 	if len(lines) != len(want) {

@@ -21,10 +21,14 @@ const (
 	secretEnvSecret    = "AzureClientSecretEnv~IIII"
 	secretEnvPassword  = "AzurePasswordEnv!JJJJ"
 	secretOther        = "OtherAccessKey+KKKK/LLLL="
+	// secretSwapped is a client secret put in clientId by mistake (the two
+	// settings sit side by side); the secret's setting then holds a GUID.
+	secretSwapped = "SwappedClientSecret~MMMM.NNNN"
+	swappedGUID   = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 )
 
 var allSecrets = []string{secretAccessKey, secretClientSecret, secretCSSecret, secretCertPassword,
-	secretEnvSecret, secretEnvPassword, secretOther}
+	secretEnvSecret, secretEnvPassword, secretOther, secretSwapped}
 
 // TestSecretsNeverLeak drives every error path and log line of the package
 // with distinctive secrets around, and scans everything it printed.
@@ -86,6 +90,9 @@ func TestSecretsNeverLeak(t *testing.T) {
 		"Endpoint=https://x.example;AuthType=azure.app;ClientId=c;ClientSecret=" + secretCSSecret,
 		"Endpoint=https://x.example;AuthType=azure.app;ClientId=c;TenantId=t;ClientSecret=" + secretCSSecret,
 		"Endpoint=https://x.example;AuthType=azure.app;ClientId=c;TenantId=t;ClientCert=" + files.garbage,
+		"Endpoint=https://x.example;AuthType=azure.app;ClientId=" + secretSwapped + ";TenantId=t;ClientSecret=" + swappedGUID, // swapped
+		"Endpoint=https://x.example;AuthType=azure.app;ClientId=" + secretSwapped + ";TenantId=t;ClientCert=" + files.pem,
+		"Endpoint=https://x.example;AuthType=azure.msi;ClientId=" + secretSwapped,
 	}
 	for _, cs := range connStrings {
 		for _, key := range []string{P, "ConnectionStrings__" + P} {
@@ -117,6 +124,10 @@ func TestSecretsNeverLeak(t *testing.T) {
 		{P + "__clientEndpoint", secretClientSecret},
 		{"AZURE_AUTHORITY_HOST", "http://" + secretClientSecret},
 		{P + "__credential", "managedidentity", P + "__clientSecret", secretClientSecret},
+		{P + "__tenantId", "t", P + "__clientId", secretSwapped, P + "__clientSecret", swappedGUID}, // swapped
+		{P + "__tenantId", "t", P + "__clientId", secretSwapped, P + "__clientCertificatePath", files.pem},
+		{P + "__credential", "managedidentity", P + "__clientId", secretSwapped},
+		{P + "__clientSecret", swappedGUID, "AZURE_CLIENT_ID", secretSwapped},
 	}
 	for _, kv := range identity {
 		for _, uri := range []string{"https://id.example", secretClientSecret, "https://x.example;AccessKey=" + secretAccessKey} {
@@ -302,6 +313,51 @@ func TestConnectionSecrets(t *testing.T) {
 						t.Errorf("printing the connection shows the secret %.12q…", s)
 					}
 				}
+			}
+		})
+	}
+}
+
+// TestClientIDInStartupLine checks that the start-up line names a client id
+// only when it looks like one (a GUID), and otherwise says that the
+// clientId setting does not look like an application id: a client secret
+// put in clientId by mistake must never be printed.
+func TestClientIDInStartupLine(t *testing.T) {
+	const P = "AzureSignalRConnectionString"
+	files := newCertFiles(t)
+	const guid = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
+	tests := []struct {
+		name string
+		kv   []string
+		want string // in the line
+	}{
+		{"connection string client secret", []string{P, "Endpoint=https://x.example;AuthType=azure.app;ClientId=" + guid + ";TenantId=t;ClientSecret=s"},
+			"client secret (tenant t, client " + guid + ")"},
+		{"connection string, swapped", []string{P, "Endpoint=https://x.example;AuthType=azure.app;ClientId=" + secretSwapped + ";TenantId=t;ClientSecret=" + guid},
+			"client secret (tenant t, the clientId setting does not look like an application id)"},
+		{"identity certificate, upper-case GUID", []string{P + "__serviceUri", "https://x.example", P + "__tenantId", "t",
+			P + "__clientId", strings.ToUpper(guid), P + "__clientCertificatePath", files.pem},
+			"client certificate (tenant t, client " + strings.ToUpper(guid) + ")"},
+		{"identity certificate, not a GUID", []string{P + "__serviceUri", "https://x.example", P + "__tenantId", "t",
+			P + "__clientId", secretSwapped, P + "__clientCertificatePath", files.pem},
+			"client certificate (tenant t, the clientId setting does not look like an application id)"},
+		{"managed identity, user-assigned", []string{P + "__serviceUri", "https://x.example", P + "__credential", "managedidentity", P + "__clientId", guid},
+			"managed identity (client " + guid + ")"},
+		{"managed identity, swapped", []string{P, "Endpoint=https://x.example;AuthType=azure.msi;ClientId=" + secretSwapped},
+			"managed identity (the clientId setting does not look like an application id)"},
+		{"GUID with braces", []string{P, "Endpoint=https://x.example;AuthType=azure.msi;ClientId={" + guid + "}"},
+			"managed identity (the clientId setting does not look like an application id)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := settings.Resolve(valuesOf(t, tt.kv...), P, settings.Options{})
+			if err != nil {
+				t.Fatalf("Resolve: %v", err)
+			}
+			logger, logs := captureLogger(t)
+			settings.LogConnection(logger, c, "hub")
+			if out := logs.String(); !strings.Contains(out, tt.want) || strings.Contains(out, secretSwapped) {
+				t.Errorf("got %q, want it to hold %q and no secret", out, tt.want)
 			}
 		})
 	}
