@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/funcsignalr/funcsignalr/internal/testkit"
 )
 
 // appDir lays out a function app (host.json and the function folders of
@@ -45,22 +46,10 @@ func appDir(tb testing.TB, files map[string]string) string {
 	return dir
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 // running is an in-process Run with its addresses and output.
 type running struct {
 	addrs          map[string]string
-	stdout, stderr *syncBuffer
+	stdout, stderr *testkit.Buffer
 	exported       map[string]string
 	cancel         context.CancelFunc
 	done           chan error
@@ -97,7 +86,7 @@ func startHostMode(tb testing.TB, dir string, wantListeners int, environ []strin
 func tryStart(tb testing.TB, dir string, wantListeners int, environ []string, args ...string) (*running, error) {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{addrs: map[string]string{}, stdout: &syncBuffer{}, stderr: &syncBuffer{},
+	r := &running{addrs: map[string]string{}, stdout: &testkit.Buffer{}, stderr: &testkit.Buffer{},
 		exported: map[string]string{}, cancel: cancel, done: make(chan error, 1)}
 	var mu sync.Mutex
 	listening := make(chan struct{}, 4)

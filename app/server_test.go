@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/funcsignalr/funcsignalr/internal/testkit"
 )
 
 // runApp runs Run in-process with env (its handler on any free port) and
@@ -69,7 +71,7 @@ func TestShutdownStopsSendsAtTheGrace(t *testing.T) {
 		w.WriteHeader(http.StatusAccepted)
 	}))
 	defer svc.Close()
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	stdout, stderr := &testkit.Buffer{}, &testkit.Buffer{}
 	addr, cancel, done := runApp(t, Env{
 		Dir: appDir(t, nil), Stdout: stdout, Stderr: stderr, ShutdownGrace: 200 * time.Millisecond,
 		Environ: []string{"AzureSignalRConnectionString=Endpoint=" + svc.URL + ";AccessKey=" + strings.Repeat("k", 44) + ";Version=1.0;"},
@@ -134,8 +136,8 @@ func TestShutdownStopsSendsAtTheGrace(t *testing.T) {
 // the episode goes on.
 func TestConnectionCapWaitsAndLogsOnce(t *testing.T) {
 	const max = 8
-	stdout := &syncBuffer{}
-	addr, _, _ := runApp(t, Env{Dir: appDir(t, nil), Stdout: stdout, Stderr: &syncBuffer{}, MaxConns: max})
+	stdout := &testkit.Buffer{}
+	addr, _, _ := runApp(t, Env{Dir: appDir(t, nil), Stdout: stdout, Stderr: &testkit.Buffer{}, MaxConns: max})
 	reached := func() int { return strings.Count(stdout.String(), "connection limit reached") }
 
 	var held []net.Conn
@@ -228,7 +230,7 @@ func TestServerLimits(t *testing.T) {
 // TestServerErrorsGoToTheStructuredLog checks that what net/http writes to
 // Server.ErrorLog lands in slog, at error for failures to accept.
 func TestServerErrorsGoToTheStructuredLog(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &testkit.Buffer{}
 	logger := slog.New(slog.NewTextHandler(logs, nil))
 	srv := newServer(http.NotFoundHandler(), logger, context.Background())
 	srv.ErrorLog.Printf("http: Accept error: accept tcp 127.0.0.1:7071: accept4: too many open files; retrying in 5ms")

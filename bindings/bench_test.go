@@ -10,6 +10,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/fake"
 
 	"github.com/funcsignalr/funcsignalr/bindings"
+	"github.com/funcsignalr/funcsignalr/internal/testkit"
 	"github.com/funcsignalr/funcsignalr/settings"
 )
 
@@ -103,7 +104,7 @@ func BenchmarkSendEndpoints(b *testing.B) {
 			for i := range n {
 				specs = append(specs, endpointSpec{name: string(rune('a' + i)), srv: newFakeService(b, nil)})
 			}
-			opts := multiOptions(&syncBuffer{})
+			opts := multiOptions(&testkit.Buffer{})
 			c := mustNewClient(b, multiConn(b, specs...), "chat", opts)
 			ops := []bindings.Operation{msg(bindings.Message{Target: "newMessage", Arguments: raws(`"hello"`)})}
 			ctx := context.Background()

@@ -128,7 +128,7 @@ func (d *diagnostics) scrub(s string) string {
 var (
 	aadstsCode = regexp.MustCompile(`AADSTS\d+`)
 	// traceIDs are the per-request parts of an authority's error text.
-	traceIDs = regexp.MustCompile(`(?i)\s*(Trace ID|Correlation ID|Timestamp):\s*[0-9a-f:.TZ -]+`)
+	traceIDs = regexp.MustCompile(`\s*(?i:Trace ID|Correlation ID|Timestamp):\s*[0-9a-fA-F:.TZ-]+( [0-9:.]+Z?)?`)
 	// errorDescription finds the authority's description in a response dump.
 	errorDescription = regexp.MustCompile(`"error_description"\s*:\s*"((?:[^"\\]|\\.)*)"`)
 	// responseStatus finds the status line of azidentity's response dump.

@@ -17,6 +17,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/funcsignalr/funcsignalr/bindings"
+	"github.com/funcsignalr/funcsignalr/internal/testkit"
 	"github.com/funcsignalr/funcsignalr/settings"
 )
 
@@ -52,24 +53,24 @@ func fakeAzureCLI(tb testing.TB, stderr string) {
 func TestEntraFailureDiagnostics(t *testing.T) {
 	tests := []struct {
 		name       string
-		credential func(t *testing.T, a *fakeAuthority) azcore.TokenCredential
+		credential func(t *testing.T, a fakeAuthority) azcore.TokenCredential
 		keyMode    int32
 		wantLog    []string
 		wantAnswer string
 	}{
 		{
 			name: "authority refuses with an AADSTS code",
-			credential: func(t *testing.T, a *fakeAuthority) azcore.TokenCredential {
-				a.fail.Store(true) // its description quotes the client secret back
+			credential: func(t *testing.T, a fakeAuthority) azcore.TokenCredential {
+				a.SetFail(true) // its description quotes the client secret back
 				return a.credential(t)
 			},
 			wantLog: []string{`msg="Microsoft Entra ID token request failed"`, "credential=ClientSecretCredential",
-				"RESPONSE 400", "AADSTS7000215: Invalid client secret provided", "aadsts=AADSTS7000215", "[REDACTED]"},
+				"RESPONSE 401", "AADSTS7000215: Invalid client secret provided", "aadsts=AADSTS7000215", "[REDACTED]"},
 			wantAnswer: "could not get a Microsoft Entra ID token (scope https://signalr.azure.com/.default) for the access-key exchange",
 		},
 		{
 			name: "managed identity endpoint unreachable",
-			credential: func(t *testing.T, _ *fakeAuthority) azcore.TokenCredential {
+			credential: func(t *testing.T, _ fakeAuthority) azcore.TokenCredential {
 				cred, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{
 					ClientOptions: azcore.ClientOptions{Transport: refusingTransport{}, Retry: policy.RetryOptions{MaxRetries: -1}}})
 				if err != nil {
@@ -82,7 +83,7 @@ func TestEntraFailureDiagnostics(t *testing.T) {
 		},
 		{
 			name: "Azure CLI not installed",
-			credential: func(t *testing.T, _ *fakeAuthority) azcore.TokenCredential {
+			credential: func(t *testing.T, _ fakeAuthority) azcore.TokenCredential {
 				fakeAzureCLI(t, "")
 				cred, err := azidentity.NewAzureCLICredential(nil)
 				if err != nil {
@@ -95,7 +96,7 @@ func TestEntraFailureDiagnostics(t *testing.T) {
 		},
 		{
 			name: "Azure CLI not logged in",
-			credential: func(t *testing.T, _ *fakeAuthority) azcore.TokenCredential {
+			credential: func(t *testing.T, _ fakeAuthority) azcore.TokenCredential {
 				fakeAzureCLI(t, "ERROR: Please run az login to setup account.")
 				cred, err := azidentity.NewAzureCLICredential(nil)
 				if err != nil {
@@ -108,7 +109,7 @@ func TestEntraFailureDiagnostics(t *testing.T) {
 		},
 		{
 			name:       "service refuses the access-key exchange",
-			credential: func(t *testing.T, a *fakeAuthority) azcore.TokenCredential { return a.credential(t) },
+			credential: func(t *testing.T, a fakeAuthority) azcore.TokenCredential { return a.credential(t) },
 			keyMode:    keyForbidden,
 			wantLog: []string{`msg="the SignalR service refused the access-key exchange"`, "status=403",
 				"errorCode=Error.Auth.Forbidden", "SignalR App Server role"},
@@ -120,7 +121,7 @@ func TestEntraFailureDiagnostics(t *testing.T) {
 			authority := newFakeAuthority(t)
 			ks := newKeyService(t, 0)
 			ks.mode.Store(tt.keyMode)
-			logs := &syncBuffer{}
+			logs := &testkit.Buffer{}
 			opts := testOptions(ks.Server)
 			opts.Logger = slog.New(slog.NewTextHandler(logs, nil))
 			opts.Timeout = 5 * time.Second

@@ -1,7 +1,6 @@
 package bindings_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/funcsignalr/funcsignalr/bindings"
+	"github.com/funcsignalr/funcsignalr/internal/testkit"
 	"github.com/funcsignalr/funcsignalr/settings"
 )
 
@@ -52,22 +52,9 @@ func multiConn(tb testing.TB, specs ...endpointSpec) *settings.Connection {
 	return c
 }
 
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 // multiOptions are fast options for several endpoints on loopback, logging
 // into logs.
-func multiOptions(logs *syncBuffer) bindings.Options {
+func multiOptions(logs *testkit.Buffer) bindings.Options {
 	return bindings.Options{Transport: http.DefaultClient, Timeout: 5 * time.Second, RetryDelay: time.Millisecond,
 		HealthInterval: 5 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(logs, nil))}
 }
@@ -98,7 +85,7 @@ func negotiateCounts(tb testing.TB, c *bindings.Client, n int, keyOf map[string]
 
 func TestNegotiateSpreadsOverOnlinePrimaries(t *testing.T) {
 	specs := []endpointSpec{{name: ""}, {name: "east"}, {name: "west"}, {name: "backup", secondary: true}}
-	c := mustNewClient(t, multiConn(t, specs...), "chat", multiOptions(&syncBuffer{}))
+	c := mustNewClient(t, multiConn(t, specs...), "chat", multiOptions(&testkit.Buffer{}))
 	hosts := map[string]string{}
 	for _, s := range specs {
 		hosts[s.name+".service.signalr.net"] = s.name
@@ -148,7 +135,7 @@ func TestNegotiateFallsBackWhenPrimariesAreOffline(t *testing.T) {
 		{name: "s1", secondary: true, srv: failingService(t, http.StatusAccepted, &up)},
 		{name: "s2", secondary: true, srv: failingService(t, http.StatusAccepted, &up)},
 	}
-	logs := &syncBuffer{}
+	logs := &testkit.Buffer{}
 	c := mustNewClient(t, multiConn(t, specs...), "chat", multiOptions(logs))
 	hosts := hostsOf(specs)
 
@@ -209,7 +196,7 @@ func TestSendReachesEveryEndpointInOrder(t *testing.T) {
 		})
 		specs = append(specs, endpointSpec{name: string(rune('a' + i)), srv: srv})
 	}
-	c := mustNewClient(t, multiConn(t, specs...), "chat", multiOptions(&syncBuffer{}))
+	c := mustNewClient(t, multiConn(t, specs...), "chat", multiOptions(&testkit.Buffer{}))
 	ops := []bindings.Operation{
 		msg(bindings.Message{Target: "first", Arguments: raws(`1`)}),
 		group(bindings.GroupAction{Action: "add", GroupName: "g", UserID: "u"}),
@@ -282,7 +269,7 @@ func TestSendPartialFailureNamesTheFailedEndpoints(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			n1, n2 := len(ok1.requests()), len(ok2.requests())
 			specs := append([]endpointSpec{{name: "", srv: ok1}, {name: "zz-ok", srv: ok2}}, tt.failing...)
-			opts := multiOptions(&syncBuffer{})
+			opts := multiOptions(&testkit.Buffer{})
 			opts.Timeout = tt.timeout
 			c := mustNewClient(t, multiConn(t, specs...), "chat", opts)
 			ops := []bindings.Operation{msg(bindings.Message{Target: "one"}), msg(bindings.Message{Target: "two"})}
@@ -331,7 +318,7 @@ func TestOfflineEndpointComesBackThroughTheProbe(t *testing.T) {
 	})
 	steady := newFakeService(t, nil)
 	specs := []endpointSpec{{name: "flaky", srv: flaky}, {name: "steady", srv: steady}}
-	logs := &syncBuffer{}
+	logs := &testkit.Buffer{}
 	c := mustNewClient(t, multiConn(t, specs...), "chat", multiOptions(logs))
 	hosts := hostsOf(specs)
 
@@ -378,7 +365,7 @@ func TestOfflineEndpointComesBackThroughTheProbe(t *testing.T) {
 // while it probes an offline endpoint.
 func TestCloseStopsTheHealthWatch(t *testing.T) {
 	specs := []endpointSpec{{name: "a", srv: failingService(t, 503, nil)}, {name: "b", srv: newFakeService(t, nil)}}
-	c, err := bindings.NewClient(multiConn(t, specs...), "chat", multiOptions(&syncBuffer{}))
+	c, err := bindings.NewClient(multiConn(t, specs...), "chat", multiOptions(&testkit.Buffer{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -428,7 +415,7 @@ func TestEntraEndpointsHaveTheirOwnKeys(t *testing.T) {
 	if ka.exchanges() != 1 || kb.exchanges() != 1 {
 		t.Errorf("key exchanges: got %d and %d, want 1 each", ka.exchanges(), kb.exchanges())
 	}
-	if got := authority.tokens.Load(); got != 2 {
+	if got := authority.Tokens(); got != 2 {
 		t.Errorf("Entra token requests: got %d, want 2 (one per endpoint's credential)", got)
 	}
 }

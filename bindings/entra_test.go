@@ -2,11 +2,8 @@ package bindings_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"reflect"
 	"strconv"
 	"strings"
@@ -23,6 +20,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/funcsignalr/funcsignalr/bindings"
+	"github.com/funcsignalr/funcsignalr/internal/testkit"
 	"github.com/funcsignalr/funcsignalr/settings"
 )
 
@@ -32,45 +30,16 @@ const (
 	testClientSecret = "s3cret-value"
 )
 
-// fakeAuthority is a Microsoft Entra ID authority over TLS on loopback
-// (reference A3): OpenID discovery and client-credential tokens.
-type fakeAuthority struct {
-	*httptest.Server
-	fail   atomic.Bool  // answer token requests with invalid_client
-	tokens atomic.Int32 // token requests received
+// fakeAuthority is a Microsoft Entra ID authority over TLS on loopback:
+// OpenID discovery and client-credential tokens.
+type fakeAuthority struct{ *testkit.Authority }
 
-	mu    sync.Mutex
-	forms []url.Values
-}
-
-func newFakeAuthority(tb testing.TB) *fakeAuthority {
+func newFakeAuthority(tb testing.TB) fakeAuthority {
 	tb.Helper()
-	a := &fakeAuthority{}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{t}/v2.0/.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
-		b := a.URL + "/" + r.PathValue("t")
-		json.NewEncoder(w).Encode(map[string]string{"issuer": b + "/v2.0",
-			"authorization_endpoint": b + "/oauth2/v2.0/authorize", "token_endpoint": b + "/oauth2/v2.0/token"})
-	})
-	mux.HandleFunc("POST /{t}/oauth2/v2.0/token", func(w http.ResponseWriter, r *http.Request) {
-		r.ParseForm()
-		a.mu.Lock()
-		a.forms = append(a.forms, r.PostForm)
-		a.mu.Unlock()
-		n := a.tokens.Add(1)
-		if a.fail.Load() {
-			w.WriteHeader(http.StatusBadRequest)
-			fmt.Fprintf(w, `{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided. Ensure the secret being sent is %s"}`, r.PostForm.Get("client_secret"))
-			return
-		}
-		fmt.Fprintf(w, `{"access_token":"entra-token-%d","expires_in":3600,"token_type":"Bearer"}`, n)
-	})
-	a.Server = httptest.NewTLSServer(mux)
-	tb.Cleanup(a.Close)
-	return a
+	return fakeAuthority{testkit.NewAuthority(tb)}
 }
 
-func (a *fakeAuthority) credential(tb testing.TB) azcore.TokenCredential {
+func (a fakeAuthority) credential(tb testing.TB) azcore.TokenCredential {
 	tb.Helper()
 	cred, err := azidentity.NewClientSecretCredential(testTenant, testClientID, testClientSecret, &azidentity.ClientSecretCredentialOptions{
 		ClientOptions: azcore.ClientOptions{
@@ -174,7 +143,7 @@ func TestNegotiateEntraConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 
-	if got := authority.tokens.Load(); got != 1 {
+	if got := authority.Tokens(); got != 1 {
 		t.Errorf("token requests: got %d, want 1", got)
 	}
 	if got := ks.exchanges(); got != 1 {
@@ -202,10 +171,10 @@ func TestNegotiateEntraConcurrent(t *testing.T) {
 	if r.Method != "GET" || r.Query != "" {
 		t.Errorf("exchange: got %s ?%s, want GET without query", r.Method, r.Query)
 	}
-	if got, want := r.Header.Get("Authorization"), "Bearer entra-token-1"; got != want {
+	if got, want := r.Header.Get("Authorization"), "Bearer token-for-"+testClientID; got != want {
 		t.Errorf("exchange Authorization: got %q, want %q", got, want)
 	}
-	form := authority.forms[0]
+	form := authority.TokenForms()[0]
 	if form.Get("grant_type") != "client_credentials" || form.Get("client_id") != testClientID ||
 		!strings.Contains(form.Get("scope"), bindings.EntraScope) {
 		t.Errorf("token request form: got %v, want client credentials for %s", form, bindings.EntraScope)
@@ -225,11 +194,11 @@ func TestSendEntraCredential(t *testing.T) {
 		}
 	}
 	for _, r := range srv.requests() {
-		if got, want := r.Header.Get("Authorization"), "Bearer entra-token-1"; got != want {
+		if got, want := r.Header.Get("Authorization"), "Bearer token-for-"+testClientID; got != want {
 			t.Errorf("Authorization: got %q, want %q", got, want)
 		}
 	}
-	if got := authority.tokens.Load(); got != 1 {
+	if got := authority.Tokens(); got != 1 {
 		t.Errorf("token requests: got %d, want 1", got)
 	}
 }
@@ -239,7 +208,7 @@ func TestNegotiateEntraTokenFailureAndRecovery(t *testing.T) {
 	ks := newKeyService(t, 0)
 	c := entraClient(t, ks, authority.credential(t), time.Now)
 
-	authority.fail.Store(true)
+	authority.SetFail(true)
 	_, err := c.Negotiate(context.Background(), "u", nil)
 	e := asError(t, err)
 	if e.Code != bindings.CodeAuthenticationUnavailable {
@@ -257,7 +226,7 @@ func TestNegotiateEntraTokenFailureAndRecovery(t *testing.T) {
 		t.Errorf("key exchanges without a token: got %d, want 0", got)
 	}
 
-	authority.fail.Store(false)
+	authority.SetFail(false)
 	info, err := c.Negotiate(context.Background(), "u", nil)
 	if err != nil {
 		t.Fatalf("after the authority recovered: %v", err)

@@ -71,7 +71,9 @@ func (reachPolicy) Do(req *policy.Request) (*http.Response, error) {
 	resp, err := req.WithContext(httptrace.WithClientTrace(req.Raw().Context(), trace)).Next()
 	if err != nil {
 		t.mu.Lock()
-		if !connected {
+		// A try cut short by the deadline says less than an earlier
+		// refusal, DNS or TLS failure: keep that one.
+		if !connected && (t.lastErr == nil || !isTimeout(err) || isTimeout(t.lastErr)) {
 			t.lastErr = err
 		}
 		t.mu.Unlock()

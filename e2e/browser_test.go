@@ -15,10 +15,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/funcsignalr/funcsignalr/internal/testkit"
 )
 
 const (
@@ -209,7 +210,7 @@ func (p *browserPage) urlFor(a *signalRApp) string {
 type browserRun struct {
 	done           chan struct{}
 	err            error // from cmd.Wait, once done
-	stdout, stderr browserOutput
+	stdout, stderr testkit.Buffer
 }
 
 // browserReport is what run.mjs prints.
@@ -301,22 +302,4 @@ func (r *browserRun) String() string {
 	}
 	fmt.Fprintf(&b, "run.mjs stderr:\n%s", r.stderr.String())
 	return b.String()
-}
-
-// browserOutput is a bytes.Buffer safe for a process writing while a test reads.
-type browserOutput struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *browserOutput) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *browserOutput) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/funcsignalr/funcsignalr/internal/funchost"
+	"github.com/funcsignalr/funcsignalr/internal/testkit"
 )
 
 const testAccessKey = "E2E-ACCESS-KEY-0123456789-abcdefghijklmnopqrstuv"
@@ -259,8 +260,8 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		}
 		w.WriteHeader(http.StatusInternalServerError)
 	})
-	auth := newFakeAuthority(t)
-	auth.setFail(true)
+	auth := testkit.NewAuthority(t) // refusing, it quotes the client secret back
+	auth.SetFail(true)
 	keyHost := startHost(t, false,
 		"AzureSignalRConnectionString=Endpoint="+svc.URL+";AccessKey="+testAccessKey+";Version=1.0;",
 		"AzureSignalRHttpClientTimeout=00:00:02")
@@ -286,7 +287,13 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	if code := errorCode(bodies[2]); code != "AuthenticationUnavailable" {
 		t.Errorf("Entra negotiate with a failing authority: code %q, want AuthenticationUnavailable (%s)", code, bodies[2])
 	}
-	auth.setFail(false)
+	// The cause is logged, the secret the authority quoted back scrubbed.
+	for _, want := range []string{"credential=ClientSecretCredential", "aadsts=AADSTS7000215", "[REDACTED]"} {
+		if !strings.Contains(entraHost.Stderr(), want) {
+			t.Errorf("the handler's error log does not hold %q:\n%s", want, entraHost.Stderr())
+		}
+	}
+	auth.SetFail(false)
 	status, _, body := call(t, entraHost, "GET", "/api/negotiate", nil, "")
 	if status != 200 {
 		t.Errorf("Entra negotiate after the authority recovered = %d %s, want 200", status, body)
@@ -296,7 +303,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	if !strings.Contains(logs, "SignalR connection") {
 		t.Errorf("no start-up connection line in the logs:\n%s", logs)
 	}
-	for _, secret := range []string{testAccessKey, clientSecret, "TEMPORARY-KEY-from-exchange", "entra-token", "test-function-key"} {
+	for _, secret := range []string{testAccessKey, clientSecret, "TEMPORARY-KEY-from-exchange", "token-for-client1", "test-function-key"} {
 		if strings.Contains(logs, secret) {
 			t.Errorf("logs hold secret %q:\n%s", secret, logs)
 		}

@@ -3,13 +3,11 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -121,53 +119,6 @@ func (f *fakeService) Requests() []recorded {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]recorded(nil), f.requests...)
-}
-
-// fakeAuthority is a Microsoft Entra authority over TLS on loopback. The
-// handler process trusts it through SSL_CERT_FILE.
-type fakeAuthority struct {
-	*httptest.Server
-	CertFile string
-	mu       sync.Mutex
-	tokens   int
-	fail     bool
-}
-
-func newFakeAuthority(tb testing.TB) *fakeAuthority {
-	tb.Helper()
-	a := &fakeAuthority{}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{t}/v2.0/.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
-		b := a.URL + "/" + r.PathValue("t")
-		json.NewEncoder(w).Encode(map[string]string{"issuer": b + "/v2.0",
-			"authorization_endpoint": b + "/oauth2/v2.0/authorize", "token_endpoint": b + "/oauth2/v2.0/token"})
-	})
-	mux.HandleFunc("POST /{t}/oauth2/v2.0/token", func(w http.ResponseWriter, r *http.Request) {
-		a.mu.Lock()
-		a.tokens++
-		fail := a.fail
-		a.mu.Unlock()
-		if fail {
-			w.WriteHeader(http.StatusBadRequest)
-			fmt.Fprint(w, `{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided."}`)
-			return
-		}
-		fmt.Fprint(w, `{"access_token":"entra-token","expires_in":3600,"token_type":"Bearer"}`)
-	})
-	a.Server = httptest.NewTLSServer(mux)
-	tb.Cleanup(a.Close)
-	a.CertFile = filepath.Join(tb.TempDir(), "authority.pem")
-	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: a.Certificate().Raw})
-	if err := os.WriteFile(a.CertFile, pemBytes, 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	return a
-}
-
-func (a *fakeAuthority) setFail(fail bool) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.fail = fail
 }
 
 // waitFor polls cond until it holds or the timeout passes.

@@ -12,11 +12,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/funcsignalr/funcsignalr/internal/testkit"
 )
 
 // The end-to-end tests of issue 5: the official @microsoft/signalr client
@@ -66,42 +67,9 @@ func startStandaloneApp(tb testing.TB, root, exe string, settings ...string) *si
 		"FUNCSIGNALR_LOCAL_ADDR=127.0.0.1:0",
 		"FUNCSIGNALR_LOG_LEVEL=debug",
 	}, settings...)
-	var mu sync.Mutex
-	var logs bytes.Buffer
-	cmd.Stdout = writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return logs.Write(p) })
-	cmd.Stderr = cmd.Stdout
-	readLogs := func() string { mu.Lock(); defer mu.Unlock(); return logs.String() }
-	if err := cmd.Start(); err != nil {
-		tb.Fatalf("start %s: %v", cmd.Path, err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	tb.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-exited:
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-		if tb.Failed() {
-			tb.Logf("standalone handler output:\n%s", readLogs())
-		}
-	})
-
-	deadline := time.After(30 * time.Second)
-	for {
-		if m := standaloneListening.FindStringSubmatch(readLogs()); m != nil {
-			return &signalRApp{base: "http://" + m[1], logs: readLogs}
-		}
-		select {
-		case <-exited:
-			tb.Fatalf("funcsignalr exited before it listened:\n%s", readLogs())
-		case <-deadline:
-			tb.Fatalf("funcsignalr did not log that it listens within 30s:\n%s", readLogs())
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
+	p := testkit.StartProcess(tb, cmd)
+	m := p.WaitOutput(tb, standaloneListening, 30*time.Second)
+	return &signalRApp{base: "http://" + m[1], logs: p.Output.String}
 }
 
 // standaloneListening matches the line the handler logs once it serves.

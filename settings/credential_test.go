@@ -54,11 +54,11 @@ func (t *loopbackOnly) refusedHosts() []string {
 
 // authorityOptions points every Entra credential at the fake authority.
 func authorityOptions(a *fakeAuthority, withCloud bool) (settings.Options, *loopbackOnly) {
-	u, _ := url.Parse(a.srv.URL)
-	tr := &loopbackOnly{next: a.srv.Client(), allowed: u.Host}
+	u, _ := url.Parse(a.URL)
+	tr := &loopbackOnly{next: a.Client(), allowed: u.Host}
 	co := azcore.ClientOptions{Transport: tr, Retry: policy.RetryOptions{MaxRetries: -1}}
 	if withCloud {
-		co.Cloud = cloud.Configuration{ActiveDirectoryAuthorityHost: a.srv.URL}
+		co.Cloud = cloud.Configuration{ActiveDirectoryAuthorityHost: a.URL}
 	}
 	return settings.Options{ClientOptions: co}, tr
 }
@@ -129,7 +129,7 @@ func TestCredentialsAgainstFakeAuthority(t *testing.T) {
 			if tt.withCloud {
 				kv = append(kv, "AZURE_AUTHORITY_HOST", "https://wrong.invalid/") // options win over it
 			} else {
-				kv = append(kv, "AZURE_AUTHORITY_HOST", a.srv.URL)
+				kv = append(kv, "AZURE_AUTHORITY_HOST", a.URL)
 			}
 			c, err := settings.Resolve(valuesOf(t, kv...), P, opts)
 			if err != nil {
@@ -137,7 +137,7 @@ func TestCredentialsAgainstFakeAuthority(t *testing.T) {
 			}
 			tok, err := getToken(t, c)
 			if err != nil {
-				t.Fatalf("GetToken: got error %v, want nil (requests %q, refused %q)", err, a.requests(), tr.refusedHosts())
+				t.Fatalf("GetToken: got error %v, want nil (requests %q, refused %q)", err, a.Requests(), tr.refusedHosts())
 			}
 			if want := "token-for-" + tt.client; tok.Token != want {
 				t.Errorf("token: got %q, want %q", tok.Token, want)
@@ -146,10 +146,10 @@ func TestCredentialsAgainstFakeAuthority(t *testing.T) {
 				t.Errorf("got requests to %q, want none outside the fake authority (instance discovery is disabled)", got)
 			}
 			wantPaths := []string{"GET /" + tt.tenant + "/v2.0/.well-known/openid-configuration", "POST /" + tt.tenant + "/oauth2/v2.0/token"}
-			if got := a.requests(); !slices.Equal(got, wantPaths) {
+			if got := a.Requests(); !slices.Equal(got, wantPaths) {
 				t.Errorf("authority requests: got %q, want %q", got, wantPaths)
 			}
-			forms := a.tokenForms()
+			forms := a.TokenForms()
 			if len(forms) != 1 {
 				t.Fatalf("got %d token requests, want 1", len(forms))
 			}
@@ -164,13 +164,13 @@ func TestCredentialsAgainstFakeAuthority(t *testing.T) {
 			if got := form.Get("client_assertion_type"); got != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" {
 				t.Errorf("client_assertion_type: got %q, want jwt-bearer", got)
 			}
-			checkAssertion(t, form.Get("client_assertion"), cert, tt.client, a.srv.URL+"/"+tt.tenant+"/oauth2/v2.0/token")
+			checkAssertion(t, form.Get("client_assertion"), cert, tt.client, a.URL+"/"+tt.tenant+"/oauth2/v2.0/token")
 
 			// The credential caches its token: a second call sends nothing.
 			if _, err := getToken(t, c); err != nil {
 				t.Fatal(err)
 			}
-			if n := len(a.tokenForms()); n != 1 {
+			if n := len(a.TokenForms()); n != 1 {
 				t.Errorf("after a second GetToken: got %d token requests, want 1 (cached)", n)
 			}
 		})
@@ -243,7 +243,7 @@ func TestDefaultAzureCredentialFallback(t *testing.T) {
 			t.Setenv("AZURE_CLIENT_SECRET", "env-secret")
 			t.Setenv("AZURE_AUTHORITY_HOST", "https://wrong.invalid/") // the settings' value wins
 			opts, tr := authorityOptions(a, false)
-			kv := append(tt.kv, P+"__disableInstanceDiscovery", "true", "AZURE_AUTHORITY_HOST", a.srv.URL)
+			kv := append(tt.kv, P+"__disableInstanceDiscovery", "true", "AZURE_AUTHORITY_HOST", a.URL)
 			c, err := settings.Resolve(valuesOf(t, kv...), P, opts)
 			if err != nil {
 				t.Fatalf("Resolve: got error %v, want nil", err)
@@ -258,7 +258,7 @@ func TestDefaultAzureCredentialFallback(t *testing.T) {
 			if tok.Token != "token-for-env-client" {
 				t.Errorf("token: got %q, want token-for-env-client", tok.Token)
 			}
-			forms := a.tokenForms()
+			forms := a.TokenForms()
 			if len(forms) != 1 {
 				t.Fatalf("got %d token requests, want 1", len(forms))
 			}

@@ -217,7 +217,7 @@ func TestNamedIdentityEndpointsAgainstFakeAuthority(t *testing.T) {
 			t.Errorf("endpoint %s: token %q, want %q", e.Name, tok.Token, want)
 		}
 	}
-	forms := a.tokenForms()
+	forms := a.TokenForms()
 	if len(forms) != 2 || forms[0].Get("client_secret") != "s1" || forms[1].Get("client_secret") != "s2" {
 		t.Errorf("token requests: got %v, want one with s1 then one with s2", forms)
 	}

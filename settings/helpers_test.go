@@ -1,25 +1,20 @@
 package settings_test
 
 import (
-	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/json"
 	"encoding/pem"
-	"fmt"
 	"log/slog"
 	"math/big"
-	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/funcsignalr/funcsignalr/internal/testkit"
 	"github.com/funcsignalr/funcsignalr/settings"
 )
 
@@ -38,28 +33,10 @@ func valuesOf(tb testing.TB, kv ...string) *settings.Values {
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
-// syncBuffer is a bytes.Buffer safe for a logger used from several goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // captureLogger returns a logger whose text output (debug and up) lands in the buffer.
-func captureLogger(tb testing.TB) (*slog.Logger, *syncBuffer) {
+func captureLogger(tb testing.TB) (*slog.Logger, *testkit.Buffer) {
 	tb.Helper()
-	buf := &syncBuffer{}
+	buf := &testkit.Buffer{}
 	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
 }
 
@@ -137,65 +114,7 @@ func (c testCert) pfx(tb testing.TB, password string) []byte {
 }
 
 // fakeAuthority is a Microsoft Entra authority on loopback TLS: it answers
-// OpenID discovery and the token endpoint, and records every token request.
-type fakeAuthority struct {
-	srv *httptest.Server
+// OpenID discovery and the token endpoint, and records every request.
+type fakeAuthority = testkit.Authority
 
-	mu    sync.Mutex
-	forms []url.Values
-	paths []string // every request, "METHOD /path"
-}
-
-func newFakeAuthority(tb testing.TB) *fakeAuthority {
-	tb.Helper()
-	a := &fakeAuthority{}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
-		a.record(r, nil)
-		base := a.srv.URL + "/" + r.PathValue("tenant")
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]string{
-			"issuer":                 base + "/v2.0",
-			"authorization_endpoint": base + "/oauth2/v2.0/authorize",
-			"token_endpoint":         base + "/oauth2/v2.0/token",
-		})
-	})
-	mux.HandleFunc("POST /{tenant}/oauth2/v2.0/token", func(w http.ResponseWriter, r *http.Request) {
-		if err := r.ParseForm(); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		a.record(r, r.PostForm)
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"access_token":"token-for-%s","expires_in":3600,"token_type":"Bearer"}`, r.PostForm.Get("client_id"))
-	})
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		a.record(r, nil)
-		http.NotFound(w, r)
-	})
-	a.srv = httptest.NewTLSServer(mux)
-	tb.Cleanup(a.srv.Close)
-	return a
-}
-
-func (a *fakeAuthority) record(r *http.Request, form url.Values) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.paths = append(a.paths, r.Method+" "+r.URL.Path)
-	if form != nil {
-		a.forms = append(a.forms, form)
-	}
-}
-
-// tokenForms returns the forms of the token requests received so far.
-func (a *fakeAuthority) tokenForms() []url.Values {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return append([]url.Values(nil), a.forms...)
-}
-
-func (a *fakeAuthority) requests() []string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return append([]string(nil), a.paths...)
-}
+func newFakeAuthority(tb testing.TB) *fakeAuthority { return testkit.NewAuthority(tb) }

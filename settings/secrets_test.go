@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/funcsignalr/funcsignalr/internal/testkit"
 	"github.com/funcsignalr/funcsignalr/settings"
 )
 
@@ -258,7 +259,7 @@ func TestConnectionFormatting(t *testing.T) {
 	c := settings.Connection{Setting: "S", Endpoint: "https://x.example", AccessKey: secretAccessKey, Auth: "access key"}
 	logger, logs := captureLogger(t)
 	logger.Info("x", "value", c, "pointer", &c)
-	jsonLogs := &syncBuffer{}
+	jsonLogs := &testkit.Buffer{}
 	slog.New(slog.NewJSONHandler(jsonLogs, nil)).Info("x", "value", c, "pointer", &c)
 	for _, out := range []string{fmt.Sprint(c), fmt.Sprint(&c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c),
 		fmt.Sprintf("%#v", &c), fmt.Sprintf("%s", &c), logs.String(), jsonLogs.String()} {
