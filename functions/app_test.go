@@ -1,7 +1,6 @@
 package functions_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +14,8 @@ import (
 	"time"
 
 	"github.com/funcsignalr/funcsignalr/functions"
+
+	"github.com/funcsignalr/funcsignalr/internal/testkit"
 )
 
 const hostJSON = `{"version":"2.0","customHandler":{"description":{"defaultExecutablePath":"app"},"enableForwardingHttpRequest":true}}`
@@ -52,28 +53,10 @@ func appDir(tb testing.TB, functionJSON map[string]string, files map[string]stri
 	return dir
 }
 
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // running is an app run in-process.
 type running struct {
 	addrs          map[string]string
-	stdout, stderr *syncBuffer
+	stdout, stderr *testkit.Buffer
 	cancel         context.CancelFunc
 	done           chan error
 }
@@ -84,7 +67,7 @@ type running struct {
 func run(tb testing.TB, app *functions.App, dir string, environ []string, wantLocal bool) *running {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{addrs: map[string]string{}, stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	r := &running{addrs: map[string]string{}, stdout: &testkit.Buffer{}, stderr: &testkit.Buffer{}, cancel: cancel, done: make(chan error, 1)}
 	var mu sync.Mutex
 	listening := make(chan struct{}, 4)
 	env := functions.Env{

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/funcsignalr/funcsignalr/internal/upstream"
+
+	"github.com/funcsignalr/funcsignalr/internal/testkit"
 )
 
 // TestUpstreamEvents checks the requests of one connection's life over each
@@ -153,7 +155,7 @@ func TestUpstreamAnswers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			u := newFakeUpstream(t)
-			var logs syncBuffer
+			var logs testkit.Buffer
 			timeout := testTimeout
 			if tt.name == "timeout" {
 				timeout = 100 * time.Millisecond
@@ -198,24 +200,6 @@ type failingTransport struct{}
 
 func (failingTransport) RoundTrip(*http.Request) (*http.Response, error) {
 	return nil, errors.New("dial tcp 127.0.0.1:1: connect: connection refused")
-}
-
-// syncBuffer is a bytes.Buffer for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // TestUpstreamSendAnswerIgnored checks that an invocation without id gets

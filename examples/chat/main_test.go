@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,28 +14,12 @@ import (
 	"github.com/funcsignalr/funcsignalr/internal/signalrtest"
 	"github.com/funcsignalr/funcsignalr/internal/upstream"
 	"github.com/funcsignalr/funcsignalr/settings"
+
+	"github.com/funcsignalr/funcsignalr/internal/testkit"
 )
 
 // fixedNow is the ticker's clock in these tests.
 var fixedNow = time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("CET", 3600))
-
-// syncBuffer collects the app's log lines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // startChat runs the chat in-process from this folder (host.json and the
 // function folders), standalone with the embedded local service, both on
@@ -44,7 +27,7 @@ func (s *syncBuffer) String() string {
 func startChat(tb testing.TB) string {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &syncBuffer{}
+	logs := &testkit.Buffer{}
 	addrs := make(chan [2]string, 2)
 	done := make(chan error, 1)
 	env := functions.Env{
