@@ -47,7 +47,8 @@ func buildTriggerApp(tb testing.TB) string {
 // the Go function's return value and rejects with its error, send works,
 // 1,000 pipelined invocations arrive in order, a connected function that
 // refuses closes the client, disconnected is reported — over each
-// transport.
+// transport, and with the MessagePack hub protocol over the transports that
+// carry binary data.
 func TestSignalRTriggerWithTheOfficialClient(t *testing.T) {
 	node := requireNode(t)
 	root := buildTriggerApp(t)
@@ -55,8 +56,19 @@ func TestSignalRTriggerWithTheOfficialClient(t *testing.T) {
 	if testing.Short() {
 		count = 100
 	}
+	type run struct{ transport, protocol string }
+	var runs []run
 	for _, transport := range transports {
-		t.Run(transport, func(t *testing.T) {
+		runs = append(runs, run{transport, "json"})
+	}
+	runs = append(runs, run{"WebSockets", "messagepack"}, run{"LongPolling", "messagepack"})
+	for _, r := range runs {
+		transport := r.transport
+		name := transport
+		if r.protocol != "json" {
+			name += "/" + r.protocol
+		}
+		t.Run(name, func(t *testing.T) {
 			app := startStandaloneApp(t, root, "triggerapp")
 			if !strings.Contains(app.logs(), "sends client events upstream") {
 				t.Errorf("no start-up line naming the upstream URL:\n%s", app.logs())
@@ -64,7 +76,7 @@ func TestSignalRTriggerWithTheOfficialClient(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
 			cmd := exec.CommandContext(ctx, node, "trigger.mjs", "--url", app.base+"/api", "--transport", transport,
-				"--count", itoa(count))
+				"--count", itoa(count), "--protocol", r.protocol)
 			cmd.Dir = filepath.Join("node")
 			stdout, err := cmd.StdoutPipe()
 			if err != nil {

@@ -4,9 +4,10 @@
 // check on stdout, then {"event":"done"} and exits 0; a failed step prints
 // {"event":"error",...} and exits 1.
 //
-//   node trigger.mjs --url http://127.0.0.1:PORT/api --transport WebSockets [--count 1000]
+//   node trigger.mjs --url http://127.0.0.1:PORT/api --transport WebSockets [--count 1000] [--protocol messagepack]
 import { parseArgs } from "node:util";
 import * as signalR from "@microsoft/signalr";
+import { MessagePackHubProtocol } from "@microsoft/signalr-protocol-msgpack";
 
 const { values: opts } = parseArgs({
   options: {
@@ -14,20 +15,21 @@ const { values: opts } = parseArgs({
     transport: { type: "string", default: "WebSockets" },
     count: { type: "string", default: "1000" },
     timeout: { type: "string", default: "60000" },
+    protocol: { type: "string", default: "json" },
   },
 });
 const out = (o) => process.stdout.write(JSON.stringify(o) + "\n");
 setTimeout(() => { out({ event: "error", stage: "timeout" }); process.exit(1); }, Number(opts.timeout)).unref();
 
 function connect(user) {
-  const c = new signalR.HubConnectionBuilder()
+  const b = new signalR.HubConnectionBuilder()
     .withUrl(opts.url, {
       transport: signalR.HttpTransportType[opts.transport],
       headers: { "x-ms-client-principal-id": user },
     })
-    .configureLogging(signalR.LogLevel.None)
-    .build();
-  return c;
+    .configureLogging(signalR.LogLevel.None);
+  if (opts.protocol === "messagepack") b.withHubProtocol(new MessagePackHubProtocol());
+  return b.build();
 }
 
 // next resolves with the arguments of the next call of target on c whose
