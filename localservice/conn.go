@@ -87,6 +87,12 @@ type conn struct {
 	origin  *clientOrigin // guarded by s.mu; set by the first transport request when upstream is on
 	upBusy  atomic.Bool   // an upstream request of the connection is in flight: the client timeout waits
 	sending chan struct{} // capacity 1: one POST of a Server-Sent Events or long-polling client at a time
+	// held is closed once the client may be written to: at once without
+	// upstream; with one, once connected is answered (or c ends), so that
+	// the handshake response goes out with what connected led to, a
+	// refusal's Close message included.
+	held     chan struct{}
+	holdOnce sync.Once
 
 	// The client timeout: lastMessage is when the client last sent a
 	// message (monotonic, see monoNow); clientTimer, guarded by s.mu,
@@ -120,6 +126,10 @@ func (s *Service) newConn(hub, user string, v0 bool) (*conn, error) {
 		out:     newQueue(s.sendBuffer, s.sendBytes),
 		done:    make(chan struct{}),
 		sending: make(chan struct{}, 1),
+		held:    make(chan struct{}),
+	}
+	if s.upstream == nil {
+		close(c.held)
 	}
 	c.reader.max = s.maxReceive
 	c.token = c.id
@@ -272,6 +282,7 @@ func (c *conn) end(msg []byte, errText string, graceful bool, reason string) {
 		c.closeFrame = msg
 	}
 	close(c.done)
+	c.release()
 	if !attached {
 		c.cancel()
 	} else {
@@ -280,6 +291,17 @@ func (c *conn) end(msg []byte, errText string, graceful bool, reason string) {
 	if registered {
 		s.log.Debug("SignalR connection closed", "hub", c.hub, "connectionId", c.id, "userId", c.user, "transport", transport, "reason", reason)
 	}
+}
+
+// release lets the writers write to the client.
+func (c *conn) release() {
+	c.holdOnce.Do(func() {
+		select {
+		case <-c.held:
+		default:
+			close(c.held)
+		}
+	})
 }
 
 // forget drops a closed long-polling connection's token.
@@ -332,6 +354,11 @@ func (c *conn) next(f frame, batch *[]byte) ([]byte, bool) {
 // queued frames in order and a ping every PingInterval, until the connection
 // closes. It reports whether it ended cleanly, having written the last frame.
 func (c *conn) writeLoop(sk sink) bool {
+	select {
+	case <-c.held:
+	case <-c.ctx.Done():
+		return false
+	}
 	ticker := time.NewTicker(c.s.ping)
 	defer ticker.Stop()
 	var batch []byte
@@ -538,8 +565,12 @@ func (c *conn) receiveHandshake(p []byte) ([]byte, bool) {
 	if !c.register(resp) {
 		return nil, false
 	}
-	if c.s.upstream != nil && !c.openUpstream() {
-		return nil, false
+	if c.s.upstream != nil {
+		open := c.openUpstream()
+		c.release()
+		if !open {
+			return nil, false
+		}
 	}
 	return rest, true
 }

@@ -49,6 +49,14 @@ func (s *Service) servePoll(w http.ResponseWriter, r *http.Request, c *conn) {
 	}
 	timer := time.NewTimer(s.pollTimeout)
 	defer timer.Stop()
+	select {
+	case <-c.held:
+	case <-timer.C:
+		w.WriteHeader(http.StatusOK)
+		return
+	case <-r.Context().Done():
+		return
+	}
 	var batch []byte
 	var p []byte
 	last := false

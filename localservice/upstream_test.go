@@ -628,6 +628,49 @@ func TestUpstreamPausesClientTimeout(t *testing.T) {
 	expectCompletion(t, c, "1", "[]", "")
 }
 
+// TestUpstreamHandshakeHeld checks that the handshake response waits for
+// the answer to connected and goes out with what it led to: a message the
+// connected function sent, or the refusal's Close message, so that a client
+// sees the refusal as the end of its start.
+func TestUpstreamHandshakeHeld(t *testing.T) {
+	tests := []struct {
+		name   string
+		status int
+		want   string
+	}{
+		{"accepted", 200, "{}\x1e" + `{"type":1,"target":"welcome","arguments":[]}` + "\x1e"},
+		{"refused", 403, "{}\x1e" + `{"type":7,"error":"Connection rejected by upstream (403)"}` + "\x1e"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := newFakeUpstream(t)
+			var e *testEnv
+			u.setRespond(func(w http.ResponseWriter, r *http.Request, req upRequest) {
+				if req.event() != "connected" {
+					return
+				}
+				if tt.status == 200 {
+					e.send("chat", "connections/"+req.conn(), "welcome")
+				}
+				w.WriteHeader(tt.status)
+			})
+			e = newUpstreamEnv(t, u, "", Options{}, nil)
+			c, _ := dialWebSocket(e, "chat", e.clientToken("chat", "u"), "", false)
+			ws := c.(*wsClient)
+			ws.write(handshakeJSON)
+			ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+			defer cancel()
+			_, got, err := ws.ws.Read(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tt.want {
+				t.Errorf("first WebSocket message: got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestParseUpstream(t *testing.T) {
 	tests := []struct {
 		template string
