@@ -196,3 +196,31 @@ func TestServiceErrorCodeIsChecked(t *testing.T) {
 		})
 	}
 }
+
+// TestReachBoundCoversEveryEndpoint checks that with several endpoints an
+// id is refused when its REST call could not be authorised at any one of
+// them (a send goes to all): here the second endpoint's server path is
+// 1,000 characters longer.
+func TestReachBoundCoversEveryEndpoint(t *testing.T) {
+	a, b := newFakeService(t, nil), newFakeService(t, nil)
+	conn := multiConn(t, endpointSpec{name: "", srv: a}, endpointSpec{name: "b", srv: b})
+	conn.Named[0].ServerEndpoint = b.URL + "/" + strings.Repeat("p", 1000)
+	c := mustNewClient(t, conn, "chat", testOptions(a.Server))
+	id := strings.Repeat("/", 800) // 2,400 characters escaped: within reach of a only
+	_, err := c.Send(context.Background(), []bindings.Operation{msg(bindings.Message{Target: "t", UserID: id})})
+	if e := asError(t, err); e.Code != bindings.CodeInvalidMessage {
+		t.Errorf("send: got %+v, want InvalidMessage", e)
+	}
+	for i := 0; i < 20; i++ { // negotiate picks an endpoint at random: the bound must not depend on it
+		if _, err := c.Negotiate(context.Background(), id, nil); err == nil {
+			t.Fatal("negotiate: got a token, want the user id refused")
+		}
+	}
+	if n := len(a.requests()) + len(b.requests()); n != 0 {
+		t.Errorf("got %d requests, want none", n)
+	}
+	short := strings.Repeat("/", 500)
+	if _, err := c.Send(context.Background(), []bindings.Operation{msg(bindings.Message{Target: "t", UserID: short})}); err != nil {
+		t.Errorf("send to a shorter id: %v, want it sent", err)
+	}
+}
