@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/funcsignalr/funcsignalr/internal/funchost"
+	"github.com/funcsignalr/funcsignalr/internal/signalrtest"
 )
 
 var (
@@ -148,5 +149,51 @@ func checkTriggerEvents(t *testing.T, events []map[string]any, count int) {
 	}
 	if l := byKind["left"]; len(l) != 1 || l[0]["wasAlice"] != true || l[0]["user"] != "alice" {
 		t.Errorf("left %v, want alice's disconnection reported", l)
+	}
+}
+
+// TestTimerInvokedByTheHost runs the trigger app under the fake Functions
+// host, which invokes its timer function tick as the host does: POST /tick
+// with the TimerInfo (zone-less timestamps, as older hosts wrote them) in
+// Data.myTimer. The function broadcasts what it was given; a client
+// connected through negotiate receives it. A payload without the timer's
+// value fails the invocation.
+func TestTimerInvokedByTheHost(t *testing.T) {
+	root := buildTriggerApp(t)
+	h, err := funchost.Start(context.Background(), root, funchost.Options{Env: []string{"FUNCSIGNALR_LOCAL_ADDR=127.0.0.1:0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Stop)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := signalrtest.Dial(ctx, h.URL+"/api/negotiate", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+
+	next := time.Date(2026, 11, 29, 19, 0, 0, 0, time.UTC)
+	res, err := h.Invoke(ctx, "tick", map[string]any{"myTimer": funchost.TimerInfo(next, true)}, nil)
+	if err != nil {
+		t.Fatalf("invoke tick: %v", err)
+	}
+	if string(res.Body) != `{"Outputs":{},"Logs":[],"ReturnValue":null}` {
+		t.Errorf("answer %s, want {\"Outputs\":{},\"Logs\":[],\"ReturnValue\":null}", res.Body)
+	}
+	m, err := c.Next(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Target != "tick" || len(m.Arguments) != 2 || string(m.Arguments[0]) != "true" || string(m.Arguments[1]) != `"2026-11-29T19:00:00Z"` {
+		t.Errorf("client got %s%s, want tick(true, \"2026-11-29T19:00:00Z\")", m.Target, m.Arguments)
+	}
+
+	res, err = h.Invoke(ctx, "tick", map[string]any{}, nil)
+	if err == nil || res == nil || res.Status != 500 || !strings.Contains(string(res.Body), "Data.myTimer") {
+		t.Errorf("invoke without the timer's value: %v (%+v), want a failed invocation naming Data.myTimer", err, res)
+	}
+	if !strings.Contains(h.Stderr(), "function failed") {
+		t.Errorf("the failed invocation is not in the error log:\n%s", h.Stderr())
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -328,5 +329,30 @@ func TestBrokenSettingOnlyFailsItsFunctions(t *testing.T) {
 	}
 	if !strings.Contains(r.stderr.String(), "Broken") {
 		t.Errorf("start-up error log does not name the broken setting:\n%s", r.stderr)
+	}
+}
+
+func TestWriteError(t *testing.T) {
+	tests := []struct {
+		err        error
+		wantStatus int
+		wantCode   string
+	}{
+		{&functions.Error{Code: functions.CodeInvalidMessage, Message: "text is empty"}, 400, "InvalidMessage"},
+		{&functions.Error{Code: functions.CodeInvalidJSON, Message: "x"}, 400, "InvalidJson"},
+		{&functions.Error{Code: functions.CodeNotFound, Message: "x"}, 404, "NotFound"},
+		{&functions.Error{Code: functions.CodeUnsupportedMediaType, Message: "x"}, 415, "UnsupportedMediaType"},
+		{&functions.Error{Code: functions.CodeConfigurationError, Message: "x"}, 500, "ConfigurationError"},
+		{&functions.Error{Code: functions.CodeServiceError, Message: "x"}, 502, "ServiceError"},
+		{&functions.Error{Code: functions.CodeAuthenticationUnavailable, Message: "x"}, 503, "AuthenticationUnavailable"},
+		{&functions.Error{Code: functions.CodeServiceTimeout, Message: "x"}, 504, "ServiceTimeout"},
+		{errors.New("secret detail"), 500, "InternalError"},
+	}
+	for _, tt := range tests {
+		w := httptest.NewRecorder()
+		functions.WriteError(w, tt.err)
+		if w.Code != tt.wantStatus || errorCode(t, w.Body.String()) != tt.wantCode || strings.Contains(w.Body.String(), "secret") {
+			t.Errorf("WriteError(%v): %d %s, want %d %s", tt.err, w.Code, w.Body, tt.wantStatus, tt.wantCode)
+		}
 	}
 }

@@ -264,6 +264,34 @@ func (b hubBinding) Send(ctx context.Context, ops []bindings.Operation) (int, er
 	return c.Send(ctx, ops)
 }
 
+// PrincipalIDHeader is the header that App Service Authentication sets to
+// the signed-in user's id (and strips from callers' requests).
+const PrincipalIDHeader = "x-ms-client-principal-id"
+
+// The error codes of funcsignalr's JSON errors, {"error":{"code","message"}},
+// for *Error values that functions answer with WriteError.
+const (
+	CodeInvalidJSON               = bindings.CodeInvalidJSON               // 400: the body is not the JSON expected
+	CodeInvalidMessage            = bindings.CodeInvalidMessage            // 400: a value is missing or invalid
+	CodeNotFound                  = handler.CodeNotFound                   // 404
+	CodeMethodNotAllowed          = handler.CodeMethodNotAllowed           // 405
+	CodePayloadTooLarge           = handler.CodePayloadTooLarge            // 413
+	CodeUnsupportedMediaType      = handler.CodeUnsupportedMediaType       // 415
+	CodeInternalError             = handler.CodeInternalError              // 500
+	CodeConfigurationError        = bindings.CodeConfigurationError        // 500: a SignalR setting is missing or invalid
+	CodeServiceError              = bindings.CodeServiceError              // 502: the SignalR service failed or was unreachable
+	CodeAuthenticationUnavailable = bindings.CodeAuthenticationUnavailable // 503: Microsoft Entra ID failed
+	CodeServiceTimeout            = bindings.CodeServiceTimeout            // 504: the SignalR service did not answer in time
+)
+
+// WriteError answers err in funcsignalr's JSON error shape,
+// {"error":{"code","message"}}, with the HTTP status of its code: an *Error
+// from Send or Negotiate as it is, or one of your own
+// (&functions.Error{Code: functions.CodeInvalidMessage, Message: "…"}).
+// Any other error is answered 500 InternalError without its text, which
+// may hold details not meant for callers.
+func WriteError(w http.ResponseWriter, err error) { handler.Respond(w, err) }
+
 // DefaultUserID is negotiate's default user id: the header that App Service
 // Authentication sets (and strips from callers), as in the official binding.
 const DefaultUserID = handler.DefaultUserID

@@ -101,6 +101,11 @@ func writeError(w http.ResponseWriter, err error, sent int) int {
 	return status
 }
 
+// Respond answers err as the functions do: {"error":{"code","message"}}
+// with the status of its code. An error of no known type is answered 500
+// InternalError without its text.
+func Respond(w http.ResponseWriter, err error) { writeError(w, err, -1) }
+
 // WriteError answers the error JSON {"error":{"code","message"}} with
 // status, for function code that produces its own errors.
 func WriteError(w http.ResponseWriter, status int, code, message string) {

@@ -206,10 +206,6 @@ func bind(inv *functions.InvocationContext, args ...arg) error {
 	return nil
 }
 
-// principalHeader carries the signed-in user's id: App Service
-// Authentication sets it (and strips it from callers' requests).
-const principalHeader = "x-ms-client-principal-id"
-
 // maxMessageBody bounds a messages request: Azure SignalR Service carries
 // messages of at most 1 MiB.
 const maxMessageBody = 1 << 20
@@ -222,37 +218,37 @@ func messagesHandler(chat *functions.Hub) http.Handler {
 		// A JSON body is required: a cross-site form or simple fetch cannot
 		// declare one without the browser asking this origin first (CORS).
 		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
-			writeError(w, http.StatusUnsupportedMediaType, "UnsupportedMediaType", `the body must be JSON {"text":"…"} with Content-Type: application/json`)
+			functions.WriteError(w, &functions.Error{Code: functions.CodeUnsupportedMediaType, Message: `the body must be JSON {"text":"…"} with Content-Type: application/json`})
 			return
 		}
 		raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxMessageBody))
 		if err != nil {
 			var tooLarge *http.MaxBytesError
 			if errors.As(err, &tooLarge) {
-				writeError(w, http.StatusRequestEntityTooLarge, "PayloadTooLarge", fmt.Sprintf("the body is larger than %d bytes", maxMessageBody))
+				functions.WriteError(w, &functions.Error{Code: functions.CodePayloadTooLarge, Message: fmt.Sprintf("the body is larger than %d bytes", maxMessageBody)})
 				return
 			}
-			writeError(w, http.StatusBadRequest, "InvalidJson", "could not read the body")
+			functions.WriteError(w, &functions.Error{Code: functions.CodeInvalidJSON, Message: "could not read the body"})
 			return
 		}
 		var body map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &body); err != nil || body == nil {
-			writeError(w, http.StatusBadRequest, "InvalidJson", `the body is not a JSON object; want {"text":"…"}`)
+			functions.WriteError(w, &functions.Error{Code: functions.CodeInvalidJSON, Message: `the body is not a JSON object; want {"text":"…"}`})
 			return
 		}
 		var text string
 		if t, ok := body["text"]; !ok || json.Unmarshal(t, &text) != nil || strings.TrimSpace(text) == "" {
-			writeError(w, http.StatusBadRequest, "InvalidMessage", `"text" must be a non-empty string`)
+			functions.WriteError(w, &functions.Error{Code: functions.CodeInvalidMessage, Message: `"text" must be a non-empty string`})
 			return
 		}
-		sender := r.Header.Get(principalHeader)
+		sender := r.Header.Get(functions.PrincipalIDHeader)
 		if sender == "" {
 			sender = "anonymous"
 		}
 		sent, err := chat.Send(r.Context(), functions.Message{Target: "newMessage",
 			Arguments: []any{chatMessage{Sender: sender, Text: text}}})
 		if err != nil {
-			writeSendError(w, err)
+			functions.WriteError(w, err)
 			return
 		}
 		writeJSON(w, http.StatusAccepted, map[string]int{"sent": sent})
@@ -279,7 +275,7 @@ func staticHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name, ok := staticFiles[path.Base(r.URL.Path)]
 		if !ok {
-			writeError(w, http.StatusNotFound, "NotFound", "no such file; the static files are chat.js and signalr.min.js")
+			functions.WriteError(w, &functions.Error{Code: functions.CodeNotFound, Message: "no such file; the static files are chat.js and signalr.min.js"})
 			return
 		}
 		serveFile(w, name)
@@ -296,7 +292,7 @@ const contentSecurityPolicy = "default-src 'self'; connect-src 'self' http: http
 func serveFile(w http.ResponseWriter, name string) {
 	raw, err := content.ReadFile(name)
 	if err != nil { // the names are fixed in this file; a missing one is a build mistake
-		writeError(w, http.StatusInternalServerError, "InternalError", "the page is missing from this build")
+		functions.WriteError(w, &functions.Error{Code: functions.CodeInternalError, Message: "the page is missing from this build"})
 		return
 	}
 	ct := "text/html; charset=utf-8"
@@ -310,39 +306,6 @@ func serveFile(w http.ResponseWriter, name string) {
 	h.Set("Content-Security-Policy", contentSecurityPolicy)
 	w.WriteHeader(http.StatusOK)
 	w.Write(raw)
-}
-
-// writeSendError answers a failed Send with its code and the HTTP status
-// that code stands for.
-func writeSendError(w http.ResponseWriter, err error) {
-	var e *functions.Error
-	if !errors.As(err, &e) {
-		writeError(w, http.StatusInternalServerError, "InternalError", "the message could not be sent")
-		return
-	}
-	status := map[string]int{
-		"InvalidMessage":            http.StatusBadRequest,
-		"ConfigurationError":        http.StatusInternalServerError,
-		"ServiceError":              http.StatusBadGateway,
-		"AuthenticationUnavailable": http.StatusServiceUnavailable,
-		"ServiceTimeout":            http.StatusGatewayTimeout,
-	}[e.Code]
-	if status == 0 {
-		status = http.StatusInternalServerError
-	}
-	writeError(w, status, e.Code, e.Message)
-}
-
-// writeError answers {"error":{"code","message"}}, funcsignalr's error shape.
-func writeError(w http.ResponseWriter, status int, code, message string) {
-	var body struct {
-		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
-	body.Error.Code, body.Error.Message = code, message
-	writeJSON(w, status, body)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

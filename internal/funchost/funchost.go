@@ -36,7 +36,16 @@ type Function struct {
 	Route     string
 	Methods   []string // upper-case; empty = all
 	AuthLevel string
+
+	// Trigger is the trigger binding's type, lower-cased; for any trigger
+	// but httpTrigger the host invokes the function itself (Invoke), and
+	// TriggerName is the binding's name: the key of its value in Data.
+	Trigger     string
+	TriggerName string
 }
+
+// IsHTTP reports whether the host routes HTTP requests to fn.
+func (fn Function) IsHTTP() bool { return fn.Trigger == "httptrigger" }
 
 // Config is the app root as the host reads it.
 type Config struct {
@@ -97,7 +106,12 @@ func ReadConfig(root string) (Config, error) {
 			return Config{}, fmt.Errorf("%s: %w", path, err)
 		}
 		name := filepath.Base(filepath.Dir(path))
-		fn := Function{Name: name, Route: name, AuthLevel: "function"}
+		fn := Function{Name: name, Route: name, AuthLevel: "function", Trigger: "httptrigger"}
+		if typ, bname, ok := otherTrigger(fj.Bindings); ok {
+			fn.Trigger, fn.TriggerName, fn.Route = typ, bname, ""
+			cfg.Functions[name] = fn
+			continue
+		}
 		var in, out int
 		for _, b := range fj.Bindings {
 			typ, _ := b["type"].(string)
@@ -130,6 +144,21 @@ func ReadConfig(root string) (Config, error) {
 		return Config{}, errors.New("no function folders under " + root)
 	}
 	return cfg, nil
+}
+
+// otherTrigger finds a trigger binding other than httpTrigger (timer,
+// queue, …): the host invokes such a function itself, with the trigger's
+// value in Data.<binding name>.
+func otherTrigger(bindings []map[string]any) (typ, name string, ok bool) {
+	for _, b := range bindings {
+		t, _ := b["type"].(string)
+		t = strings.ToLower(t)
+		if strings.HasSuffix(t, "trigger") && t != "httptrigger" {
+			name, _ = b["name"].(string)
+			return t, name, true
+		}
+	}
+	return "", "", false
 }
 
 // Names returns the function names, sorted.
@@ -373,7 +402,7 @@ func (h *Host) serve(w http.ResponseWriter, r *http.Request) {
 	var fn Function
 	found := false
 	for _, f := range h.Config.Functions {
-		if strings.EqualFold(r.URL.Path, h.Config.PublicPath(f)) {
+		if f.IsHTTP() && routeMatches(h.Config.PublicPath(f), r.URL.Path) {
 			fn, found = f, true
 		}
 	}
@@ -411,6 +440,18 @@ func (h *Host) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(resp.Status)
 	w.Write(resp.Body)
+}
+
+// routeMatches compares a request path with a function's public path, in
+// any letter case; a final {*name} route parameter matches the rest of the
+// path, possibly empty, as ASP.NET Core routing does.
+func routeMatches(public, path string) bool {
+	if i := strings.Index(public, "/{*"); i >= 0 && strings.HasSuffix(public, "}") {
+		prefix := public[:i]
+		return strings.EqualFold(path, prefix) || len(path) > len(prefix) &&
+			strings.EqualFold(path[:len(prefix)], prefix) && path[len(prefix)] == '/'
+	}
+	return strings.EqualFold(path, public)
 }
 
 func queryString(u *url.URL) string {
@@ -566,6 +607,74 @@ func (h *Host) Payload(ctx context.Context, name, method, rawURL string, header 
 		respBody = []byte(s)
 	}
 	return &Response{Status: status, Header: hd, Body: respBody}, nil
+}
+
+// InvocationResult is the handler's answer to a non-HTTP invocation.
+type InvocationResult struct {
+	Status      int
+	Outputs     map[string]json.RawMessage
+	Logs        []string
+	ReturnValue json.RawMessage
+	Body        []byte // the answer as it came
+}
+
+// Invoke invokes a non-HTTP function as the host does for a timer, queue or
+// any other trigger: POST /<name> with {"Data": data, "Metadata": metadata
+// + sys}. A non-2xx answer is a failed invocation: the error says so, and
+// the result still carries the status and body.
+func (h *Host) Invoke(ctx context.Context, name string, data, metadata map[string]any) (*InvocationResult, error) {
+	md := map[string]any{"sys": map[string]any{"MethodName": name, "UtcNow": time.Now().UTC().Format(time.RFC3339Nano), "RandGuid": newInvocationID()}}
+	for k, v := range metadata {
+		md[k] = v
+	}
+	env, err := json.Marshal(map[string]any{"Data": data, "Metadata": md})
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+h.HandlerAddr+"/"+name, bytes.NewReader(env))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	h.hostHeaders(req.Header)
+	resp, err := h.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	res := &InvocationResult{Status: resp.StatusCode, Body: raw}
+	if resp.StatusCode/100 != 2 {
+		return res, fmt.Errorf("invocation failed: handler answered %d: %s", resp.StatusCode, raw)
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") && !strings.HasPrefix(ct, "text/json") {
+		return res, fmt.Errorf("Invalid HttpResponseMessage: content type %q", ct)
+	}
+	var out struct {
+		Outputs     map[string]json.RawMessage
+		Logs        []string
+		ReturnValue json.RawMessage
+	}
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return res, fmt.Errorf("invalid invocation result: %v", err)
+	}
+	res.Outputs, res.Logs, res.ReturnValue = out.Outputs, out.Logs, out.ReturnValue
+	return res, nil
+}
+
+// TimerInfo is the timer trigger's value as the host sends it, with the
+// host's old zone-less timestamps (azure-functions-host #7391).
+func TimerInfo(next time.Time, isPastDue bool) map[string]any {
+	return map[string]any{
+		"Schedule": map[string]any{"AdjustForDST": true},
+		"ScheduleStatus": map[string]any{
+			"Last": "0001-01-01T00:00:00", "Next": next.UTC().Format("2006-01-02T15:04:05"), "LastUpdated": "0001-01-01T00:00:00",
+		},
+		"IsPastDue": isPastDue,
+	}
 }
 
 func mustJSON(v any) string {

@@ -68,3 +68,39 @@ func TestReadConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestReadConfigNonHTTPTriggers(t *testing.T) {
+	dir := writeApp(t, `{"version":"2.0","customHandler":{"description":{"defaultExecutablePath":"x"}}}`, map[string]string{
+		"tick": `{"bindings":[{"type":"timerTrigger","direction":"in","name":"myTimer","schedule":"0 * * * * *"}]}`,
+		"work": `{"bindings":[{"type":"queueTrigger","direction":"in","name":"item"},{"type":"queue","direction":"out","name":"out"}]}`,
+	})
+	cfg, err := ReadConfig(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string][2]string{"tick": {"timertrigger", "myTimer"}, "work": {"queuetrigger", "item"}} {
+		fn := cfg.Functions[name]
+		if fn.IsHTTP() || fn.Trigger != want[0] || fn.TriggerName != want[1] {
+			t.Errorf("%s: %+v, want trigger %s named %s", name, fn, want[0], want[1])
+		}
+	}
+}
+
+func TestRouteMatches(t *testing.T) {
+	tests := []struct {
+		public, path string
+		want         bool
+	}{
+		{"/api/send", "/api/send", true},
+		{"/api/send", "/API/SEND", true},
+		{"/api/send", "/api/send/x", false},
+		{"/api/signalr/{*rest}", "/api/signalr", true},
+		{"/api/signalr/{*rest}", "/api/signalr/chat/messages/x", true},
+		{"/api/signalr/{*rest}", "/api/signalrx", false},
+	}
+	for _, tt := range tests {
+		if got := routeMatches(tt.public, tt.path); got != tt.want {
+			t.Errorf("routeMatches(%q, %q) = %v, want %v", tt.public, tt.path, got, tt.want)
+		}
+	}
+}

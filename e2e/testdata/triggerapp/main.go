@@ -1,12 +1,14 @@
 // Command triggerapp is the end-to-end tests' function app for the SignalR
 // trigger: functions that return values, fail, record order, refuse a
-// connection and report disconnections, on hub "trig".
+// connection and report disconnections, on hub "trig"; and a timer, tick,
+// that broadcasts its TimerInfo.
 package main
 
 import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/funcsignalr/funcsignalr/functions"
 )
@@ -74,5 +76,13 @@ func main() {
 			defer mu.Unlock()
 			return seqs[inv.ConnectionID], nil
 		})
+	app.Timer("tick", func(ctx context.Context, t functions.TimerInfo) error {
+		next := ""
+		if t.ScheduleStatus != nil {
+			next = t.ScheduleStatus.Next.UTC().Format(time.RFC3339)
+		}
+		_, err := hub.Send(ctx, functions.Message{Target: "tick", Arguments: []any{t.IsPastDue, next}})
+		return err
+	})
 	app.Main()
 }
