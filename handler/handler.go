@@ -144,7 +144,11 @@ func New(cfg Config) (http.Handler, error) {
 			if !ok {
 				return nil, fmt.Errorf("function folder %q (%s) has no code in this handler", fn.Name, fn.Trigger)
 			}
-			r.MatcherFunc(exactPath(payload)).Handler(invocationHandler(fn, invoke, cfg.Logger))
+			invocation := invocationHandler(fn, invoke, cfg.Logger)
+			if cfg.Standalone {
+				invocation = jsonOnly(invocation)
+			}
+			r.MatcherFunc(exactPath(payload)).Handler(invocation)
 			continue
 		}
 		impl, ok := impls[strings.ToLower(fn.Name)]
@@ -321,7 +325,8 @@ func isStandalone(r *http.Request) bool {
 // no Functions host (which always posts application/json) stands in front:
 // a body declared as anything else, or not declared, is refused. A web page
 // can POST text/plain across sites without a preflight, but not JSON, so an
-// envelope could otherwise smuggle a JSON Content-Type in to send.
+// envelope could otherwise smuggle a JSON Content-Type in to send, or run a
+// timer or queue function.
 func jsonOnly(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := checkJSONContentType(r.Header.Get("Content-Type"), true); err != nil {

@@ -120,6 +120,48 @@ func TestStandalonePayloadEndpointTakesDeclaredJSONOnly(t *testing.T) {
 	}
 }
 
+// TestStandaloneInvocationTakesDeclaredJSONOnly checks that a cross-site
+// page cannot run a timer (or any non-HTTP) function through its payload
+// endpoint on a standalone handler.
+func TestStandaloneInvocationTakesDeclaredJSONOnly(t *testing.T) {
+	tests := []struct {
+		name       string
+		standalone bool
+		ct         string
+		wantStatus int
+		wantRuns   int
+	}{
+		{"standalone text/plain", true, "text/plain", 415, 0},
+		{"standalone undeclared", true, "", 415, 0},
+		{"standalone JSON", true, "application/json", 200, 1},
+		{"host undeclared", false, "", 200, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			runs := 0
+			h, err := New(Config{App: App{RoutePrefix: "api", Functions: []Function{{Name: "tick", Trigger: TriggerTimer, TriggerName: "myTimer"}}},
+				Standalone: tt.standalone,
+				Invocations: map[string]InvokeFunc{"tick": func(context.Context, Function, *InvokeRequest) (*InvocationResult, error) {
+					runs++
+					return &InvocationResult{}, nil
+				}},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			req := httptest.NewRequest("POST", "/tick", strings.NewReader(`{"Data":{"myTimer":{}},"Metadata":{}}`))
+			if tt.ct != "" {
+				req.Header.Set("Content-Type", tt.ct)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tt.wantStatus || runs != tt.wantRuns {
+				t.Errorf("got %d %s with %d runs, want %d with %d", rec.Code, rec.Body, runs, tt.wantStatus, tt.wantRuns)
+			}
+		})
+	}
+}
+
 // TestFailureLogLevels checks that the caller's mistakes (4xx) are logged
 // at warn, never error, so that anonymous callers cannot fill the error
 // log, while failures of the service (5xx) are errors.
