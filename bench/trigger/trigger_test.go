@@ -14,8 +14,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,26 +22,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/funcsignalr/funcsignalr/bench/internal/benchapp"
 	"github.com/funcsignalr/funcsignalr/functions"
 	"github.com/funcsignalr/funcsignalr/internal/signalrtest"
 )
 
 // startApp runs an app with an echo trigger function, negotiate and send,
-// standalone on free ports, and returns the handler's base URL.
+// and returns the handler's base URL.
 func startApp(b *testing.B) string {
 	b.Helper()
-	dir := b.TempDir()
-	write := func(rel, content string) {
-		os.MkdirAll(filepath.Dir(filepath.Join(dir, rel)), 0o755)
-		if err := os.WriteFile(filepath.Join(dir, rel), []byte(content), 0o644); err != nil {
-			b.Fatal(err)
-		}
-	}
-	write("host.json", `{"version":"2.0","customHandler":{"description":{"defaultExecutablePath":"x"},"enableForwardingHttpRequest":true}}`)
-	write("negotiate/function.json", `{"bindings":[{"type":"httpTrigger","direction":"in","name":"req","authLevel":"anonymous"},{"type":"http","direction":"out","name":"res"}]}`)
-	write("send/function.json", `{"bindings":[{"type":"httpTrigger","direction":"in","name":"req","authLevel":"anonymous","methods":["post"]},{"type":"http","direction":"out","name":"res"}]}`)
-	write("signalr/function.json", `{"bindings":[{"type":"httpTrigger","direction":"in","name":"req","authLevel":"function","methods":["post"],"route":"signalr/{*rest}"},{"type":"http","direction":"out","name":"res"}]}`)
-
 	app := functions.New()
 	hub := app.Hub(functions.SignalR{HubName: "bench"})
 	app.HTTP("negotiate", hub.NegotiateHandler(""))
@@ -56,29 +43,8 @@ func startApp(b *testing.B) string {
 			}
 			return n, nil
 		})
-	ctx, cancel := context.WithCancel(context.Background())
-	addr := make(chan string, 2)
-	done := make(chan error, 1)
-	var once sync.Once
-	go func() {
-		done <- app.Run(ctx, functions.Env{Dir: dir, Environ: []string{"FUNCSIGNALR_LOCAL_ADDR=127.0.0.1:0"},
-			Stdout: io.Discard, Stderr: io.Discard, Addr: "127.0.0.1:0",
-			Listening: func(name, a string) {
-				if name == "handler" {
-					once.Do(func() { addr <- a })
-				}
-			}})
-	}()
-	b.Cleanup(func() { cancel(); <-done })
-	select {
-	case a := <-addr:
-		return "http://" + a
-	case err := <-done:
-		b.Fatalf("Run: %v", err)
-	case <-time.After(10 * time.Second):
-		b.Fatal("the app did not start")
-	}
-	return ""
+	return benchapp.Start(b, app, map[string]string{
+		"negotiate": benchapp.HTTPAnonymous, "send": benchapp.HTTPAnonymous, "signalr": benchapp.Upstream})
 }
 
 func dial(b *testing.B, base string) *signalrtest.Client {

@@ -8,39 +8,24 @@
 package userfunc
 
 import (
-	"context"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/funcsignalr/funcsignalr/bench/internal/benchapp"
 	"github.com/funcsignalr/funcsignalr/functions"
 )
 
 const message = `{"target":"newMessage","arguments":["hello from a function"]}`
 
 // startApp runs an app with the ready-made send and a user function hello
-// that sends the same message through the binding, standalone on free
-// ports, and returns the handler's address.
+// that sends the same message through the binding, and returns the
+// handler's base URL.
 func startApp(b *testing.B) string {
 	b.Helper()
-	dir := b.TempDir()
-	write := func(rel, content string) {
-		os.MkdirAll(filepath.Dir(filepath.Join(dir, rel)), 0o755)
-		if err := os.WriteFile(filepath.Join(dir, rel), []byte(content), 0o644); err != nil {
-			b.Fatal(err)
-		}
-	}
-	write("host.json", `{"version":"2.0","customHandler":{"description":{"defaultExecutablePath":"x"},"enableForwardingHttpRequest":true}}`)
-	fj := `{"bindings":[{"type":"httpTrigger","direction":"in","name":"req","authLevel":"anonymous","methods":["post"]},{"type":"http","direction":"out","name":"res"}]}`
-	write("send/function.json", fj)
-	write("hello/function.json", fj)
-
 	app := functions.New()
 	hub := app.Hub(functions.SignalR{})
 	app.HTTP("send", hub.SendHandler())
@@ -51,29 +36,7 @@ func startApp(b *testing.B) string {
 		}
 		w.WriteHeader(http.StatusAccepted)
 	}))
-	ctx, cancel := context.WithCancel(context.Background())
-	addr := make(chan string, 2)
-	done := make(chan error, 1)
-	var once sync.Once
-	go func() {
-		done <- app.Run(ctx, functions.Env{Dir: dir, Environ: []string{"FUNCSIGNALR_LOCAL_ADDR=127.0.0.1:0"},
-			Stdout: io.Discard, Stderr: io.Discard, Addr: "127.0.0.1:0",
-			Listening: func(name, a string) {
-				if name == "handler" {
-					once.Do(func() { addr <- a })
-				}
-			}})
-	}()
-	b.Cleanup(func() { cancel(); <-done })
-	select {
-	case a := <-addr:
-		return a
-	case err := <-done:
-		b.Fatalf("Run: %v", err)
-	case <-time.After(10 * time.Second):
-		b.Fatal("the app did not start")
-	}
-	return ""
+	return benchapp.Start(b, app, map[string]string{"send": benchapp.HTTPAnonymous, "hello": benchapp.HTTPAnonymous})
 }
 
 func post(b *testing.B, client *http.Client, url string) time.Duration {
@@ -102,7 +65,7 @@ func percentile(d []time.Duration, p float64) time.Duration {
 func BenchmarkUserFunctionSend(b *testing.B) {
 	addr := startApp(b)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
-	user, send := "http://"+addr+"/api/hello", "http://"+addr+"/api/send"
+	user, send := addr+"/api/hello", addr+"/api/send"
 	for i := 0; i < 200; i++ { // warm-up: connections, the REST client's pool
 		post(b, client, user)
 		post(b, client, send)
