@@ -53,8 +53,7 @@ type Env struct {
 	// ShutdownGrace is how long in-flight requests may run once ctx is
 	// done; then they are stopped and answer what they did. Default 10s.
 	ShutdownGrace time.Duration
-	// MaxConns caps the handler's concurrent connections; default
-	// DefaultMaxConns.
+	// MaxConns caps the handler's concurrent connections; default 1,024.
 	MaxConns int
 }
 
@@ -92,7 +91,7 @@ func Run(ctx context.Context, env Env) error {
 	logger := newLogger(env.Stdout, env.Stderr, lookupEnv["FUNCSIGNALR_LOG_LEVEL"])
 	maxConns := env.MaxConns
 	if maxConns <= 0 {
-		maxConns = DefaultMaxConns
+		maxConns = defaultMaxConns
 	}
 	ready := newReadiness()
 	base, stopRequests := context.WithCancelCause(context.Background())

@@ -25,11 +25,11 @@ const (
 	readTimeout = 30 * time.Second
 	// idleTimeout closes keep-alive connections without a next request.
 	idleTimeout = 90 * time.Second
-	// DefaultMaxConns caps the connections the handler serves at once,
+	// defaultMaxConns caps the connections the handler serves at once,
 	// well below the process's file limit, so that a flood of connections
 	// cannot starve the local service and the calls to Azure SignalR
 	// Service of descriptors. Connections over the cap wait to be accepted.
-	DefaultMaxConns = 1024
+	defaultMaxConns = 1024
 	// shutdownAnswerTime is how long requests stopped at the end of the
 	// shutdown grace get to write their answers.
 	shutdownAnswerTime = 2 * time.Second

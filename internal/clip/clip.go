@@ -4,22 +4,22 @@
 // copies it whole lets anyone inflate responses and logs at will.
 package clip
 
-// MaxRunes is how many characters of an echoed value are kept.
-const MaxRunes = 200
+// maxRunes is how many characters of an echoed value are kept.
+const maxRunes = 200
 
 // Ellipsis marks a value that was cut.
 const Ellipsis = "…"
 
-// String returns s when it holds at most MaxRunes characters, else its first
-// MaxRunes characters followed by Ellipsis. It never splits a UTF-8
+// String returns s when it holds at most 200 characters, else its first
+// 200 characters followed by Ellipsis. It never splits a UTF-8
 // sequence; invalid bytes count as one character each.
 func String(s string) string {
-	if len(s) <= MaxRunes {
-		return s // at most MaxRunes bytes: at most MaxRunes characters
+	if len(s) <= maxRunes {
+		return s // at most maxRunes bytes: at most maxRunes characters
 	}
 	n := 0
 	for i := range s {
-		if n == MaxRunes {
+		if n == maxRunes {
 			return s[:i] + Ellipsis
 		}
 		n++
