@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -81,8 +82,7 @@ type conn struct {
 	frames     msgpackhub.FrameReader // MessagePack messages after the handshake
 	gotRequest bool                   // the handshake request was read
 	upOpen     bool                   // connected went upstream and was not refused: events follow
-	upOrigin   *clientOrigin          // origin, read when connected is sent
-	signature  string                 // X-ASRS-Signature of the connection
+	upHeader   http.Header            // what every upstream request of c carries, set when connected is sent
 
 	origin  *clientOrigin // guarded by s.mu; set by the first transport request when upstream is on
 	upBusy  atomic.Bool   // an upstream request of the connection is in flight: the client timeout waits

@@ -314,26 +314,14 @@ func (c *conn) postUpstream(ctx context.Context, category, event string, body []
 		s.log.Warn("upstream request not sent", "hub", c.hub, "category", category, "event", event, "connectionId", c.id, "error", upstreamError(err))
 		return upstreamAnswer{status: http.StatusInternalServerError}
 	}
-	h := req.Header
-	h[hConnectionID] = []string{c.id}
-	h[hHub] = []string{c.hub}
+	h := c.upHeader.Clone()
+	if h == nil {
+		h = http.Header{}
+	}
 	h[hCategory] = []string{category}
 	h[hEvent] = []string{event}
-	h[hSignature] = []string{c.signature}
-	if c.user != "" {
-		h[hUserID] = []string{c.user}
-	}
-	if o := c.upOrigin; o != nil {
-		if len(o.claims) > 0 {
-			// One header line, values joined by ", ", as .NET's HttpClient
-			// writes a header with several values.
-			h[hUserClaims] = []string{strings.Join(o.claims, ", ")}
-		}
-		if o.query != "" {
-			h[hClientQuery] = []string{o.query}
-		}
-	}
 	h["Content-Type"] = []string{contentType}
+	req.Header = h
 
 	resp, err := s.upClient.Do(req)
 	if err != nil {
@@ -382,6 +370,30 @@ func upstreamError(err error) string {
 	return err.Error()
 }
 
+// upstreamHeader is what every upstream request of c carries, besides its
+// category, event and Content-Type.
+func upstreamHeader(c *conn, o *clientOrigin) http.Header {
+	h := http.Header{
+		hConnectionID: {c.id},
+		hHub:          {c.hub},
+		hSignature:    {upstream.Sign(c.id, string(c.s.key))},
+	}
+	if c.user != "" {
+		h[hUserID] = []string{c.user}
+	}
+	if o != nil {
+		if len(o.claims) > 0 {
+			// One header line, values joined by ", ", as .NET's HttpClient
+			// writes a header with several values.
+			h[hUserClaims] = []string{strings.Join(o.claims, ", ")}
+		}
+		if o.query != "" {
+			h[hClientQuery] = []string{o.query}
+		}
+	}
+	return h
+}
+
 // openUpstream sends c's connected event and waits for its answer; the
 // caller holds c.rmu, so the client's messages wait until it is answered.
 // A 401 or 403 refuses the client: it is closed with an error and without
@@ -391,10 +403,10 @@ func (c *conn) openUpstream() bool {
 	if c.isClosed() {
 		return false
 	}
-	c.signature = upstream.Sign(c.id, string(c.s.key))
 	c.s.mu.RLock()
-	c.upOrigin = c.origin // set by the connect request's goroutine
+	origin := c.origin // set by the connect request's goroutine
 	c.s.mu.RUnlock()
+	c.upHeader = upstreamHeader(c, origin)
 	a := c.postUpstream(c.s.ctx, upstream.CategoryConnections, upstream.EventConnected, connectedBody, upstream.ContentTypeJSON, false)
 	if a.status == http.StatusUnauthorized || a.status == http.StatusForbidden {
 		c.closeWithError(fmt.Sprintf("Connection rejected by upstream (%d)", a.status), false, true, "refused by upstream")
