@@ -11,8 +11,6 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
-
-	"github.com/funcsignalr/funcsignalr/settings"
 )
 
 // Error codes of CONTRACT §2.4 that this package produces.
@@ -100,15 +98,6 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// DecodeSend parses and validates a whole send body (one object or an array).
-// It returns *Error with CodeInvalidJSON or CodeInvalidMessage.
-//
-// An object with an "action" is a GroupAction, any other object a Message.
-// Field names match in any letter case and unknown fields are ignored, as in
-// the official binding; null means absent. Arguments are kept byte for byte.
-// Every problem is reported with the field and, for an array, the item index.
-func DecodeSend(body []byte) ([]Operation, error) { return decodeSend(body) }
-
 // Client emulates both bindings for one connection and hub: it issues client
 // access tokens (negotiate) and calls the data-plane REST API (send).
 // It is safe for concurrent use; call Close when done with it.
@@ -150,17 +139,6 @@ type endpoint struct {
 	diag     *diagnostics
 
 	offline atomic.Bool // several endpoints only
-}
-
-// NewClient builds a Client for conn and hub, with one endpoint per
-// conn.ServiceEndpoints(). An endpoint with a Credential uses Microsoft
-// Entra ID (which takes precedence over AccessKey) and its own signing-key
-// cache; otherwise it signs with its AccessKey. NewClient does no I/O; with
-// Microsoft Entra ID it starts the background refresh of each signing key,
-// and with several endpoints the health watch, both stopped by Close.
-// Its errors are *Error with CodeConfigurationError.
-func NewClient(conn *settings.Connection, hub string, opts Options) (*Client, error) {
-	return newClient(conn, hub, opts)
 }
 
 // Negotiate returns the client URL and access token for userID ("" = no user)
@@ -205,21 +183,6 @@ func (c *Client) Negotiate(ctx context.Context, userID string, claims map[string
 	}
 	return ConnectionInfo{URL: ep.clientURL, AccessToken: token}, nil
 }
-
-// Send carries out ops in order and returns how many were carried out.
-//
-// Every operation is validated before the first is sent; an invalid one is a
-// *Error with CodeInvalidMessage and nothing is sent. On the first failure
-// Send stops and returns the number carried out before it with the error:
-// *Error with CodeServiceError, CodeServiceTimeout or
-// CodeAuthenticationUnavailable.
-//
-// With several endpoints each operation goes to every endpoint at once, and
-// the next starts when all have answered. An operation is carried out when
-// every endpoint accepted it; when some failed, the others keep it, Send
-// stops, and the error (with the code of the first failure, in endpoint
-// order) names each failed endpoint by name and host.
-func (c *Client) Send(ctx context.Context, ops []Operation) (int, error) { return c.send(ctx, ops) }
 
 // Close stops background work (the Entra key refresh, the health watch).
 // It waits for that work to end and may be called more than once.

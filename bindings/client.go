@@ -16,7 +16,14 @@ import (
 // MaxHubNameLength is the longest hub name the service accepts.
 const MaxHubNameLength = 128
 
-func newClient(conn *settings.Connection, hub string, opts Options) (*Client, error) {
+// NewClient builds a Client for conn and hub, with one endpoint per
+// conn.ServiceEndpoints(). An endpoint with a Credential uses Microsoft
+// Entra ID (which takes precedence over AccessKey) and its own signing-key
+// cache; otherwise it signs with its AccessKey. NewClient does no I/O; with
+// Microsoft Entra ID it starts the background refresh of each signing key,
+// and with several endpoints the health watch, both stopped by Close.
+// Its errors are *Error with CodeConfigurationError.
+func NewClient(conn *settings.Connection, hub string, opts Options) (*Client, error) {
 	if conn == nil {
 		return nil, errorf(CodeConfigurationError, nil, "no SignalR connection")
 	}

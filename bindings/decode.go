@@ -28,7 +28,14 @@ type wireItem struct {
 	Action       json.RawMessage `json:"action"`
 }
 
-func decodeSend(body []byte) ([]Operation, error) {
+// DecodeSend parses and validates a whole send body (one object or an array).
+// It returns *Error with CodeInvalidJSON or CodeInvalidMessage.
+//
+// An object with an "action" is a GroupAction, any other object a Message.
+// Field names match in any letter case and unknown fields are ignored, as in
+// the official binding; null means absent. Arguments are kept byte for byte.
+// Every problem is reported with the field and, for an array, the item index.
+func DecodeSend(body []byte) ([]Operation, error) {
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	if len(trimmed) == 0 {
 		return nil, errorf(CodeInvalidJSON, nil, "body is empty; want a JSON object or an array of objects")

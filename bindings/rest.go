@@ -17,7 +17,20 @@ import (
 
 const apiVersionQuery = "api-version=" + APIVersion
 
-func (c *Client) send(ctx context.Context, ops []Operation) (int, error) {
+// Send carries out ops in order and returns how many were carried out.
+//
+// Every operation is validated before the first is sent; an invalid one is a
+// *Error with CodeInvalidMessage and nothing is sent. On the first failure
+// Send stops and returns the number carried out before it with the error:
+// *Error with CodeServiceError, CodeServiceTimeout or
+// CodeAuthenticationUnavailable.
+//
+// With several endpoints each operation goes to every endpoint at once, and
+// the next starts when all have answered. An operation is carried out when
+// every endpoint accepted it; when some failed, the others keep it, Send
+// stops, and the error (with the code of the first failure, in endpoint
+// order) names each failed endpoint by name and host.
+func (c *Client) Send(ctx context.Context, ops []Operation) (int, error) {
 	if len(ops) > MaxBatch {
 		return 0, errorf(CodeInvalidMessage, nil, "%d operations in one send; at most %d are allowed", len(ops), MaxBatch)
 	}
