@@ -24,7 +24,10 @@ type Options struct {
 	// ASP.NET Core's ClientTimeoutInterval does; default 30s. Long-polling
 	// clients, which send no pings, are closed when they stop polling instead.
 	ClientTimeout time.Duration
-	Now           func() time.Time
+	// MaxConnections caps the TCP connections Serve keeps open at once;
+	// default 10,000. Keep it below the process's file-descriptor limit.
+	MaxConnections int
+	Now            func() time.Time
 
 	// Upstream, when set, receives the clients' events as Azure SignalR
 	// Service's upstream does in serverless mode: connected, disconnected
@@ -90,15 +93,20 @@ type Service struct {
 	// message a connection holds while it waits for the rest: the
 	// service's 1 MiB message limit (ASP.NET Core's default is 32 KB).
 	maxReceive int
+	maxConns   int // MaxConnections
 
 	// Timeouts, fields so that tests can shorten them.
-	clientTimeout    time.Duration
-	negotiateTimeout time.Duration
-	handshakeTimeout time.Duration
-	pollTimeout      time.Duration
-	pollIdleTimeout  time.Duration
-	writeTimeout     time.Duration
-	closeGrace       time.Duration
+	clientTimeout     time.Duration
+	readHeaderTimeout time.Duration
+	readTimeout       time.Duration
+	httpWriteTimeout  time.Duration
+	idleTimeout       time.Duration
+	negotiateTimeout  time.Duration
+	handshakeTimeout  time.Duration
+	pollTimeout       time.Duration
+	pollIdleTimeout   time.Duration
+	writeTimeout      time.Duration
+	closeGrace        time.Duration
 
 	ctx    context.Context // cancelled when Close gives up waiting: tears every transport down
 	cancel context.CancelFunc
@@ -112,33 +120,39 @@ type Service struct {
 	invokeCancel context.CancelFunc //
 	events       sync.WaitGroup     // disconnected events in flight
 
-	mu     sync.RWMutex
-	closed bool
-	tokens map[string]*conn // by connection token (the id= of transport requests)
-	hubs   map[string]*hub  // by lower-cased hub name
+	mu      sync.RWMutex
+	servers []*http.Server // started by Serve
+	closed  bool
+	tokens  map[string]*conn // by connection token (the id= of transport requests)
+	hubs    map[string]*hub  // by lower-cased hub name
 }
 
 // New builds a Service.
 func New(opts Options) *Service {
 	s := &Service{
-		key:              []byte(opts.AccessKey),
-		log:              opts.Logger,
-		ping:             opts.PingInterval,
-		sendBuffer:       opts.SendBuffer,
-		sendBytes:        opts.SendBufferBytes,
-		maxReceive:       maxMessageSize,
-		clientTimeout:    opts.ClientTimeout,
-		now:              opts.Now,
-		upstream:         opts.Upstream,
-		upTimeout:        opts.UpstreamTimeout,
-		negotiateTimeout: negotiateTimeout,
-		handshakeTimeout: handshakeTimeout,
-		pollTimeout:      pollTimeout,
-		pollIdleTimeout:  pollIdleTimeout,
-		writeTimeout:     writeTimeout,
-		closeGrace:       closeGrace,
-		tokens:           map[string]*conn{},
-		hubs:             map[string]*hub{},
+		key:               []byte(opts.AccessKey),
+		log:               opts.Logger,
+		ping:              opts.PingInterval,
+		sendBuffer:        opts.SendBuffer,
+		sendBytes:         opts.SendBufferBytes,
+		maxReceive:        maxMessageSize,
+		clientTimeout:     opts.ClientTimeout,
+		maxConns:          opts.MaxConnections,
+		readHeaderTimeout: serverReadHeaderTimeout,
+		readTimeout:       serverReadTimeout,
+		httpWriteTimeout:  serverWriteTimeout,
+		idleTimeout:       serverIdleTimeout,
+		now:               opts.Now,
+		upstream:          opts.Upstream,
+		upTimeout:         opts.UpstreamTimeout,
+		negotiateTimeout:  negotiateTimeout,
+		handshakeTimeout:  handshakeTimeout,
+		pollTimeout:       pollTimeout,
+		pollIdleTimeout:   pollIdleTimeout,
+		writeTimeout:      writeTimeout,
+		closeGrace:        closeGrace,
+		tokens:            map[string]*conn{},
+		hubs:              map[string]*hub{},
 	}
 	if opts.AccessKey == "" {
 		s.key = []byte(DevAccessKey)
@@ -157,6 +171,9 @@ func New(opts Options) *Service {
 	}
 	if s.clientTimeout <= 0 {
 		s.clientTimeout = defaultClientTimeout
+	}
+	if s.maxConns <= 0 {
+		s.maxConns = defaultMaxConnections
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -193,8 +210,8 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// Close closes every client connection with a SignalR close message and
-// stops background work.
+// Close closes every client connection with a SignalR close message, stops
+// background work and shuts down what Serve serves.
 func (s *Service) Close() {
 	s.mu.Lock()
 	if s.closed {
@@ -225,5 +242,6 @@ func (s *Service) Close() {
 	if s.upTransport != nil {
 		s.upTransport.CloseIdleConnections()
 	}
+	s.shutdownServers()
 	s.log.Debug("local SignalR service closed", "connections", len(conns))
 }

@@ -37,6 +37,8 @@ func (s *Service) servePoll(w http.ResponseWriter, r *http.Request, c *conn) {
 		c.pmu.Unlock()
 	}()
 
+	// The server's write timeout would cut a poll that waits for messages.
+	liftWriteDeadline(w, s.pollTimeout+s.writeTimeout)
 	w.Header().Set("Cache-Control", "no-cache")
 	if first {
 		w.WriteHeader(http.StatusOK)

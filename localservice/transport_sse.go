@@ -54,6 +54,9 @@ func (s *Service) serveSSE(w http.ResponseWriter, r *http.Request, c *conn) {
 	}
 	defer s.wg.Done()
 	defer c.cancel()
+	// The stream outlives the server's write timeout: each write sets its
+	// own deadline instead (sseSink).
+	liftWriteDeadline(w, 0)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
