@@ -461,14 +461,8 @@ func startLocalService(ctx context.Context, env Env, addr, upstream string, logg
 	if err != nil {
 		return nil, fmt.Errorf("start the local SignalR service on %s (set FUNCSIGNALR_LOCAL_ADDR to use another address): %w", addr, err)
 	}
-	srv := &http.Server{Handler: svc, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
-	*stops = append(*stops, func() {
-		svc.Close()
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		srv.Shutdown(shutdownCtx)
-	})
+	go svc.Serve(ln)
+	*stops = append(*stops, svc.Close)
 	if env.Listening != nil {
 		env.Listening("localservice", ln.Addr().String())
 	}
