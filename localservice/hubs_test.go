@@ -80,11 +80,12 @@ func TestUserGroupExpiry(t *testing.T) {
 }
 
 // TestUserGroupAddCostFlat checks that adding a user to a group costs about
-// the same in a hub of 2,000 and of 100,000 user-group memberships: an add
-// touches what it names, it does not scan the hub. The hub is filled in
-// chunks of 2,000 adds, each timed; the bound is loose (10× the second
-// chunk) so that a busy machine does not fail it, and a scan passes it by
-// 40,000 memberships.
+// the same in a hub of a few thousand and of 100,000 user-group
+// memberships: an add touches what it names, it does not scan the hub. The
+// hub is filled in chunks of 2,000 timed adds. The bound is loose (10×, the
+// best of three chunks) so that a busy machine does not fail it; a scan
+// passes it by 40,000 memberships, and three slow chunks in a row end the
+// test early.
 func TestUserGroupAddCostFlat(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fills a hub with 100,000 memberships")
@@ -92,20 +93,30 @@ func TestUserGroupAddCostFlat(t *testing.T) {
 	const chunk, size = 2000, 100000
 	s := New(Options{})
 	defer s.Close()
-	var ref time.Duration
-	for n := 0; n < size; n += chunk {
+	n := 0
+	addChunk := func() time.Duration {
 		start := time.Now()
 		for k := n; k < n+chunk; k++ {
 			addUser(t, s, "h", fmt.Sprint("u", k), fmt.Sprint("g", k%100), "ttl=3600")
 		}
-		d := time.Since(start)
-		switch {
-		case n == chunk:
-			ref = d
-		case n > chunk && d > 10*ref:
-			t.Fatalf("%d adds took %v at %d memberships, want at most 10× the %v at %d", chunk, d, n, ref, chunk)
-		case n == size-chunk:
-			t.Logf("%d adds: %v at %d memberships, %v at %d", chunk, ref, chunk, d, n)
+		n += chunk
+		return time.Since(start)
+	}
+	best := func() time.Duration { return min(addChunk(), addChunk(), addChunk()) }
+	addChunk() // warm-up
+	ref, refAt := best(), n
+	for slow := 0; n < size; {
+		if d := addChunk(); d > 10*ref {
+			if slow++; slow == 3 {
+				t.Fatalf("%d adds took %v at %d memberships, want at most 10× the %v at %d", chunk, d, n, ref, refAt)
+			}
+		} else {
+			slow = 0
 		}
+	}
+	d := best()
+	t.Logf("%d adds: %v at %d memberships, %v at %d", chunk, ref, refAt, d, n)
+	if d > 10*ref {
+		t.Errorf("%d adds took %v at %d memberships, want at most 10× the %v at %d", chunk, d, n, ref, refAt)
 	}
 }

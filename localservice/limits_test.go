@@ -22,8 +22,8 @@ func TestClientTimeout(t *testing.T) {
 	const v = "?api-version=2022-06-01"
 	t.Run("silent WebSocket client", func(t *testing.T) {
 		e := newEnv(t, Options{ClientTimeout: clientTimeout}, nil)
+		start := time.Now() // the timeout starts within dialWS, at the handshake
 		c := e.dialWS("chat", "u")
-		start := time.Now()
 		m := c.expectClose()
 		if !m.AllowReconnect || m.Error != "Client timeout (150ms) elapsed without receiving a message from the client." {
 			t.Errorf("got %s, want a close message allowing reconnect with the client timeout error", m.raw)
