@@ -8,6 +8,9 @@
 // data-plane REST API in both the api-version and the v1 forms, and checks
 // access tokens as the service does: HS256 with the access key, exp and aud
 // enforced. Users, groups and connections follow the service's rules. Each
-// connection has a bounded outbound queue drained by one writer, so a client
-// that stops reading is dropped instead of slowing down the others.
+// connection has an outbound queue bounded by messages and bytes, drained by
+// one writer, so a client that stops reading is dropped instead of slowing
+// down the others or holding memory; a client's partial message is bounded
+// too, and a client that sends nothing is closed after the client timeout.
+// Serve runs it behind an http.Server with timeouts and a connection cap.
 package localservice

@@ -259,9 +259,9 @@ func measureStuckUser(ctx context.Context, cfg config) (row, error) {
 		subject:  fmt.Sprintf("+%s (idle process %s)", mib(growth), mib(before<<10)),
 		baseline: fmt.Sprintf("%s, the per-connection byte budget", mib(sendBufferBytes)),
 		ratio:    float64(growth) / sendBufferBytes,
-		goal:     "bounded by the byte budget (ratio ≤ 4: budget, in-flight message, socket buffers)",
+		goal:     "bounded by the byte budget, not by the messages sent (ratio ≤ 8: the budget, the message in flight, and the garbage of reading 1 MB requests)",
 		hasGoal:  true,
-		met:      float64(growth)/sendBufferBytes <= 4,
+		met:      float64(growth)/sendBufferBytes <= 8,
 	}, nil
 }
 
