@@ -10,6 +10,8 @@ import (
 	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/funcsignalr/funcsignalr/internal/clip"
 )
 
 // appServerRoleHint is what an identity refused by the access-key exchange
@@ -151,7 +153,7 @@ func credentialCause(err error) (credential, cause string) {
 	// azidentity's dump of a refusal: the request line, a rule, RESPONSE
 	// <status>, a rule, the body, a rule, a troubleshooting link. The body's
 	// description is taken below; the rest is noise in one log line.
-	var parts []string
+	var parts, body []string
 	inBody, afterStatus := false, false
 	for _, line := range strings.Split(text, "\n") {
 		line = strings.TrimSpace(line)
@@ -161,7 +163,9 @@ func credentialCause(err error) (credential, cause string) {
 			inBody, afterStatus = true, false
 		case isRule:
 			inBody = false
-		case inBody, line == "", line == "Attempted credentials:", line == "Request information not available",
+		case inBody:
+			body = append(body, line)
+		case line == "", line == "Attempted credentials:", line == "Request information not available",
 			strings.HasPrefix(line, "To troubleshoot, visit"),
 			strings.HasPrefix(line, "POST "), strings.HasPrefix(line, "GET "):
 		case strings.HasPrefix(line, "RESPONSE "):
@@ -174,8 +178,10 @@ func credentialCause(err error) (credential, cause string) {
 	if m := errorDescription.FindStringSubmatch(text); m != nil {
 		var desc string
 		if json.Unmarshal([]byte(`"`+m[1]+`"`), &desc) == nil {
-			parts = append(parts, "authority says: "+withoutTraceIDs(desc))
+			parts = append(parts, "authority says: "+withoutTraceIDs(strings.Join(strings.Fields(desc), " ")))
 		}
+	} else if len(body) > 0 && body[0] != "Response contained no body" {
+		parts = append(parts, "answer: "+clip.String(strings.Join(body, " ")))
 	} else if errors.As(err, &af) && af.RawResponse != nil && !responseStatus.MatchString(text) {
 		parts = append(parts, "authority answered "+af.RawResponse.Status)
 	}

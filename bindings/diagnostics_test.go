@@ -162,3 +162,70 @@ func TestEntraFailureDiagnostics(t *testing.T) {
 		})
 	}
 }
+
+// TestCredentialCause reads azidentity's error texts as they are written
+// (azidentity v1.15 errors.go and chained_token_credential.go) into one line.
+func TestCredentialCause(t *testing.T) {
+	const rule = "--------------------------------------------------------------------------------"
+	tests := []struct {
+		name           string
+		text           string
+		wantCredential string
+		wantCause      string
+	}{
+		{
+			name: "authority refusal with its dump",
+			text: "ClientSecretCredential authentication failed. \nPOST https://login.example/tenant1/oauth2/v2.0/token\n" + rule +
+				"\nRESPONSE 401: 401 Unauthorized\n" + rule + "\n{\n  \"error\": \"invalid_client\",\n  \"error_description\": \"AADSTS7000215: Invalid client secret provided. Trace ID: 0d9e2f1a-1111-2222-3333-444455556666 Correlation ID: 5b1c2d3e-aaaa-bbbb-cccc-ddddeeeeffff Timestamp: 2026-01-01 00:00:00Z\",\n  \"error_codes\": [\n    7000215\n  ]\n}\n" +
+				rule + "\nTo troubleshoot, visit https://aka.ms/azsdk/go/identity/troubleshoot#client-secret",
+			wantCredential: "ClientSecretCredential",
+			wantCause:      "ClientSecretCredential authentication failed; RESPONSE 401: 401 Unauthorized; authority says: AADSTS7000215: Invalid client secret provided.",
+		},
+		{
+			name: "chain, every credential unavailable",
+			text: "DefaultAzureCredential: failed to acquire a token.\nAttempted credentials:\n\tEnvironmentCredential: missing environment variable AZURE_TENANT_ID\n\t" +
+				"ManagedIdentityCredential: no response from the IMDS endpoint\n\tAzureCLICredential: Azure CLI not found on path",
+			wantCredential: "DefaultAzureCredential",
+			wantCause: "DefaultAzureCredential: failed to acquire a token; EnvironmentCredential: missing environment variable AZURE_TENANT_ID; " +
+				"ManagedIdentityCredential: no response from the IMDS endpoint; AzureCLICredential: Azure CLI not found on path",
+		},
+		{
+			name: "answer that is not the authority's JSON",
+			text: "ManagedIdentityCredential authentication failed. \nGET http://169.254.169.254/metadata/identity/oauth2/token\n" + rule +
+				"\nRESPONSE 403: 403 Forbidden\n" + rule + "\nresolve_deny: denied destination\n" + rule,
+			wantCredential: "ManagedIdentityCredential",
+			wantCause:      "ManagedIdentityCredential authentication failed; RESPONSE 403: 403 Forbidden; answer: resolve_deny: denied destination",
+		},
+		{
+			name:      "a credential that does not name itself",
+			text:      "context deadline exceeded",
+			wantCause: "context deadline exceeded",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cred, cause := bindings.CredentialCause(errors.New(tt.text))
+			if cred != tt.wantCredential || cause != tt.wantCause {
+				t.Errorf("got %q, %q\nwant %q, %q", cred, cause, tt.wantCredential, tt.wantCause)
+			}
+		})
+	}
+}
+
+// FuzzCredentialCause: any error text gives one bounded line without panic.
+func FuzzCredentialCause(f *testing.F) {
+	f.Add("DefaultAzureCredential: failed to acquire a token.\nAttempted credentials:\n\tEnvironmentCredential: missing")
+	f.Add("X authentication failed.\n----\nRESPONSE 400: x\n----\n{\"error_description\":\"AADSTS1: a\\\"b\"}\n----")
+	f.Add("{\"error_description\":\"\\ud800\"}")
+	f.Add("{\"error_description\":\"two\\nlines\"}")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, text string) {
+		_, cause := bindings.CredentialCause(errors.New(text))
+		if strings.Contains(cause, "\n") {
+			t.Errorf("cause %q spans lines", cause)
+		}
+		if len(cause) > 2000+len("…") {
+			t.Errorf("cause is %d bytes, want at most 2000", len(cause))
+		}
+	})
+}

@@ -49,3 +49,7 @@ func KeyExchangeIdle(c *Client) bool {
 	}
 	return true
 }
+
+// CredentialCause is credentialCause: the credential named in a token
+// error and its cause in one line.
+func CredentialCause(err error) (credential, cause string) { return credentialCause(err) }
