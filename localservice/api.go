@@ -24,8 +24,10 @@ type Options struct {
 	// ASP.NET Core's ClientTimeoutInterval does; default 30s. Long-polling
 	// clients, which send no pings, are closed when they stop polling instead.
 	ClientTimeout time.Duration
-	// MaxConnections caps the TCP connections Serve keeps open at once;
-	// default 10,000. Keep it below the process's file-descriptor limit.
+	// MaxConnections caps the TCP connections Serve keeps open at once, and
+	// the SignalR connections, negotiated or connected, the service holds
+	// (negotiate answers 503 past it); default 10,000. Keep it below the
+	// process's file-descriptor limit.
 	MaxConnections int
 	Now            func() time.Time
 

@@ -141,6 +141,12 @@ func (s *Service) newConn(hub, user string, v0 bool) (*conn, error) {
 	if s.closed {
 		return nil, errServiceClosed
 	}
+	if len(s.tokens) >= s.maxConns {
+		// Negotiated connections wait up to negotiateTimeout for their
+		// client: without a cap, a flood of negotiates would hold them all.
+		s.log.Warn("SignalR negotiate refused: the service holds its maximum of connections", "maxConnections", s.maxConns)
+		return nil, fmt.Errorf("the local SignalR service holds its maximum of %d connections", s.maxConns)
+	}
 	c.ctx, c.cancel = context.WithCancel(s.ctx)
 	s.tokens[c.token] = c
 	c.timers = append(c.timers, time.AfterFunc(s.negotiateTimeout, func() {

@@ -139,3 +139,25 @@ func TestMessageSizeLimit(t *testing.T) {
 		}
 	})
 }
+
+// TestConnectionCap checks that the service holds at most MaxConnections
+// SignalR connections, negotiated or connected: negotiate answers 503 past
+// it, and again 200 once one is gone.
+func TestConnectionCap(t *testing.T) {
+	e := newEnv(t, Options{MaxConnections: 2}, nil)
+	c := e.dialWS("chat", "a")
+	e.negotiate("chat", "b") // negotiated, not connected
+	status, _, body := e.do("POST", "/client/negotiate?hub=chat&negotiateVersion=1", e.clientToken("chat", "c"), "", nil)
+	if status != 503 || !strings.Contains(body, "maximum of 2 connections") {
+		t.Fatalf("got %d %s, want 503 naming the maximum", status, body)
+	}
+	if ws, status, err := e.tryDial("chat", "", e.clientToken("chat", "c")); err == nil || status != 503 {
+		if ws != nil {
+			ws.CloseNow()
+		}
+		t.Fatalf("a WebSocket without negotiate: got %d (%v), want 503", status, err)
+	}
+	c.ws.CloseNow()
+	waitStatus(t, e, "HEAD", "/api/hubs/chat/users/a?api-version=2022-06-01", 404)
+	e.negotiate("chat", "c")
+}
