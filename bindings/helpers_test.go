@@ -14,6 +14,8 @@ import (
 
 	"github.com/funcsignalr/funcsignalr/bindings"
 	"github.com/funcsignalr/funcsignalr/settings"
+
+	"github.com/funcsignalr/funcsignalr/internal/testkit"
 )
 
 // testKey is an access key for tests; like the local service's, not a secret.
@@ -171,14 +173,8 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// eventually polls cond until it holds or 5 s pass.
+// eventually polls cond until it holds, failing the test after 5 s.
 func eventually(tb testing.TB, what string, cond func() bool) {
 	tb.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	testkit.Eventually(tb, 5*time.Second, what, cond)
 }

@@ -11,9 +11,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/funcsignalr/funcsignalr/internal/funchost"
+
+	"github.com/funcsignalr/funcsignalr/internal/testkit"
 )
 
 // appRoot is the deployed layout (binary, host.json, function folders)
@@ -121,14 +122,5 @@ func (f *fakeService) Requests() []recorded {
 	return append([]recorded(nil), f.requests...)
 }
 
-// waitFor polls cond until it holds or the timeout passes.
-func waitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+// waitFor polls cond until it holds, failing the test after timeout.
+var waitFor = testkit.Eventually

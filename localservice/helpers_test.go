@@ -15,6 +15,8 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/funcsignalr/funcsignalr/internal/testkit"
 )
 
 // testTimeout bounds every wait in the tests.
@@ -343,11 +345,7 @@ func (c *wsClient) expectClosed() {
 // waitFor polls cond until it holds, failing after testTimeout.
 func waitFor(tb testing.TB, what string, cond func() bool) {
 	tb.Helper()
-	for deadline := time.Now().Add(testTimeout); !cond(); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			tb.Fatalf("gave up waiting after %v for %s", testTimeout, what)
-		}
-	}
+	testkit.Eventually(tb, testTimeout, what, cond)
 }
 
 // sseClient is a hub-protocol client over Server-Sent Events.
