@@ -47,8 +47,9 @@ var (
 	hClientQuery  = http.CanonicalHeaderKey(upstream.HeaderClientQuery)
 )
 
-// Bodies of the connection events (the serverless protocol's
-// OpenConnectionMessage and CloseConnectionMessage).
+// connectedBody is the body of the connected event, the serverless
+// protocol's OpenConnectionMessage; disconnectedBody makes the
+// CloseConnectionMessage of disconnected.
 var connectedBody = []byte(`{"type":10}`)
 
 // Upstream is where the service sends client events: a URL template whose
