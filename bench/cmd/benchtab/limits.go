@@ -18,7 +18,7 @@ import (
 	"github.com/funcsignalr/funcsignalr/localservice"
 )
 
-// The "limits" section (GitHub issue 14): what hostile load costs the
+// The "limits" section: what hostile load costs the
 // embedded local service.
 //
 //   - user-group adds per second once the hub holds 1k, 10k and 100k
