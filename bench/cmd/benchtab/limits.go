@@ -18,14 +18,14 @@ import (
 	"github.com/funcsignalr/funcsignalr/localservice"
 )
 
-// The "limits" section: what hostile load costs the
-// embedded local service.
+// The "limits" section: what hostile load costs the embedded local service.
 //
 //   - user-group adds per second once the hub holds 1k, 10k and 100k
 //     user-group memberships: an add must not cost more as the hub grows;
-//   - RSS while 1 MB messages go to a client that stopped reading, and while they are broadcast to 1,000 clients of which 10 stopped
-//     reading: what a client that does not read can hold is bounded by the
-//     per-connection byte budget.
+//   - RSS while 1 MB messages go to a client that stopped reading, and while
+//     they are broadcast to 1,000 clients of which 10 stopped reading: what
+//     a client that does not read can hold is bounded by the per-connection
+//     byte budget.
 
 // sendBufferBytes is the local service's default per-connection byte budget
 // (localservice.Options.SendBufferBytes).
