@@ -42,7 +42,9 @@ func TestSendServiceNotReached(t *testing.T) {
 			timeout: 5 * time.Second, retryDelay: time.Millisecond, wantCode: bindings.CodeServiceError,
 			wantParts: []string{"could not reach the SignalR service for POST /api/hubs/h/:send: connection refused by " + refusedAddr}},
 		{name: "refused, time runs out between retries", endpoint: "http://" + refusedAddr, transport: &http.Client{},
-			timeout: 300 * time.Millisecond, retryDelay: 250 * time.Millisecond, wantCode: bindings.CodeServiceError,
+			// The back-off (5 s) outlasts the timeout, so the deadline always
+			// falls between tries, never during a second dial.
+			timeout: 300 * time.Millisecond, retryDelay: 5 * time.Second, wantCode: bindings.CodeServiceError,
 			wantParts: []string{"could not reach the SignalR service for POST /api/hubs/h/:send within 300ms: connection refused by " + refusedAddr}},
 		{name: "DNS", endpoint: "https://nowhere.service.signalr.net",
 			transport: dialing(func(context.Context, string, string) (net.Conn, error) {
