@@ -32,6 +32,10 @@ type child struct {
 	start time.Time // just before exec
 	out   lockedBuffer
 	done  chan struct{}
+
+	bin, dir string   // to launch it again on another port
+	env      []string // after the port
+	lost     int      // ports lost to another process
 }
 
 // lockedBuffer collects a child's output for error messages.
@@ -62,11 +66,23 @@ func (l *lockedBuffer) tail() string {
 // port) plus env. Nothing is inherited, so a SignalR setting of the caller's
 // shell cannot change what is measured.
 func startChild(bin, dir string, env ...string) (*child, error) {
-	port, err := freePort()
-	if err != nil {
+	c := &child{bin: bin, dir: dir, env: env}
+	if err := c.launch(); err != nil {
 		return nil, err
 	}
-	c := &child{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), done: make(chan struct{})}
+	return c, nil
+}
+
+// launch starts the child on a free port. Another process may take the
+// port between freePort and the child's listen: waitReady then launches it
+// again.
+func (c *child) launch() error {
+	bin, dir, env := c.bin, c.dir, c.env
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	c.addr, c.done, c.out = net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), make(chan struct{}), lockedBuffer{}
 	c.cmd = exec.Command(bin)
 	c.cmd.Dir = dir
 	c.cmd.Env = append([]string{
@@ -82,11 +98,12 @@ func startChild(bin, dir string, env ...string) (*child, error) {
 	defer children.Unlock()
 	c.start = time.Now()
 	if err := c.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", bin, err)
+		return fmt.Errorf("start %s: %w", bin, err)
 	}
 	children.set[c] = true
-	go func() { c.cmd.Wait(); close(c.done) }()
-	return c, nil
+	cmd, done := c.cmd, c.done
+	go func() { cmd.Wait(); close(done) }()
+	return nil
 }
 
 // stop ends the child: SIGTERM, then SIGKILL after 3 s.
@@ -135,6 +152,13 @@ func (c *child) waitReady(ctx context.Context) error {
 		}
 		select {
 		case <-c.done:
+			if strings.Contains(c.out.tail(), "address already in use") && c.lost < 3 {
+				c.lost++
+				if err := c.launch(); err != nil {
+					return err
+				}
+				continue
+			}
 			return fmt.Errorf("%s exited before it was ready:\n%s", c.cmd.Path, c.out.tail())
 		case <-ctx.Done():
 			return ctx.Err()
