@@ -3,7 +3,6 @@ package functions
 import (
 	"context"
 	"log/slog"
-	"runtime/debug"
 	"sync/atomic"
 )
 
@@ -47,6 +46,3 @@ func (h lateHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 func (h lateHandler) WithGroup(name string) slog.Handler {
 	return lateHandler{target: h.target, ops: append(h.ops[:len(h.ops):len(h.ops)], func(t slog.Handler) slog.Handler { return t.WithGroup(name) })}
 }
-
-// stack is the calling goroutine's stack, for panic logs.
-func stack() string { return string(debug.Stack()) }

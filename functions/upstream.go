@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/funcsignalr/funcsignalr/handler"
+	"github.com/funcsignalr/funcsignalr/internal/clip"
 	"github.com/funcsignalr/funcsignalr/internal/upstream"
 )
 
@@ -92,7 +93,7 @@ func (u *upstreamFunction) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	t := u.app.findTrigger(req.Hub, Category(req.Category), req.Event)
 	if t == nil {
-		msg := fmt.Sprintf("no SignalR trigger function for hub %q, category %q, event %q", cut(req.Hub), req.Category, cut(req.Event))
+		msg := fmt.Sprintf("no SignalR trigger function for hub %q, category %q, event %q", clip.String(req.Hub), req.Category, clip.String(req.Event))
 		log.LogAttrs(r.Context(), slog.LevelWarn, "SignalR upstream request for no function", slog.String("message", msg))
 		handler.WriteError(w, http.StatusNotFound, "NotFound", msg)
 		return
@@ -118,7 +119,7 @@ func (u *upstreamFunction) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case req.Type == upstream.TypeConnected:
 		if err != nil {
 			log.LogAttrs(r.Context(), slog.LevelInfo, "connection rejected by "+t.name,
-				slog.String("connectionId", req.ConnectionID), slog.String("reason", cut(err.Error())))
+				slog.String("connectionId", req.ConnectionID), slog.String("reason", clip.String(err.Error())))
 			w.WriteHeader(http.StatusForbidden)
 			return
 		}
@@ -127,7 +128,7 @@ func (u *upstreamFunction) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case req.Type != upstream.TypeInvocation || req.InvocationID == "":
 		if err != nil {
 			log.LogAttrs(r.Context(), slog.LevelWarn, "SignalR trigger function failed",
-				slog.String("function", t.name), slog.String("error", cut(err.Error())))
+				slog.String("function", t.name), slog.String("error", clip.String(err.Error())))
 		}
 		w.WriteHeader(http.StatusOK)
 		return
@@ -141,7 +142,7 @@ func (u *upstreamFunction) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			errMsg = "the function " + t.name + " failed"
 		}
 		log.LogAttrs(r.Context(), slog.LevelDebug, "SignalR invocation answered with an error",
-			slog.String("function", t.name), slog.String("error", cut(errMsg)))
+			slog.String("function", t.name), slog.String("error", clip.String(errMsg)))
 	} else if raw, err = json.Marshal(result); err != nil {
 		log.LogAttrs(r.Context(), slog.LevelError, "SignalR trigger function's result is not JSON",
 			slog.String("function", t.name), slog.String("error", err.Error()))
@@ -169,8 +170,7 @@ func (u *upstreamFunction) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func callTrigger(ctx context.Context, t *trigger, inv *InvocationContext, log *slog.Logger) (result any, err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			log.LogAttrs(ctx, slog.LevelError, handler.PanicMessage, slog.String("function", t.name),
-				slog.String("panic", cut(fmt.Sprint(v))), slog.String("stack", stack()))
+			handler.LogPanic(ctx, log, t.name, v)
 			result, err = nil, handler.ErrPanic
 		}
 	}()
@@ -215,17 +215,4 @@ func (a *App) findHub(hub string) bool {
 		}
 	}
 	return false
-}
-
-// cut bounds a value echoed into a log line or an error message.
-func cut(s string) string {
-	const max = 200
-	if len(s) <= max {
-		return s
-	}
-	i := max
-	for i > 0 && s[i]&0xC0 == 0x80 {
-		i--
-	}
-	return s[:i] + "…"
 }

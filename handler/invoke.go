@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+
+	"github.com/funcsignalr/funcsignalr/internal/clip"
 )
 
 // InvokeFunc runs a function of a trigger other than HTTP (timer, queue, …)
@@ -49,7 +51,7 @@ func invocationHandler(fn Function, invoke InvokeFunc, logger *slog.Logger) http
 			if errors.Is(err, ErrPanic) {
 				err = &apiError{CodeInternalError, "the function " + fn.Name + " panicked; see the log"}
 			} else if code, _ := classify(err); code == CodeInternalError {
-				err = &apiError{CodeInternalError, "the function " + fn.Name + " failed: " + truncate(err.Error(), 200)}
+				err = &apiError{CodeInternalError, "the function " + fn.Name + " failed: " + clip.String(err.Error())}
 			}
 			writeError(w, err, -1)
 			return
@@ -72,7 +74,7 @@ func invocationHandler(fn Function, invoke InvokeFunc, logger *slog.Logger) http
 func callInvoke(ctx context.Context, fn Function, invoke InvokeFunc, req *InvokeRequest, logger *slog.Logger) (res *InvocationResult, err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			logPanic(ctx, logger, fn.Name, v)
+			LogPanic(ctx, logger, fn.Name, v)
 			res, err = nil, ErrPanic
 		}
 	}()
@@ -94,7 +96,7 @@ func recoverHTTP(name string, logger *slog.Logger, next http.Handler) http.Handl
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			logPanic(r.Context(), logger, name, v)
+			LogPanic(r.Context(), logger, name, v)
 			if !tw.wrote {
 				writeError(w, &apiError{CodeInternalError, "the function " + name + " panicked; see the log"}, -1)
 				return
@@ -108,11 +110,12 @@ func recoverHTTP(name string, logger *slog.Logger, next http.Handler) http.Handl
 // PanicMessage is the log message of a recovered panic.
 const PanicMessage = "function panicked"
 
-// logPanic logs a recovered panic with its value and stack at error level.
-// Function code owns what it panics with; logs are where a user finds it.
-func logPanic(ctx context.Context, logger *slog.Logger, name string, v any) {
+// LogPanic logs a panic recovered from function name, with its value and
+// stack, at error level: function code owns what it panics with, and the
+// log is where its author finds it.
+func LogPanic(ctx context.Context, logger *slog.Logger, name string, v any) {
 	logger.LogAttrs(ctx, slog.LevelError, PanicMessage,
-		slog.String("function", name), slog.String("panic", truncate(fmt.Sprint(v), 1000)),
+		slog.String("function", name), slog.String("panic", clip.String(fmt.Sprint(v))),
 		slog.String("stack", string(debug.Stack())))
 }
 
@@ -141,15 +144,3 @@ func (w *trackingWriter) Flush() {
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *trackingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// truncate cuts s to at most n bytes on a rune boundary, marked with "…".
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && s[cut]&0xC0 == 0x80 {
-		cut--
-	}
-	return s[:cut] + "…"
-}
