@@ -135,10 +135,8 @@ func New(cfg Config) (http.Handler, error) {
 	r.MatcherFunc(exactPath("/")).Methods(http.MethodGet, http.MethodHead).HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 	})
-	payloadPaths := map[string]bool{}
 	for _, fn := range cfg.App.Functions {
 		payload := "/" + fn.Name
-		payloadPaths[strings.ToLower(payload)] = true
 		if !fn.IsHTTP() {
 			invoke, ok := invocations[strings.ToLower(fn.Name)]
 			if !ok {
