@@ -204,7 +204,8 @@ func credentialHint(cause string) string {
 		return "run az login as the user the handler runs as"
 	case strings.Contains(cause, "ManagedIdentityCredential") &&
 		(strings.Contains(cause, "connection refused") || strings.Contains(cause, "no response") ||
-			strings.Contains(cause, "timed out") || strings.Contains(cause, "unreachable")):
+			strings.Contains(cause, "timed out") || strings.Contains(cause, "unreachable") ||
+			strings.Contains(cause, "ManagedIdentityCredential: context deadline exceeded")):
 		return "no managed identity endpoint answered: managed identity exists only in Azure; elsewhere sign in with az login or configure a client secret"
 	}
 	return ""

@@ -197,6 +197,14 @@ func TestCredentialCause(t *testing.T) {
 			wantCause:      "ManagedIdentityCredential authentication failed; RESPONSE 403: 403 Forbidden; answer: resolve_deny: denied destination",
 		},
 		{
+			name: "chain stopped by a managed identity endpoint that never answered",
+			text: "DefaultAzureCredential: failed to acquire a token.\nAttempted credentials:\n\tEnvironmentCredential: missing environment variable AZURE_TENANT_ID\n\t" +
+				"ManagedIdentityCredential: context deadline exceeded. To troubleshoot, visit https://aka.ms/azsdk/go/identity/troubleshoot#managed-id",
+			wantCredential: "DefaultAzureCredential",
+			wantCause: "DefaultAzureCredential: failed to acquire a token; EnvironmentCredential: missing environment variable AZURE_TENANT_ID; " +
+				"ManagedIdentityCredential: context deadline exceeded. To troubleshoot, visit https://aka.ms/azsdk/go/identity/troubleshoot#managed-id",
+		},
+		{
 			name:      "a credential that does not name itself",
 			text:      "context deadline exceeded",
 			wantCause: "context deadline exceeded",
@@ -228,4 +236,23 @@ func FuzzCredentialCause(f *testing.F) {
 			t.Errorf("cause is %d bytes, want at most 2000", len(cause))
 		}
 	})
+}
+
+func TestCredentialHint(t *testing.T) {
+	tests := []struct {
+		cause string
+		want  string // in the hint; "" for none
+	}{
+		{"AzureCLICredential: executable not found on path", "not installed or not on PATH"},
+		{"AzureCLICredential: ERROR: Please run 'az login' to setup account", "run az login"},
+		{"ManagedIdentityCredential: dial tcp 169.254.169.254:80: connect: connection refused", "managed identity exists only in Azure"},
+		{"DefaultAzureCredential: failed to acquire a token; ManagedIdentityCredential: context deadline exceeded", "managed identity exists only in Azure"},
+		{"ClientSecretCredential authentication failed; authority says: AADSTS7000215: Invalid client secret provided", ""},
+	}
+	for _, tt := range tests {
+		got := bindings.CredentialHint(tt.cause)
+		if (tt.want == "") != (got == "") || !strings.Contains(got, tt.want) {
+			t.Errorf("hint for %q: got %q, want one with %q", tt.cause, got, tt.want)
+		}
+	}
 }

@@ -53,3 +53,6 @@ func KeyExchangeIdle(c *Client) bool {
 // CredentialCause is credentialCause: the credential named in a token
 // error and its cause in one line.
 func CredentialCause(err error) (credential, cause string) { return credentialCause(err) }
+
+// CredentialHint is credentialHint: what to do about a logged cause.
+func CredentialHint(cause string) string { return credentialHint(cause) }
