@@ -9,6 +9,8 @@ import (
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/funcsignalr/funcsignalr/internal/jsonkind"
 )
 
 // MaxGroupNameLength is the longest group name the service accepts, in
@@ -61,8 +63,8 @@ func DecodeSend(body []byte) ([]Operation, error) {
 		// Shape first: an array holding a non-object is InvalidJson
 		// wherever it sits, before any item is judged as a message.
 		for i, raw := range items {
-			if k := jsonKind(raw); k != "object" {
-				return nil, errorf(CodeInvalidJSON, nil, "item %d is %s; want an object", i, article(k))
+			if k := jsonkind.Of(raw); k != "object" {
+				return nil, errorf(CodeInvalidJSON, nil, "item %d is %s; want an object", i, jsonkind.Article(k))
 			}
 		}
 		ops := make([]Operation, len(items))
@@ -75,7 +77,7 @@ func DecodeSend(body []byte) ([]Operation, error) {
 		}
 		return ops, nil
 	default:
-		return nil, errorf(CodeInvalidJSON, nil, "body is %s; want a JSON object or an array of objects", article(jsonKind(trimmed)))
+		return nil, errorf(CodeInvalidJSON, nil, "body is %s; want a JSON object or an array of objects", jsonkind.Article(jsonkind.Of(trimmed)))
 	}
 }
 
@@ -90,39 +92,6 @@ func checkJSON(body []byte) error {
 		return err
 	}
 	return errors.New("unexpected data after the top-level value")
-}
-
-// jsonKind names the kind of the JSON value raw starts with.
-func jsonKind(raw []byte) string {
-	raw = bytes.TrimLeft(raw, " \t\r\n")
-	if len(raw) == 0 {
-		return "empty"
-	}
-	switch raw[0] {
-	case '{':
-		return "object"
-	case '[':
-		return "array"
-	case '"':
-		return "string"
-	case 't', 'f':
-		return "boolean"
-	case 'n':
-		return "null"
-	default:
-		return "number"
-	}
-}
-
-func article(kind string) string {
-	switch kind {
-	case "object", "array", "empty":
-		return "an " + kind
-	case "null":
-		return kind
-	default:
-		return "a " + kind
-	}
 }
 
 // itemError builds the InvalidMessage error for item index (-1: the body is
@@ -181,14 +150,14 @@ func decodeItem(raw []byte, index int) (Operation, error) {
 		return Operation{}, itemError(index, "target is required (or action, for a group action)")
 	}
 	args := []json.RawMessage{}
-	switch jsonKind(w.Arguments) {
+	switch jsonkind.Of(w.Arguments) {
 	case "empty", "null":
 	case "array":
 		if err := json.Unmarshal(w.Arguments, &args); err != nil {
 			return Operation{}, errorf(CodeInvalidJSON, err, "item %d: arguments is not a valid array: %v", index, err)
 		}
 	default:
-		return Operation{}, itemError(index, "arguments must be an array, not %s", article(jsonKind(w.Arguments)))
+		return Operation{}, itemError(index, "arguments must be an array, not %s", jsonkind.Article(jsonkind.Of(w.Arguments)))
 	}
 	m := &Message{Target: target, Arguments: args, UserID: fields[1], GroupName: fields[2], ConnectionID: fields[3]}
 	if problem := checkMessage(m, false); problem != "" {
@@ -201,7 +170,7 @@ func decodeItem(raw []byte, index int) (Operation, error) {
 // taken as its literal text (Newtonsoft turns 123 into "123" for the official
 // binding, and ids are often numeric); any other type is a problem.
 func stringField(raw json.RawMessage, name string) (value string, ok bool, problem string) {
-	switch jsonKind(raw) {
+	switch jsonkind.Of(raw) {
 	case "empty", "null":
 		return "", false, ""
 	case "string":
@@ -212,7 +181,7 @@ func stringField(raw json.RawMessage, name string) (value string, ok bool, probl
 	case "number":
 		return string(bytes.TrimSpace(raw)), true, ""
 	default:
-		return "", false, fmt.Sprintf("%s must be a string, not %s", name, article(jsonKind(raw)))
+		return "", false, fmt.Sprintf("%s must be a string, not %s", name, jsonkind.Article(jsonkind.Of(raw)))
 	}
 }
 

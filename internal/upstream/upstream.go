@@ -20,6 +20,8 @@ import (
 	"net/url"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/funcsignalr/funcsignalr/internal/jsonkind"
 )
 
 // Request headers that Azure SignalR Service sets on every upstream request.
@@ -348,8 +350,8 @@ func parseJSON(body []byte, event string) (message, error) {
 		err := json.Unmarshal(body, new(any))
 		return message{}, errorf(CodeInvalidMessage, "the body is not valid JSON: %s", cut(fmt.Sprint(err)))
 	}
-	if k := jsonKind(body); k != "object" {
-		return message{}, errorf(CodeInvalidMessage, "the body is %s; want a JSON object", article(k))
+	if k := jsonkind.Of(body); k != "object" {
+		return message{}, errorf(CodeInvalidMessage, "the body is %s; want a JSON object", jsonkind.Article(k))
 	}
 	var raw jsonMessage
 	if err := json.Unmarshal(body, &raw); err != nil {
@@ -374,8 +376,8 @@ func parseJSON(body []byte, event string) (message, error) {
 		return message{}, err
 	}
 	if !isNull(raw.Arguments) {
-		if k := jsonKind(raw.Arguments); k != "array" {
-			return message{}, errorf(CodeInvalidMessage, "arguments is %s; want an array", article(k))
+		if k := jsonkind.Of(raw.Arguments); k != "array" {
+			return message{}, errorf(CodeInvalidMessage, "arguments is %s; want an array", jsonkind.Article(k))
 		}
 		if err := json.Unmarshal(raw.Arguments, &msg.Arguments); err != nil {
 			return message{}, errorf(CodeInvalidMessage, "arguments: %s", cut(err.Error()))
@@ -391,46 +393,13 @@ func jsonString(raw json.RawMessage, name string) (string, error) {
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", errorf(CodeInvalidMessage, "%s is %s; want a string", name, article(jsonKind(raw)))
+		return "", errorf(CodeInvalidMessage, "%s is %s; want a string", name, jsonkind.Article(jsonkind.Of(raw)))
 	}
 	return s, nil
 }
 
 func isNull(raw json.RawMessage) bool {
 	return len(raw) == 0 || string(raw) == "null"
-}
-
-// jsonKind names the kind of the valid JSON value raw holds.
-func jsonKind(raw []byte) string {
-	raw = bytes.TrimLeft(raw, " \t\r\n")
-	if len(raw) == 0 {
-		return "empty"
-	}
-	switch raw[0] {
-	case '{':
-		return "object"
-	case '[':
-		return "array"
-	case '"':
-		return "string"
-	case 't', 'f':
-		return "boolean"
-	case 'n':
-		return "null"
-	default:
-		return "number"
-	}
-}
-
-func article(kind string) string {
-	switch kind {
-	case "object", "array", "empty":
-		return "an " + kind
-	case "null":
-		return kind
-	default:
-		return "a " + kind
-	}
 }
 
 func missingHeader(name string) *Error {
