@@ -538,37 +538,10 @@ func (h *Host) Payload(ctx context.Context, name, method, rawURL string, header 
 	if len(body) > 0 {
 		req["Body"] = string(body)
 	}
-	env, _ := json.Marshal(map[string]any{
-		"Data":     map[string]any{"req": req},
-		"Metadata": map[string]any{"Query": mustJSON(query), "Headers": mustJSON(headers), "sys": map[string]any{"MethodName": name, "UtcNow": time.Now().UTC().Format(time.RFC3339Nano)}},
-	})
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+h.HandlerAddr+"/"+name, bytes.NewReader(env))
+	result, err := h.Invoke(ctx, name, map[string]any{"req": req},
+		map[string]any{"Query": mustJSON(query), "Headers": mustJSON(headers)})
 	if err != nil {
 		return nil, err
-	}
-	hreq.Header.Set("Content-Type", "application/json; charset=utf-8")
-	h.hostHeaders(hreq.Header)
-	resp, err := h.client.Do(hreq)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode/100 != 2 {
-		return nil, fmt.Errorf("invocation failed: handler answered %d: %s", resp.StatusCode, raw)
-	}
-	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") && !strings.HasPrefix(ct, "text/json") {
-		return nil, fmt.Errorf("Invalid HttpResponseMessage: content type %q", ct)
-	}
-	var result struct {
-		Outputs map[string]json.RawMessage
-		Logs    []string
-	}
-	if err := json.Unmarshal(raw, &result); err != nil {
-		return nil, fmt.Errorf("invalid invocation result: %v", err)
 	}
 	var out struct {
 		StatusCode json.Number      `json:"statusCode"`
