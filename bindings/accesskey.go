@@ -13,7 +13,8 @@ import (
 )
 
 // Lifetime rules of the temporary signing key of Microsoft Entra ID
-// connections (CONTRACT §4, the service SDK's values).
+// connections: the service SDK refreshes its key every 55 minutes
+// (GetAccessKeyIntervalInMinute in Azure/azure-signalr's MicrosoftEntraAccessKey).
 const (
 	// KeyRefreshInterval is the age at which the key is refreshed in the
 	// background while it keeps being used.

@@ -13,7 +13,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 )
 
-// Error codes of CONTRACT §2.4 that this package produces.
+// Error codes that this package produces, as answered over HTTP.
 const (
 	CodeInvalidJSON               = "InvalidJson"
 	CodeInvalidMessage            = "InvalidMessage"
@@ -21,11 +21,11 @@ const (
 	CodeAuthenticationUnavailable = "AuthenticationUnavailable"
 	CodeServiceTimeout            = "ServiceTimeout"
 	// CodeConfigurationError is returned by NewClient when the connection or
-	// the hub name cannot be used (CONTRACT §1.7).
+	// the hub name cannot be used.
 	CodeConfigurationError = "ConfigurationError"
 )
 
-// Error is the one error type of this package; Code is a CONTRACT §2.4 code.
+// Error is the one error type of this package; Code is one of the codes above.
 // Message never holds a secret.
 type Error struct {
 	Code    string

@@ -16,7 +16,8 @@ import (
 )
 
 const (
-	// APIVersion is the data-plane REST API version of every call (CONTRACT §3).
+	// APIVersion is the data-plane REST API version of every call
+	// (https://learn.microsoft.com/rest/api/signalr/).
 	APIVersion = "2022-06-01"
 
 	// EntraScope is the Microsoft Entra ID scope of tokens for the service.
@@ -25,7 +26,8 @@ const (
 	// MaxRetries is how many times a failed call is retried.
 	MaxRetries = 3
 
-	// MaxTryTimeout caps each try of a call (CONTRACT §1.5).
+	// MaxTryTimeout caps each try of a call, so that a stuck try leaves time
+	// for retries within AzureSignalRHttpClientTimeout.
 	MaxTryTimeout = 10 * time.Second
 
 	// Defaults of Options.
@@ -37,7 +39,8 @@ const (
 	moduleVersion   = "v1.0.0"
 )
 
-// retryStatusCodes are the answers worth another try (CONTRACT §3).
+// retryStatusCodes are the answers worth another try: azcore's defaults
+// (408, 429, 500, 502, 503, 504).
 var retryStatusCodes = []int{
 	http.StatusRequestTimeout,      // 408
 	http.StatusTooManyRequests,     // 429

@@ -81,7 +81,8 @@ func (e *endpoint) do(ctx context.Context, op *Operation, timeout time.Duration)
 	return nil
 }
 
-// route is the REST call of an operation (CONTRACT §3): method and the path
+// route is the data-plane REST call of an operation (api-version
+// 2022-06-01): method and the path
 // segments below /api/hubs/<hub>, ids marked so that only they are escaped.
 type route struct {
 	method   string

@@ -16,7 +16,8 @@ import (
 	"github.com/funcsignalr/funcsignalr/settings"
 )
 
-// sendCases maps every operation to the call CONTRACT §3 names for it, at
+// sendCases maps every operation to its data-plane REST call (api-version
+// 2022-06-01, https://learn.microsoft.com/rest/api/signalr/), at
 // hub "Chat" (lower-cased on the wire).
 var sendCases = []struct {
 	name     string

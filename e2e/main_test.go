@@ -78,7 +78,7 @@ func doRequest(tb testing.TB, method, u string, header http.Header, body io.Read
 	return resp.StatusCode, resp.Header, string(raw)
 }
 
-// errorCode returns the contract error code in body, or "".
+// errorCode returns the code of a JSON error body, or "".
 func errorCode(body string) string {
 	var e struct{ Error struct{ Code string } }
 	json.Unmarshal([]byte(body), &e)

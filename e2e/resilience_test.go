@@ -35,7 +35,7 @@ import (
 	"github.com/funcsignalr/funcsignalr/settings"
 )
 
-// Resilience tests of GitHub issue 6: load through send, faults of the
+// Resilience tests: load through send, faults of the
 // service and of Microsoft Entra ID, and shutdown with clients connected.
 // Every host they start is a watchedHost: its output is checked for secrets.
 

@@ -17,7 +17,7 @@ import (
 	"github.com/funcsignalr/funcsignalr/localservice"
 )
 
-// Security and bad-input tests of GitHub issue 6: malformed requests,
+// Security and bad-input tests: malformed requests,
 // refused tokens, ids that try to leave their REST route. Every host is a
 // watchedHost, so no test here lets a secret reach the logs either.
 

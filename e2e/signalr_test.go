@@ -20,12 +20,13 @@ import (
 	"github.com/funcsignalr/funcsignalr/internal/testkit"
 )
 
-// The end-to-end tests of issue 5: the official @microsoft/signalr client
+// The end-to-end tests: the official @microsoft/signalr client
 // (e2e/node/client.mjs) negotiates through our negotiate function, follows
 // its redirect to the embedded local SignalR service, and receives what our
 // send function sends, over every transport.
 
-// devAccessKey is the local service's public development key (CONTRACT §1.6).
+// devAccessKey is the local service's public development key, the official
+// emulator's.
 const devAccessKey = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH"
 
 // transports are the client transports the local service offers.

@@ -9,8 +9,8 @@ import (
 	"github.com/funcsignalr/funcsignalr/settings"
 )
 
-// Error codes of CONTRACT §2.4 that the handler itself produces; the rest
-// come from the bindings package.
+// Error codes that the handler itself produces; the rest come from the
+// bindings package. Every code is answered as {"error":{"code","message"}}.
 const (
 	CodeMethodNotAllowed     = "MethodNotAllowed"
 	CodePayloadTooLarge      = "PayloadTooLarge"
@@ -20,7 +20,7 @@ const (
 	CodeInternalError        = "InternalError"
 )
 
-// statusOf maps every error code of the contract to its HTTP status: the
+// statusOf maps every error code to its HTTP status: the
 // one place where codes become statuses.
 var statusOf = map[string]int{
 	bindings.CodeInvalidJSON:               http.StatusBadRequest,
@@ -53,7 +53,7 @@ type apiError struct {
 
 func (e *apiError) Error() string { return e.Code + ": " + e.Message }
 
-// errorBody is the contract's JSON error shape; Sent is set for send
+// errorBody is the JSON error shape {"error":{"code","message"}}; Sent is set for send
 // failures part-way through a batch.
 type errorBody struct {
 	Error struct {
@@ -86,7 +86,7 @@ func classify(err error) (code, message string) {
 	return CodeInternalError, "internal error"
 }
 
-// writeError answers err in the contract's JSON shape; sent >= 0 adds the
+// writeError answers err as {"error":{"code","message"}}; sent >= 0 adds the
 // count of send objects already carried out.
 func writeError(w http.ResponseWriter, err error, sent int) int {
 	code, message := classify(err)

@@ -114,7 +114,7 @@ func checkInvocationAnswer(t *testing.T, path string, rec *httptest.ResponseReco
 	if rec.Code >= 400 && rec.Code < 500 {
 		var e errorBody
 		if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.Error.Code == "" || e.Error.Message == "" {
-			t.Fatalf("POST %s = %d %s, want the contract's JSON error", path, rec.Code, rec.Body)
+			t.Fatalf("POST %s = %d %s, want a JSON error {\"error\":{\"code\",\"message\"}}", path, rec.Code, rec.Body)
 		}
 		return
 	}
@@ -137,7 +137,7 @@ func checkInvocationAnswer(t *testing.T, path string, rec *httptest.ResponseReco
 	if res.StatusCode >= 400 {
 		var e errorBody
 		if err := json.Unmarshal([]byte(res.Body), &e); err != nil || e.Error.Code == "" {
-			t.Fatalf("POST %s: Outputs.res = %d %q, want the contract's JSON error", path, res.StatusCode, res.Body)
+			t.Fatalf("POST %s: Outputs.res = %d %q, want a JSON error {\"error\":{\"code\",\"message\"}}", path, res.StatusCode, res.Body)
 		}
 	} else if !json.Valid([]byte(res.Body)) {
 		t.Fatalf("POST %s: Outputs.res.body %q is not JSON", path, res.Body)

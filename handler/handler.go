@@ -1,6 +1,6 @@
 // Package handler is the HTTP side of the Azure Functions custom handler:
 // routes derived from the function folders, both host invocation modes and
-// the contract's JSON errors. It knows the Functions host and nothing about JWTs.
+// JSON errors ({"error":{"code","message"}}). It knows the Functions host and nothing about JWTs.
 package handler
 
 import (

@@ -20,7 +20,9 @@ const (
 	authClientCertificate
 )
 
-// connString is a parsed, validated connection string (CONTRACT §1.3).
+// connString is a parsed, validated connection string, with the keys the
+// service SDK reads (Endpoint, AccessKey, Version, Port, ClientEndpoint,
+// ServerEndpoint, AuthType, ClientId, TenantId, ClientSecret, ClientCert).
 // Endpoints are normalized; secrets (accessKey, clientSecret) are never put
 // in an error.
 type connString struct {

@@ -11,7 +11,8 @@ type Error struct {
 func (e *Error) Error() string { return e.Key + ": " + e.Message }
 
 // NotConfiguredError says that no SignalR connection is configured for Setting.
-// Its message names the settings to set, in both spellings (CONTRACT §1.6).
+// Its message names the settings to set, in both spellings: "__" as the
+// portal writes them, ":" as local.settings.json does.
 type NotConfiguredError struct{ Setting string }
 
 // Error names the settings to set, e.g. AzureSignalRConnectionString or

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// Names and defaults of the process-wide settings of CONTRACT §1.5.
+// Names and defaults of the process-wide settings.
 const (
 	HubNameSetting           = "AzureSignalRHubName"
 	CustomHandlerPortSetting = "FUNCTIONS_CUSTOMHANDLER_PORT"
@@ -46,7 +46,7 @@ var hubNamePattern = regexp.MustCompile("^[A-Za-z][A-Za-z0-9_`,.[\\]]{0,127}$")
 // name: a letter, then up to 127 letters, digits or any of _`,.[]
 func ValidHubName(name string) bool { return hubNamePattern.MatchString(name) }
 
-// Load reads the process-wide settings of CONTRACT §1.5.
+// Load reads the process-wide settings, the fields of Settings.
 //
 // Every invalid value is reported, as an *Error naming the key, joined with
 // errors.Join. The returned Settings is usable even then: invalid values are

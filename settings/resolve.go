@@ -209,7 +209,12 @@ func (r *resolver) fromIdentity() (*Connection, error) {
 }
 
 // identityCredential picks the credential of an identity-based connection:
-// the first row of the CONTRACT §1.4 table that matches.
+// credential=managedidentity is managed identity; none of tenantId,
+// clientId and clientSecret is DefaultAzureCredential; otherwise, with the
+// missing ones from AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET,
+// a client secret, a certificate file or a certificate thumbprint. These are
+// the keys of an identity-based connection of the Functions extensions
+// (https://learn.microsoft.com/azure/azure-functions/functions-reference#configure-an-identity-based-connection).
 func (r *resolver) identityCredential(uriKey string) (azcore.TokenCredential, string, error) {
 	if kind, key, ok := r.get("credential"); ok {
 		if !strings.EqualFold(strings.TrimSpace(kind), "managedidentity") {

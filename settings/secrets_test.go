@@ -208,7 +208,8 @@ func TestSecretsNeverLeak(t *testing.T) {
 	}
 }
 
-// TestLogConnection checks the start-up line of CONTRACT §1.7.
+// TestLogConnection checks the start-up line per connection: endpoint,
+// auth kind and hub, never a secret.
 func TestLogConnection(t *testing.T) {
 	tests := []struct {
 		name string

@@ -15,7 +15,7 @@ import (
 // official bindings use when the code names none.
 const DefaultConnectionStringSetting = "AzureSignalRConnectionString"
 
-// Settings holds the process-wide app settings of CONTRACT §1.5.
+// Settings holds the process-wide app settings.
 type Settings struct {
 	HubName           string        // AzureSignalRHubName, default "default"
 	Port              string        // FUNCTIONS_CUSTOMHANDLER_PORT; "" when standalone

@@ -25,7 +25,8 @@ const (
 	SourceDotEnv        = ".env"
 )
 
-// Values is the merged view of the app-setting sources (CONTRACT §1.1):
+// Values is the merged view of the app-setting sources (the environment,
+// then local.settings.json standalone, then .env):
 // keys match case-insensitively and "__" equals ":". Empty values count as
 // unset, so an empty variable never hides a value from a lower source.
 // A nil *Values holds nothing.
@@ -46,7 +47,7 @@ type Source struct {
 	Pairs map[string]string // key as the user spelled it → value
 }
 
-// ReadSources returns the sources of CONTRACT §1.1 for a process with the
+// ReadSources returns the app-setting sources, highest first, for a process with the
 // given environment (os.Environ form) and working directory.
 // local.settings.json is read only when standalone; .env always.
 //

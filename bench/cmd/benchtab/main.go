@@ -1,4 +1,4 @@
-// Command benchtab measures funcsignalr for GitHub issue 6 and prints one
+// Command benchtab measures funcsignalr and prints one
 // markdown table. Every number has a baseline measured in the same run,
 // interleaved with it where possible, because a shared machine is noisy:
 // read the ratios (funcsignalr ÷ baseline).
