@@ -1,15 +1,13 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/json"
+	"github.com/funcsignalr/funcsignalr/internal/msgpackhub/msgpacktest"
 	"math"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/vmihailenco/msgpack/v5"
 )
 
 // The MessagePack hub protocol end to end: the official client with
@@ -18,40 +16,12 @@ import (
 
 // mixedArgs are arguments of every JSON kind, the integers at the edges of
 // int64 and uint64; mixedWire is what MessagePack must carry for them
-// (decodeWire's types: positive integers unsigned, maps as ordered pairs).
+// (msgpacktest.Decode's types: positive integers unsigned, maps as ordered pairs).
 const mixedArgs = `42,-7,9223372036854775807,-9223372036854775808,18446744073709551615,1.5,2.0,"ünïcødé ✓",true,false,null,[1,[2,"x"]],{"b":1,"a":{"c":[]}}`
 
 var mixedWire = []any{
 	int8(42), int8(-7), uint64(math.MaxInt64), int64(math.MinInt64), uint64(math.MaxUint64), 1.5, 2.0, "ünïcødé ✓", true, false, nil,
 	[]any{int8(1), []any{int8(2), "x"}}, [][2]any{{"b", int8(1)}, {"a", [][2]any{{"c", []any{}}}}},
-}
-
-// decodeWire decodes one MessagePack value keeping its wire types, maps as
-// ordered key/value pairs.
-func decodeWire(tb testing.TB, b []byte) any {
-	tb.Helper()
-	d := msgpack.NewDecoder(bytes.NewReader(b))
-	d.SetMapDecoder(func(d *msgpack.Decoder) (any, error) {
-		n, err := d.DecodeMapLen()
-		if err != nil {
-			return nil, err
-		}
-		kv := make([][2]any, n)
-		for i := range kv {
-			if kv[i][0], err = d.DecodeInterface(); err != nil {
-				return nil, err
-			}
-			if kv[i][1], err = d.DecodeInterface(); err != nil {
-				return nil, err
-			}
-		}
-		return kv, nil
-	})
-	v, err := d.DecodeInterface()
-	if err != nil {
-		tb.Fatalf("decode % x: %v", b, err)
-	}
-	return v
 }
 
 // TestMessagePackClients has a MessagePack client and a JSON client in one
@@ -117,7 +87,7 @@ func TestMessagePackClients(t *testing.T) {
 				if len(e.Raw) == 0 {
 					t.Fatalf("client %s: message without its raw bytes: %s", mp.name, e)
 				}
-				inv, ok := decodeWire(t, e.Raw).([]any)
+				inv, ok := msgpacktest.Decode(t, e.Raw).([]any)
 				if !ok || len(inv) != 5 {
 					t.Fatalf("got invocation %#v, want [1, {}, nil, target, arguments]", inv)
 				}

@@ -1,9 +1,9 @@
 package localservice
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/funcsignalr/funcsignalr/internal/msgpackhub/msgpacktest"
 	"io"
 	"math"
 	"net/http"
@@ -114,27 +114,7 @@ func (c *mpClient) expectClose() []any {
 // key/value pairs.
 func decodeMsgpack(tb testing.TB, b []byte) []any {
 	tb.Helper()
-	d := msgpack.NewDecoder(bytes.NewReader(b))
-	d.SetMapDecoder(func(d *msgpack.Decoder) (any, error) {
-		n, err := d.DecodeMapLen()
-		if err != nil {
-			return nil, err
-		}
-		kv := make([][2]any, n)
-		for i := range kv {
-			if kv[i][0], err = d.DecodeInterface(); err != nil {
-				return nil, err
-			}
-			if kv[i][1], err = d.DecodeInterface(); err != nil {
-				return nil, err
-			}
-		}
-		return kv, nil
-	})
-	v, err := d.DecodeInterface()
-	if err != nil {
-		tb.Fatalf("decode % x: %v", b, err)
-	}
+	v := msgpacktest.Decode(tb, b)
 	a, ok := v.([]any)
 	if !ok {
 		tb.Fatalf("got %#v, want an array", v)

@@ -3,6 +3,7 @@ package msgpackhub
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/funcsignalr/funcsignalr/internal/msgpackhub/msgpacktest"
 	"math"
 	"reflect"
 	"strings"
@@ -12,39 +13,11 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 )
 
-// decodeAll decodes one MessagePack value keeping its Go types (int8…uint64,
-// float32, float64, ordered maps as key/value slices).
-func decodeAll(tb testing.TB, b []byte) any {
-	tb.Helper()
-	d := msgpack.NewDecoder(bytes.NewReader(b))
-	d.SetMapDecoder(func(d *msgpack.Decoder) (any, error) {
-		n, err := d.DecodeMapLen()
-		if err != nil {
-			return nil, err
-		}
-		kv := make([][2]any, n)
-		for i := range kv {
-			if kv[i][0], err = d.DecodeInterface(); err != nil {
-				return nil, err
-			}
-			if kv[i][1], err = d.DecodeInterface(); err != nil {
-				return nil, err
-			}
-		}
-		return kv, nil
-	})
-	v, err := d.DecodeInterface()
-	if err != nil {
-		tb.Fatalf("decode % x: %v", b, err)
-	}
-	return v
-}
-
 func TestAppendJSONAsMsgpack(t *testing.T) {
 	tests := []struct {
 		name string
 		json string
-		want any // as decodeAll returns it
+		want any // as msgpacktest.Decode returns it
 	}{
 		{"small int", `1`, int8(1)},
 		{"negative int", `-200`, int16(-200)},
@@ -75,7 +48,7 @@ func TestAppendJSONAsMsgpack(t *testing.T) {
 			if err != nil {
 				t.Fatalf("got error %v", err)
 			}
-			got := decodeAll(t, b)
+			got := msgpacktest.Decode(t, b)
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("got %#v, want %#v", got, tt.want)
 			}

@@ -2,6 +2,7 @@ package msgpackhub
 
 import (
 	"encoding/json"
+	"github.com/funcsignalr/funcsignalr/internal/msgpackhub/msgpacktest"
 	"math"
 	"reflect"
 	"strings"
@@ -37,7 +38,7 @@ func TestMessages(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := decodeAll(t, tt.msg); !reflect.DeepEqual(got, tt.want) {
+			if got := msgpacktest.Decode(t, tt.msg); !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("got %#v, want %#v", got, tt.want)
 			}
 		})
