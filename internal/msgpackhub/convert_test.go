@@ -3,14 +3,13 @@ package msgpackhub
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/funcsignalr/funcsignalr/internal/msgpackhub/msgpacktest"
 	"math"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/vmihailenco/msgpack/v5"
+	"github.com/funcsignalr/funcsignalr/internal/msgpackhub/msgpacktest"
 )
 
 func TestAppendJSONAsMsgpack(t *testing.T) {
@@ -66,15 +65,6 @@ func TestAppendJSONAsMsgpackErrors(t *testing.T) {
 	}
 }
 
-func mustMarshal(tb testing.TB, v any) []byte {
-	tb.Helper()
-	b, err := msgpack.Marshal(v)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return b
-}
-
 func TestAppendMsgpackAsJSON(t *testing.T) {
 	ts := time.Date(2026, 11, 29, 18, 0, 0, 123456789, time.FixedZone("x", 3600))
 	tests := []struct {
@@ -86,15 +76,15 @@ func TestAppendMsgpackAsJSON(t *testing.T) {
 		{"bools", []byte{0x92, 0xc2, 0xc3}, `[false,true]`},
 		{"fixint", []byte{0x05}, `5`},
 		{"negative fixint", []byte{0xff}, `-1`},
-		{"int64 min", mustMarshal(t, int64(math.MinInt64)), `-9223372036854775808`},
-		{"uint64 max", mustMarshal(t, uint64(math.MaxUint64)), `18446744073709551615`},
+		{"int64 min", msgpacktest.Encode(t, int64(math.MinInt64)), `-9223372036854775808`},
+		{"uint64 max", msgpacktest.Encode(t, uint64(math.MaxUint64)), `18446744073709551615`},
 		{"uint8", []byte{0xcc, 0xff}, `255`},
-		{"float32 shortest", mustMarshal(t, float32(0.1)), `0.1`},
-		{"float64", mustMarshal(t, 0.1), `0.1`},
-		{"float64 large", mustMarshal(t, 1e300), `1e+300`},
-		{"string escapes", mustMarshal(t, "a\"b\\\n<"), `"a\"b\\\n\u003c"`},
-		{"binary is base64", mustMarshal(t, []byte{0, 1, 2, 255}), `"AAEC/w=="`},
-		{"timestamp", mustMarshal(t, ts), `"2026-11-29T17:00:00.123456789Z"`},
+		{"float32 shortest", msgpacktest.Encode(t, float32(0.1)), `0.1`},
+		{"float64", msgpacktest.Encode(t, 0.1), `0.1`},
+		{"float64 large", msgpacktest.Encode(t, 1e300), `1e+300`},
+		{"string escapes", msgpacktest.Encode(t, "a\"b\\\n<"), `"a\"b\\\n\u003c"`},
+		{"binary is base64", msgpacktest.Encode(t, []byte{0, 1, 2, 255}), `"AAEC/w=="`},
+		{"timestamp", msgpacktest.Encode(t, ts), `"2026-11-29T17:00:00.123456789Z"`},
 		{"timestamp 32-bit", []byte{0xd6, 0xff, 0x00, 0x00, 0x00, 0x01}, `"1970-01-01T00:00:01Z"`},
 		{"map keeps order", []byte{0x82, 0xa1, 'z', 0x01, 0xa1, 'a', 0x02}, `{"z":1,"a":2}`},
 		{"int key", []byte{0x81, 0x07, 0xc3}, `{"7":true}`},
@@ -126,8 +116,8 @@ func TestAppendMsgpackAsJSONErrors(t *testing.T) {
 		{"truncated array", []byte{0x92, 0x01}, "ends early"},
 		{"huge array claim", []byte{0xdd, 0xff, 0xff, 0xff, 0xff}, "ends early"},
 		{"trailing bytes", []byte{0x01, 0x02}, "after the MessagePack value"},
-		{"NaN", mustMarshal(t, math.NaN()), "no JSON form"},
-		{"infinity", mustMarshal(t, math.Inf(-1)), "no JSON form"},
+		{"NaN", msgpacktest.Encode(t, math.NaN()), "no JSON form"},
+		{"infinity", msgpacktest.Encode(t, math.Inf(-1)), "no JSON form"},
 		{"unknown extension", []byte{0xd4, 0x05, 0x00}, "extension type 5"},
 		{"bad timestamp length", []byte{0xd5, 0xff, 0x00, 0x00}, "want 4, 8 or 12"},
 		{"array key", []byte{0x81, 0x90, 0x01}, "map key"},
@@ -198,8 +188,8 @@ func FuzzJSONRoundTrip(f *testing.F) {
 // FuzzMsgpackToJSON converts arbitrary bytes: it never panics, and whatever
 // converts is valid JSON that converts back to the same JSON.
 func FuzzMsgpackToJSON(f *testing.F) {
-	f.Add(mustMarshal(f, []any{1, "a", nil, true, 1.5, map[string]any{"k": []byte{1}}}))
-	f.Add(mustMarshal(f, time.Unix(1, 2)))
+	f.Add(msgpacktest.Encode(f, []any{1, "a", nil, true, 1.5, map[string]any{"k": []byte{1}}}))
+	f.Add(msgpacktest.Encode(f, time.Unix(1, 2)))
 	f.Add([]byte{0x81, 0x07, 0xc3})
 	f.Add([]byte{0xdd, 0xff, 0xff, 0xff, 0xff})
 	f.Add([]byte{0xca, 0x7f, 0xc0, 0x00, 0x00})

@@ -2,11 +2,12 @@ package msgpackhub
 
 import (
 	"encoding/json"
-	"github.com/funcsignalr/funcsignalr/internal/msgpackhub/msgpacktest"
 	"math"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/funcsignalr/funcsignalr/internal/msgpackhub/msgpacktest"
 )
 
 func TestMessages(t *testing.T) {
@@ -81,12 +82,6 @@ func TestMessageType(t *testing.T) {
 	}
 }
 
-// invocationBytes encodes an invocation array from its elements.
-func invocationBytes(tb testing.TB, elems ...any) []byte {
-	tb.Helper()
-	return mustMarshal(tb, elems)
-}
-
 func TestParseInvocation(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -96,28 +91,28 @@ func TestParseInvocation(t *testing.T) {
 	}{
 		{
 			name: "as the JS client sends invoke",
-			msg:  invocationBytes(t, 1, map[string]string{}, "0", "echo", []any{1, "two", 3.5, nil, []byte{1}}),
+			msg:  msgpacktest.Message(t, 1, map[string]string{}, "0", "echo", []any{1, "two", 3.5, nil, []byte{1}}),
 			want: Invocation{InvocationID: "0", Target: "echo", Arguments: []json.RawMessage{json.RawMessage(`1`), json.RawMessage(`"two"`), json.RawMessage(`3.5`), json.RawMessage(`null`), json.RawMessage(`"AQ=="`)}},
 		},
 		{
 			name: "send without id, with headers and no stream ids",
-			msg:  invocationBytes(t, 1, map[string]string{"a": "b"}, nil, "fire", []any{}, []string{}),
+			msg:  msgpacktest.Message(t, 1, map[string]string{"a": "b"}, nil, "fire", []any{}, []string{}),
 			want: Invocation{Target: "fire", Arguments: []json.RawMessage{}},
 		},
 		{
 			name: "with stream ids",
-			msg:  invocationBytes(t, 1, map[string]string{}, "3", "upload", []any{}, []string{"s1", "s2"}),
+			msg:  msgpacktest.Message(t, 1, map[string]string{}, "3", "upload", []any{}, []string{"s1", "s2"}),
 			want: Invocation{InvocationID: "3", Target: "upload", Arguments: []json.RawMessage{}, StreamIDs: []string{"s1", "s2"}},
 		},
 		{name: "not an array", msg: []byte{0x01}, wantErr: "not a MessagePack array"},
-		{name: "too short", msg: invocationBytes(t, 1, map[string]string{}, nil, "t"), wantErr: "4 elements"},
-		{name: "other type", msg: invocationBytes(t, 3, map[string]string{}, nil, "t", []any{}), wantErr: "not 1"},
-		{name: "header values not strings", msg: invocationBytes(t, 1, map[string]int{"a": 1}, nil, "t", []any{}), wantErr: "headers"},
-		{name: "numeric id", msg: invocationBytes(t, 1, map[string]string{}, 5, "t", []any{}), wantErr: "invocation id"},
-		{name: "target not a string", msg: invocationBytes(t, 1, map[string]string{}, nil, 1, []any{}), wantErr: "target"},
-		{name: "arguments not an array", msg: invocationBytes(t, 1, map[string]string{}, nil, "t", "x"), wantErr: "arguments"},
-		{name: "argument without a JSON form", msg: invocationBytes(t, 1, map[string]string{}, nil, "t", []any{1, math.NaN()}), wantErr: "argument 1: the number NaN"},
-		{name: "trailing bytes", msg: append(invocationBytes(t, 1, map[string]string{}, nil, "t", []any{}), 0x00), wantErr: "after the invocation"},
+		{name: "too short", msg: msgpacktest.Message(t, 1, map[string]string{}, nil, "t"), wantErr: "4 elements"},
+		{name: "other type", msg: msgpacktest.Message(t, 3, map[string]string{}, nil, "t", []any{}), wantErr: "not 1"},
+		{name: "header values not strings", msg: msgpacktest.Message(t, 1, map[string]int{"a": 1}, nil, "t", []any{}), wantErr: "headers"},
+		{name: "numeric id", msg: msgpacktest.Message(t, 1, map[string]string{}, 5, "t", []any{}), wantErr: "invocation id"},
+		{name: "target not a string", msg: msgpacktest.Message(t, 1, map[string]string{}, nil, 1, []any{}), wantErr: "target"},
+		{name: "arguments not an array", msg: msgpacktest.Message(t, 1, map[string]string{}, nil, "t", "x"), wantErr: "arguments"},
+		{name: "argument without a JSON form", msg: msgpacktest.Message(t, 1, map[string]string{}, nil, "t", []any{1, math.NaN()}), wantErr: "argument 1: the number NaN"},
+		{name: "trailing bytes", msg: append(msgpacktest.Message(t, 1, map[string]string{}, nil, "t", []any{}), 0x00), wantErr: "after the invocation"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -137,8 +132,8 @@ func TestParseInvocation(t *testing.T) {
 
 // FuzzParseInvocation never panics, and what parses has JSON arguments.
 func FuzzParseInvocation(f *testing.F) {
-	f.Add(invocationBytes(f, 1, map[string]string{}, "0", "echo", []any{1, "two"}))
-	f.Add(invocationBytes(f, 1, map[string]string{"h": "v"}, nil, "t", []any{}, []string{"s"}))
+	f.Add(msgpacktest.Message(f, 1, map[string]string{}, "0", "echo", []any{1, "two"}))
+	f.Add(msgpacktest.Message(f, 1, map[string]string{"h": "v"}, nil, "t", []any{}, []string{"s"}))
 	f.Fuzz(func(t *testing.T, msg []byte) {
 		inv, err := ParseInvocation(msg)
 		if err != nil {

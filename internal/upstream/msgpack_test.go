@@ -8,17 +8,9 @@ import (
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
-)
 
-// msgpackBody encodes the elements of a MessagePack hub message.
-func msgpackBody(tb testing.TB, elems ...any) []byte {
-	tb.Helper()
-	b, err := msgpack.Marshal(elems)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return b
-}
+	"github.com/funcsignalr/funcsignalr/internal/msgpackhub/msgpacktest"
+)
 
 func TestParseMessagePack(t *testing.T) {
 	stamp := time.Date(2026, 11, 29, 12, 0, 0, 5, time.UTC)
@@ -33,35 +25,35 @@ func TestParseMessagePack(t *testing.T) {
 	}{
 		{
 			name: "invoke as the JS client sends it", category: "messages", event: "echo",
-			body: msgpackBody(t, 1, map[string]string{}, "0", "echo", []any{int64(math.MinInt64), uint64(math.MaxUint64), 1.5, "s", nil, true, []any{1}, map[string]any{"k": "v"}}),
+			body: msgpacktest.Message(t, 1, map[string]string{}, "0", "echo", []any{int64(math.MinInt64), uint64(math.MaxUint64), 1.5, "s", nil, true, []any{1}, map[string]any{"k": "v"}}),
 			want: Request{Type: TypeInvocation, InvocationID: "0", Target: "echo", Arguments: []json.RawMessage{
 				json.RawMessage(`-9223372036854775808`), json.RawMessage(`18446744073709551615`), json.RawMessage(`1.5`),
 				json.RawMessage(`"s"`), json.RawMessage(`null`), json.RawMessage(`true`), json.RawMessage(`[1]`), json.RawMessage(`{"k":"v"}`)}},
 		},
 		{
 			name: "send: nil id, binary and timestamp arguments", category: "messages", event: "Fire",
-			body: msgpackBody(t, 1, map[string]string{"h": "v"}, nil, "fire", []any{[]byte{1, 2}, stamp}),
+			body: msgpacktest.Message(t, 1, map[string]string{"h": "v"}, nil, "fire", []any{[]byte{1, 2}, stamp}),
 			want: Request{Type: TypeInvocation, Target: "fire", Arguments: []json.RawMessage{
 				json.RawMessage(`"AQI="`), json.RawMessage(`"2026-11-29T12:00:00.000000005Z"`)}},
 		},
 		{
 			name: "with stream ids", category: "messages", event: "t",
-			body: msgpackBody(t, 1, map[string]string{}, "1", "t", []any{}, []string{}),
+			body: msgpacktest.Message(t, 1, map[string]string{}, "1", "t", []any{}, []string{}),
 			want: Request{Type: TypeInvocation, InvocationID: "1", Target: "t", Arguments: []json.RawMessage{}},
 		},
 		{name: "empty body", category: "messages", event: "t", body: nil,
 			wantCode: CodeInvalidMessage, wantParts: []string{"empty"}},
 		{name: "not an array", category: "messages", event: "t", body: []byte{0x01},
 			wantCode: CodeInvalidMessage, wantParts: []string{"not a MessagePack hub message"}},
-		{name: "completion type", category: "messages", event: "t", body: msgpackBody(t, 3, map[string]string{}, "1", 2),
+		{name: "completion type", category: "messages", event: "t", body: msgpacktest.Message(t, 3, map[string]string{}, "1", 2),
 			wantCode: CodeInvalidMessage, wantParts: []string{"type 3"}},
-		{name: "truncated", category: "messages", event: "t", body: msgpackBody(t, 1, map[string]string{}, nil, "t", []any{"abc"})[:9],
+		{name: "truncated", category: "messages", event: "t", body: msgpacktest.Message(t, 1, map[string]string{}, nil, "t", []any{"abc"})[:9],
 			wantCode: CodeInvalidMessage, wantParts: []string{"ends early"}},
-		{name: "NaN argument", category: "messages", event: "t", body: msgpackBody(t, 1, map[string]string{}, nil, "t", []any{math.NaN()}),
+		{name: "NaN argument", category: "messages", event: "t", body: msgpacktest.Message(t, 1, map[string]string{}, nil, "t", []any{math.NaN()}),
 			wantCode: CodeInvalidMessage, wantParts: []string{"argument 0", "NaN"}},
-		{name: "target differs from event", category: "messages", event: "other", body: msgpackBody(t, 1, map[string]string{}, nil, "t", []any{}),
+		{name: "target differs from event", category: "messages", event: "other", body: msgpacktest.Message(t, 1, map[string]string{}, nil, "t", []any{}),
 			wantCode: CodeInvalidMessage, wantParts: []string{`"t"`, `"other"`}},
-		{name: "invocation on connected", category: "connections", event: "connected", body: msgpackBody(t, 1, map[string]string{}, nil, "connected", []any{}),
+		{name: "invocation on connected", category: "connections", event: "connected", body: msgpacktest.Message(t, 1, map[string]string{}, nil, "connected", []any{}),
 			wantCode: CodeInvalidMessage, wantParts: []string{"type 1", "type 10"}},
 	}
 	for _, tt := range tests {
@@ -76,13 +68,7 @@ func TestParseMessagePack(t *testing.T) {
 			if err != nil {
 				t.Fatalf("got error %v, want none", err)
 			}
-			got := Request{Type: req.Type, InvocationID: req.InvocationID, Target: req.Target, Arguments: req.Arguments, Error: req.Error}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("got %+v, want %+v", got, tt.want)
-			}
-			if req.Protocol != ProtocolMessagePack {
-				t.Errorf("got protocol %q, want %q", req.Protocol, ProtocolMessagePack)
-			}
+			checkBody(t, req, tt.want, ProtocolMessagePack)
 		})
 	}
 }

@@ -198,6 +198,20 @@ func TestParseChecks(t *testing.T) {
 	}
 }
 
+// checkBody checks what Parse read from the body (type, invocation id,
+// target, arguments, error) against want, and that it took the body for
+// protocol.
+func checkBody(tb testing.TB, req *Request, want Request, protocol string) {
+	tb.Helper()
+	got := Request{Type: req.Type, InvocationID: req.InvocationID, Target: req.Target, Arguments: req.Arguments, Error: req.Error}
+	if !reflect.DeepEqual(got, want) {
+		tb.Errorf("got %+v, want %+v", got, want)
+	}
+	if req.Protocol != protocol {
+		tb.Errorf("got protocol %q, want %q", req.Protocol, protocol)
+	}
+}
+
 func TestParseBodies(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -244,13 +258,7 @@ func TestParseBodies(t *testing.T) {
 			if err != nil {
 				t.Fatalf("got error %v, want none", err)
 			}
-			got := Request{Type: req.Type, InvocationID: req.InvocationID, Target: req.Target, Arguments: req.Arguments, Error: req.Error}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("got %+v, want %+v", got, tt.want)
-			}
-			if req.Protocol != ProtocolJSON {
-				t.Errorf("got protocol %q, want %q", req.Protocol, ProtocolJSON)
-			}
+			checkBody(t, req, tt.want, ProtocolJSON)
 			if req.Event != tt.event {
 				t.Errorf("got event %q, want %q as sent", req.Event, tt.event)
 			}

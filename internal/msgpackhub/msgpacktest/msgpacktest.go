@@ -1,7 +1,7 @@
-// Package msgpacktest decodes MessagePack for tests that check what went on
-// the wire: values keep their wire types (int8 … uint64, float32, float64),
-// and maps become ordered key/value pairs, so that both types and key order
-// can be compared.
+// Package msgpacktest encodes and decodes MessagePack for tests. Encode and
+// Message build the bytes a client would send; Decode reads what went on the
+// wire keeping its wire types (int8 … uint64, float32, float64), with maps as
+// ordered key/value pairs, so that both types and key order can be compared.
 package msgpacktest
 
 import (
@@ -37,4 +37,22 @@ func Decode(tb testing.TB, b []byte) any {
 		tb.Fatalf("decode % x: %v", b, err)
 	}
 	return v
+}
+
+// Encode encodes v with msgpack.Marshal, failing tb if it cannot.
+func Encode(tb testing.TB, v any) []byte {
+	tb.Helper()
+	b, err := msgpack.Marshal(v)
+	if err != nil {
+		tb.Fatalf("encode %#v: %v", v, err)
+	}
+	return b
+}
+
+// Message encodes a MessagePack hub message from its elements, in the order
+// the protocol lays them out (for an invocation: type, headers, invocation
+// id, target, arguments and, optionally, stream ids), failing tb if it cannot.
+func Message(tb testing.TB, elems ...any) []byte {
+	tb.Helper()
+	return Encode(tb, elems)
 }
