@@ -86,15 +86,15 @@ type harness struct {
 	logs  *logSink
 }
 
-// startRunner runs jobs on a fake clock set to at, until the test ends.
-func startRunner(tb testing.TB, at time.Time, loc *time.Location, jobs ...Job) *harness {
+// goRun starts r.Run in a goroutine. The returned stop ends Run's context
+// and checks that Run then returns nil, within waitLimit.
+func goRun(tb testing.TB, r *Runner) (stop func()) {
 	tb.Helper()
-	h := &harness{clock: NewFakeClock(at), logs: newLogSink()}
-	r := &Runner{Jobs: jobs, Clock: h.clock, Location: loc, Logger: slog.New(slog.NewJSONHandler(h.logs, nil))}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
-	tb.Cleanup(func() {
+	return func() {
+		tb.Helper()
 		cancel()
 		select {
 		case err := <-done:
@@ -102,9 +102,17 @@ func startRunner(tb testing.TB, at time.Time, loc *time.Location, jobs ...Job) *
 				tb.Errorf("Run: got error %v, want nil", err)
 			}
 		case <-time.After(waitLimit):
-			tb.Error("Run did not return after its context ended")
+			tb.Fatal("Run did not return after its context ended")
 		}
-	})
+	}
+}
+
+// startRunner runs jobs on a fake clock set to at, until the test ends.
+func startRunner(tb testing.TB, at time.Time, loc *time.Location, jobs ...Job) *harness {
+	tb.Helper()
+	h := &harness{clock: NewFakeClock(at), logs: newLogSink()}
+	r := &Runner{Jobs: jobs, Clock: h.clock, Location: loc, Logger: slog.New(slog.NewJSONHandler(h.logs, nil))}
+	tb.Cleanup(goRun(tb, r))
 	return h
 }
 
@@ -391,23 +399,13 @@ func TestRunnerStopsOnContext(t *testing.T) {
 			}
 			r := &Runner{Jobs: []Job{{Name: "j", Schedule: mustParse(t, "0 * * * * *"), RunOnStartup: tt.inRun, Run: run}},
 				Clock: clock, Logger: slog.New(slog.DiscardHandler)}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- r.Run(ctx) }()
+			stop := goRun(t, r)
 			if tt.inRun {
 				<-running
 			} else if err := clock.BlockUntil(testContext(t), 1); err != nil {
 				t.Fatal(err)
 			}
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("Run: got %v, want nil", err)
-				}
-			case <-time.After(waitLimit):
-				t.Fatal("Run did not return after cancel")
-			}
+			stop()
 			if got := sawCancel.Load(); got != tt.inRun {
 				t.Errorf("run saw its context end: got %v, want %v", got, tt.inRun)
 			}
