@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/funcsignalr/funcsignalr/functions"
+	"github.com/funcsignalr/funcsignalr/handler"
 	"github.com/funcsignalr/funcsignalr/internal/upstream"
 	"github.com/funcsignalr/funcsignalr/settings"
 )
@@ -147,19 +148,12 @@ func (c upstreamCall) post(tb testing.TB, addr string, payload bool) (int, strin
 	if !payload {
 		return resp.StatusCode, resp.Header.Get("Content-Type"), string(raw)
 	}
-	var out struct {
-		Outputs struct {
-			Res struct {
-				StatusCode int               `json:"statusCode"`
-				Headers    map[string]string `json:"headers"`
-				Body       string            `json:"body"`
-			} `json:"res"`
-		}
-	}
+	var out handler.InvokeResponse
 	if resp.StatusCode != 200 || json.Unmarshal(raw, &out) != nil {
 		tb.Fatalf("payload answer %d %q, want 200 with Outputs.res", resp.StatusCode, raw)
 	}
-	return out.Outputs.Res.StatusCode, out.Outputs.Res.Headers["Content-Type"], out.Outputs.Res.Body
+	res := out.Outputs["res"]
+	return res.StatusCode, res.Headers["Content-Type"], res.Body
 }
 
 func TestUpstreamAnswersInBothModes(t *testing.T) {

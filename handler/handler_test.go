@@ -157,25 +157,16 @@ func invoke(tb testing.TB, h http.Handler, payload bool, method, target string, 
 	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		tb.Fatalf("payload Content-Type = %q, want application/json", ct)
 	}
-	var resp struct {
-		Outputs struct {
-			Res struct {
-				StatusCode int               `json:"statusCode"`
-				Headers    map[string]string `json:"headers"`
-				Body       string            `json:"body"`
-			} `json:"res"`
-		}
-		Logs        []string
-		ReturnValue any
-	}
+	var resp InvokeResponse
 	if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
 		tb.Fatalf("payload response: %v: %s", err, rec.Body)
 	}
+	res := resp.Outputs["res"]
 	hd := http.Header{}
-	for k, v := range resp.Outputs.Res.Headers {
+	for k, v := range res.Headers {
 		hd.Set(k, v)
 	}
-	return resp.Outputs.Res.StatusCode, hd, resp.Outputs.Res.Body
+	return res.StatusCode, hd, res.Body
 }
 
 func TestFunctionsAnswerAlikeInBothModes(t *testing.T) {
