@@ -1,8 +1,9 @@
 // Package testkit holds the fakes and helpers that the tests of several
-// packages share, as net/http/httptest does for servers: a synchronised
-// buffer, a Microsoft Entra authority over TLS on loopback, and a child
-// process whose output can be waited on. It uses only the standard library,
-// so any package's tests may import it.
+// packages (and the benchmark harness, bench/cmd/benchtab) share, as
+// net/http/httptest does for servers: a synchronised buffer, a Microsoft
+// Entra authority over TLS on loopback, and a child process whose output can
+// be waited on. It uses only the standard library, so any package's tests
+// may import it.
 package testkit
 
 import (

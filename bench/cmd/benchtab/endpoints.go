@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -52,31 +50,21 @@ const serviceDelay = 2 * time.Millisecond
 
 func measureNegotiateEndpoints(ctx context.Context, cfg config) (row, error) {
 	own := "AzureSignalRConnectionString=" + endpointSetting("127.0.0.1:8888", benchKey)
-	one, err := startChild(cfg.app+"/funcsignalr", cfg.app, append([]string{own}, cfg.env...)...)
-	if err != nil {
-		return row{}, err
-	}
-	defer one.stop()
-	three, err := startChild(cfg.app+"/funcsignalr", cfg.app, append([]string{own,
+	targets, stop, err := startApps(ctx, cfg, []string{own}, []string{own,
 		"Azure__SignalR__Endpoints__east=" + endpointSetting("127.0.0.2:8888", benchKey+"-east"),
-		"Azure__SignalR__Endpoints__west=" + endpointSetting("127.0.0.3:8888", benchKey+"-west")}, cfg.env...)...)
+		"Azure__SignalR__Endpoints__west=" + endpointSetting("127.0.0.3:8888", benchKey+"-west")})
 	if err != nil {
 		return row{}, err
 	}
-	defer three.stop()
-	targets := []*child{one, three}
-	for _, t := range targets {
-		if err := t.waitReady(ctx); err != nil {
-			return row{}, err
-		}
-	}
+	defer stop()
+	one, three := targets[0], targets[1]
 	// Both must negotiate; three must spread over its endpoints.
 	hc := &http.Client{Timeout: 10 * time.Second}
 	seen := map[string]bool{}
 	for i := 0; i < 100 && len(seen) < 3; i++ {
 		var info connectionInfo
 		if err := postJSON(ctx, hc, three.url()+negotiatePath, "", &info); err != nil {
-			return row{}, fmt.Errorf("negotiate with three endpoints: %w\n%s", err, three.out.tail())
+			return row{}, fmt.Errorf("negotiate with three endpoints: %w\n%s", err, three.tail())
 		}
 		seen[strings.SplitN(info.URL, "/client/", 2)[0]] = true
 	}
@@ -85,30 +73,14 @@ func measureNegotiateEndpoints(ctx context.Context, cfg config) (row, error) {
 	}
 	var info connectionInfo
 	if err := postJSON(ctx, hc, one.url()+negotiatePath, "", &info); err != nil {
-		return row{}, fmt.Errorf("negotiate with one endpoint: %w\n%s", err, one.out.tail())
+		return row{}, fmt.Errorf("negotiate with one endpoint: %w\n%s", err, one.tail())
 	}
 
-	rps := make([][]float64, len(targets))
-	cpu := make([][]time.Duration, len(targets))
-	for r := 0; r < cfg.rounds; r++ {
-		for j := range targets {
-			i := (r + j) % len(targets) // rotate who goes first
-			t := targets[i]
-			req := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: benchtab\r\nContent-Length: 0\r\n\r\n", negotiatePath, t.addr)
-			v, c, err := hammer(t.addr, []byte(req), cfg.conns, cfg.warmup, cfg.duration, t.cpuTime)
-			if err != nil {
-				return row{}, fmt.Errorf("%w\n%s", err, t.out.tail())
-			}
-			rps[i], cpu[i] = append(rps[i], v), append(cpu[i], c)
-		}
-		fmt.Fprintf(os.Stderr, "benchtab: endpoints negotiate round %d: one %.0f/s %v CPU/req, three %.0f/s %v\n",
-			r+1, rps[0][r], cpu[0][r], rps[1][r], cpu[1][r])
+	rps, cpu, err := hammerRounds(cfg, "endpoints negotiate", targets, "one", "three")
+	if err != nil {
+		return row{}, err
 	}
-	ratios := make([]float64, cfg.rounds)
-	for r := range ratios {
-		ratios[r] = rps[1][r] / rps[0][r]
-	}
-	ratio := median(ratios)
+	ratio := medianRatio(rps[1], rps[0])
 	sc, oc := pct(cpu[1], 0.5), pct(cpu[0], 0.5)
 	return row{
 		what: fmt.Sprintf("negotiate req/s with 3 endpoints (%d keep-alive conns, median of %d × %v); server CPU per request",
@@ -152,43 +124,20 @@ func measureSendEndpoints(ctx context.Context, cfg config, delay time.Duration) 
 		addrs = append(addrs, addr)
 	}
 	own := "AzureSignalRConnectionString=" + endpointSetting(addrs[0], localservice.DevAccessKey)
-	one, err := startChild(cfg.app+"/funcsignalr", cfg.app, append([]string{own}, cfg.env...)...)
+	targets, stop, err := startApps(ctx, cfg, []string{own},
+		[]string{own, "Azure__SignalR__Endpoints__second=" + endpointSetting(addrs[1], localservice.DevAccessKey)})
 	if err != nil {
 		return row{}, err
 	}
-	defer one.stop()
-	two, err := startChild(cfg.app+"/funcsignalr", cfg.app, append([]string{own,
-		"Azure__SignalR__Endpoints__second=" + endpointSetting(addrs[1], localservice.DevAccessKey)}, cfg.env...)...)
-	if err != nil {
-		return row{}, err
-	}
-	defer two.stop()
-	targets := []*child{one, two}
-	for _, t := range targets {
-		if err := t.waitReady(ctx); err != nil {
-			return row{}, err
-		}
-	}
+	defer stop()
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}, Timeout: 10 * time.Second}
 	send := func(t *child, seq int) (time.Duration, error) {
 		body := `{"target":"bench","arguments":[` + strconv.Itoa(seq) + `]}`
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url()+"/api/send", strings.NewReader(body))
-		if err != nil {
-			return 0, err
-		}
-		req.Header.Set("Content-Type", "application/json")
 		start := time.Now()
-		resp, err := hc.Do(req)
-		if err != nil {
-			return 0, err
+		if _, err := call(ctx, hc, http.MethodPost, t.url()+"/api/send", "", body, http.StatusAccepted); err != nil {
+			return 0, fmt.Errorf("%w\n%s", err, t.tail())
 		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		d := time.Since(start)
-		if resp.StatusCode != http.StatusAccepted {
-			return 0, fmt.Errorf("POST /api/send: %s %s\n%s", resp.Status, b, t.out.tail())
-		}
-		return d, nil
+		return time.Since(start), nil
 	}
 	const warmup = 50
 	lat := make([][]time.Duration, len(targets))

@@ -157,7 +157,7 @@ func BenchmarkSendFunction(b *testing.B) {
 // signed per request and net/http's client.
 func BenchmarkSendREST(b *testing.B) {
 	srv := newLocalService(b)
-	paths := newSendPaths(&http.Client{}, "", srv.URL)
+	paths := &sendPaths{rest: &restCaller{hc: &http.Client{}, base: srv.URL}}
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {

@@ -8,14 +8,10 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/golang-jwt/jwt/v5"
-
-	"github.com/funcsignalr/funcsignalr/localservice"
 )
 
 // The "limits" section: what hostile load costs the embedded local service.
@@ -38,63 +34,53 @@ type restCaller struct {
 	base string // http://127.0.0.1:PORT
 }
 
-// do sends method path?api-version=2022-06-01&query with body and returns
-// the status.
-func (rc *restCaller) do(ctx context.Context, method, path, query, body string) (int, error) {
-	now := time.Now()
-	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
-		"aud": rc.base + path, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
-	}).SignedString([]byte(localservice.DevAccessKey))
+// do sends method path?api-version=2022-06-01&query with body (JSON; none
+// when empty); any answer but want is an error.
+func (rc *restCaller) do(ctx context.Context, method, path, query, body string, want int) error {
+	tok, err := devToken(rc.base + path)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	u := rc.base + path + "?api-version=2022-06-01"
 	if query != "" {
 		u += "&" + query
 	}
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Authorization", "Bearer "+tok)
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := rc.hc.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode, nil
+	_, err = call(ctx, rc.hc, method, u, tok, body, want)
+	return err
 }
 
+// localApp is funcsignalr running its embedded local service, with a
+// client for both.
+type localApp struct {
+	*child
+	hc   *http.Client
+	rest *restCaller // the service's REST API
+}
+
+// negotiateURL is the app's negotiate function.
+func (a *localApp) negotiateURL() string { return a.url() + negotiatePath }
+
 // startLocalService starts funcsignalr with its embedded local service and
-// returns it with the service's base URL.
-func startLocalService(ctx context.Context, cfg config, hc *http.Client) (*child, string, error) {
-	h, err := startChild(cfg.app+"/funcsignalr", cfg.app, append([]string{localServiceEnv}, cfg.env...)...)
+// finds the service through negotiate. The client keeps up to idle
+// connections per host and gives up on a call after timeout.
+func startLocalService(ctx context.Context, cfg config, idle int, timeout time.Duration) (*localApp, error) {
+	apps, stop, err := startApps(ctx, cfg, []string{localServiceEnv})
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	if err := h.waitReady(ctx); err != nil {
-		h.stop()
-		return nil, "", err
-	}
+	a := &localApp{child: apps[0], hc: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: idle}, Timeout: timeout}}
 	var info connectionInfo
-	if err := postJSON(ctx, hc, h.url()+negotiatePath, "", &info); err != nil {
-		h.stop()
-		return nil, "", fmt.Errorf("%w\n%s", err, h.out.tail())
+	if err := postJSON(ctx, a.hc, a.negotiateURL(), "", &info); err != nil {
+		stop()
+		return nil, fmt.Errorf("%w\n%s", err, a.tail())
 	}
 	svc, err := url.Parse(info.URL)
 	if err != nil {
-		h.stop()
-		return nil, "", err
+		stop()
+		return nil, err
 	}
-	return h, svc.Scheme + "://" + svc.Host, nil
+	a.rest = &restCaller{hc: a.hc, base: svc.Scheme + "://" + svc.Host}
+	return a, nil
 }
 
 // measureLimits runs the limits section.
@@ -120,62 +106,33 @@ func measureLimits(ctx context.Context, cfg config) ([]row, error) {
 // measures cfg.adds further adds at each size of cfg.memberships, from 8
 // concurrent senders.
 func measureUserGroupAdds(ctx context.Context, cfg config) ([]row, error) {
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}, Timeout: 30 * time.Second}
-	h, base, err := startLocalService(ctx, cfg, hc)
+	h, err := startLocalService(ctx, cfg, 16, 30*time.Second)
 	if err != nil {
 		return nil, err
 	}
 	defer h.stop()
-	rc := &restCaller{hc: hc, base: base}
 	next := 0
 	// add makes n more memberships and returns how long they took.
 	add := func(n int) (time.Duration, error) {
 		first := next
 		next += n
-		var i atomic.Int64
-		i.Store(int64(first))
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		var firstErr error
 		start := time.Now()
-		for range 8 {
-			wg.Go(func() {
-				for {
-					k := int(i.Add(1) - 1)
-					if k >= first+n {
-						return
-					}
-					path := fmt.Sprintf("/api/hubs/limits/users/u%d/groups/g%d", k, k%100)
-					st, err := rc.do(ctx, http.MethodPut, path, "ttl=3600", "")
-					if err == nil && st != http.StatusOK {
-						err = fmt.Errorf("PUT %s: %d", path, st)
-					}
-					if err != nil {
-						mu.Lock()
-						if firstErr == nil {
-							firstErr = err
-						}
-						mu.Unlock()
-						i.Store(int64(first + n)) // stop the others
-						return
-					}
-				}
-			})
-		}
-		wg.Wait()
-		return time.Since(start), firstErr
+		err := sendConcurrently(first, n, 8, func(k int) error {
+			return h.rest.do(ctx, http.MethodPut, fmt.Sprintf("/api/hubs/limits/users/u%d/groups/g%d", k, k%100), "ttl=3600", "", http.StatusOK)
+		})
+		return time.Since(start), err
 	}
 	var rows []row
 	var firstRate float64
 	for _, size := range cfg.memberships {
 		if size > next {
 			if _, err := add(size - next); err != nil {
-				return nil, fmt.Errorf("fill to %d memberships: %w\n%s", size, err, h.out.tail())
+				return nil, fmt.Errorf("fill to %d memberships: %w\n%s", size, err, h.tail())
 			}
 		}
 		d, err := add(cfg.adds)
 		if err != nil {
-			return nil, fmt.Errorf("adds at %d memberships: %w\n%s", size, err, h.out.tail())
+			return nil, fmt.Errorf("adds at %d memberships: %w\n%s", size, err, h.tail())
 		}
 		rate := float64(cfg.adds) / d.Seconds()
 		if firstRate == 0 {
@@ -198,27 +155,61 @@ func measureUserGroupAdds(ctx context.Context, cfg config) ([]row, error) {
 // bigMessage is a REST body of about 1 MB, within the service's 1 MiB limit.
 var bigMessage = `{"target":"big","arguments":["` + strings.Repeat("x", 1_000_000) + `"]}`
 
-// peakRSS samples h's RSS every 20 ms until stop is closed and returns the
-// largest, in KiB.
-func peakRSS(h *child, stop <-chan struct{}) <-chan int64 {
-	out := make(chan int64, 1)
+// peakGrowth runs load while it samples h's RSS every 20 ms, and returns
+// the RSS before the load and its peak growth during it, in bytes.
+func peakGrowth(h *child, load func() error) (before, growth int64, err error) {
+	kib, err := h.rssKiB()
+	if err != nil {
+		return 0, 0, err
+	}
+	stop, peak := make(chan struct{}), make(chan int64, 1)
 	go func() {
-		var peak int64
+		var p int64
 		t := time.NewTicker(20 * time.Millisecond)
 		defer t.Stop()
 		for {
-			if v, err := h.rssKiB(); err == nil && v > peak {
-				peak = v
+			if v, err := h.rssKiB(); err == nil && v > p {
+				p = v
 			}
 			select {
 			case <-stop:
-				out <- peak
+				peak <- p
 				return
 			case <-t.C:
 			}
 		}
 	}()
-	return out
+	err = load()
+	close(stop)
+	p := <-peak
+	if err != nil {
+		return 0, 0, err
+	}
+	return kib << 10, (p - kib) << 10, nil
+}
+
+// connectIdle connects n clients through h's negotiate and waits settle
+// for the process to settle; all but the first stuck read and discard
+// every message, counting 1 MB ones in received. closeAll closes them all.
+func connectIdle(ctx context.Context, h *localApp, n, stuck int, settle time.Duration, received *atomic.Int64) (clients []*sigClient, closeAll func(), err error) {
+	closeAll = func() {
+		for _, c := range clients {
+			c.Close()
+		}
+	}
+	for i := range n {
+		c, err := dialSignalR(ctx, h.hc, h.negotiateURL(), nil)
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("client %d: %w\n%s", i, err, h.tail())
+		}
+		clients = append(clients, c)
+		if i >= stuck {
+			go drain(c.ws, received)
+		}
+	}
+	time.Sleep(settle)
+	return clients, closeAll, nil
 }
 
 // measureStuckUser connects one client that never reads and sends
@@ -226,37 +217,32 @@ func peakRSS(h *child, stop <-chan struct{}) <-chan int64 {
 // negotiate gives it no user), as fast as the service takes them: the peak
 // RSS growth against the byte budget.
 func measureStuckUser(ctx context.Context, cfg config) (row, error) {
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}, Timeout: 30 * time.Second}
-	h, base, err := startLocalService(ctx, cfg, hc)
+	h, err := startLocalService(ctx, cfg, 16, 30*time.Second)
 	if err != nil {
 		return row{}, err
 	}
 	defer h.stop()
-	stuck, err := dialSignalR(ctx, hc, h.url()+negotiatePath, nil)
+	clients, closeAll, err := connectIdle(ctx, h, 1, 1, 500*time.Millisecond, nil)
 	if err != nil {
 		return row{}, err
 	}
-	defer stuck.Close()
-	time.Sleep(500 * time.Millisecond)
-	before, err := h.rssKiB()
-	if err != nil {
-		return row{}, err
-	}
-	stop := make(chan struct{})
-	peak := peakRSS(h, stop)
-	rc := &restCaller{hc: hc, base: base}
-	for i := range cfg.stuckSends {
-		if st, err := rc.do(ctx, http.MethodPost, "/api/hubs/default/connections/"+url.PathEscape(stuck.id)+"/:send", "", bigMessage); err != nil || st != http.StatusAccepted {
-			close(stop)
-			return row{}, fmt.Errorf("send %d to the stuck client: %d %v", i, st, err)
+	defer closeAll()
+	path := "/api/hubs/default/connections/" + url.PathEscape(clients[0].id) + "/:send"
+	before, growth, err := peakGrowth(h.child, func() error {
+		for i := range cfg.stuckSends {
+			if err := h.rest.do(ctx, http.MethodPost, path, "", bigMessage, http.StatusAccepted); err != nil {
+				return fmt.Errorf("send %d to the stuck client: %w", i, err)
+			}
 		}
+		time.Sleep(200 * time.Millisecond)
+		return nil
+	})
+	if err != nil {
+		return row{}, err
 	}
-	time.Sleep(200 * time.Millisecond)
-	close(stop)
-	growth := (<-peak - before) << 10
 	return row{
 		what:     fmt.Sprintf("RSS growth: %d messages of 1 MB to 1 client that stopped reading", cfg.stuckSends),
-		subject:  fmt.Sprintf("+%s (idle process %s)", mib(growth), mib(before<<10)),
+		subject:  fmt.Sprintf("+%s (idle process %s)", mib(growth), mib(before)),
 		baseline: fmt.Sprintf("%s, the per-connection byte budget", mib(sendBufferBytes)),
 		ratio:    float64(growth) / sendBufferBytes,
 		goal:     "bounded by the byte budget, not by the messages sent (ratio ≤ 8: the budget, the message in flight, and the garbage of reading 1 MB requests)",
@@ -270,58 +256,39 @@ func measureStuckUser(ctx context.Context, cfg config) (row, error) {
 // broadcasts 1 MB messages for cfg.stuckFor: the peak RSS growth against
 // the byte budget of the stuck clients.
 func measureStuckBroadcast(ctx context.Context, cfg config) (row, error) {
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 30 * time.Second}
-	h, base, err := startLocalService(ctx, cfg, hc)
+	h, err := startLocalService(ctx, cfg, 64, 30*time.Second)
 	if err != nil {
 		return row{}, err
 	}
 	defer h.stop()
 	var received atomic.Int64 // messages the reading clients completed
-	clients := make([]*sigClient, cfg.clients)
-	defer func() {
-		for _, c := range clients {
-			if c != nil {
-				c.Close()
-			}
-		}
-	}()
-	for i := range clients {
-		c, err := dialSignalR(ctx, hc, h.url()+negotiatePath, nil)
-		if err != nil {
-			return row{}, fmt.Errorf("client %d: %w\n%s", i, err, h.out.tail())
-		}
-		clients[i] = c
-		if i >= cfg.stuck {
-			go drain(c.ws, &received)
-		}
-	}
-	time.Sleep(time.Second)
-	before, err := h.rssKiB()
+	_, closeAll, err := connectIdle(ctx, h, cfg.clients, cfg.stuck, time.Second, &received)
 	if err != nil {
 		return row{}, err
 	}
-	stop := make(chan struct{})
-	peak := peakRSS(h, stop)
-	rc := &restCaller{hc: hc, base: base}
+	defer closeAll()
 	readers := int64(cfg.clients - cfg.stuck)
 	sent := 0
-	for end := time.Now().Add(cfg.stuckFor); time.Now().Before(end); sent++ {
-		if st, err := rc.do(ctx, http.MethodPost, "/api/hubs/default/:send", "", bigMessage); err != nil || st != http.StatusAccepted {
-			close(stop)
-			return row{}, fmt.Errorf("broadcast %d: %d %v", sent, st, err)
+	before, growth, err := peakGrowth(h.child, func() error {
+		for end := time.Now().Add(cfg.stuckFor); time.Now().Before(end); sent++ {
+			if err := h.rest.do(ctx, http.MethodPost, "/api/hubs/default/:send", "", bigMessage, http.StatusAccepted); err != nil {
+				return fmt.Errorf("broadcast %d: %w", sent, err)
+			}
+			// Pace at what the readers take: at most 4 messages ahead of them.
+			for received.Load() < int64(sent-3)*readers && ctx.Err() == nil {
+				time.Sleep(time.Millisecond)
+			}
 		}
-		// Pace at what the readers take: at most 4 messages ahead of them.
-		for received.Load() < int64(sent-3)*readers && ctx.Err() == nil {
-			time.Sleep(time.Millisecond)
-		}
+		return nil
+	})
+	if err != nil {
+		return row{}, err
 	}
-	close(stop)
-	growth := (<-peak - before) << 10
 	budget := int64(cfg.stuck) * sendBufferBytes
 	return row{
 		what: fmt.Sprintf("RSS growth: %d broadcasts of 1 MB to %d clients, %d of which stopped reading (%s)",
 			sent, cfg.clients, cfg.stuck, cfg.stuckFor),
-		subject:  fmt.Sprintf("+%s (with %d clients %s)", mib(growth), cfg.clients, mib(before<<10)),
+		subject:  fmt.Sprintf("+%s (with %d clients %s)", mib(growth), cfg.clients, mib(before)),
 		baseline: fmt.Sprintf("%s, the byte budget of the %d stuck clients", mib(budget), cfg.stuck),
 		ratio:    float64(growth) / float64(budget),
 		goal:     "bounded by the byte budget (ratio ≤ 2)",

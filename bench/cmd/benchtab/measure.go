@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -16,9 +15,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/golang-jwt/jwt/v5"
-
-	"github.com/funcsignalr/funcsignalr/localservice"
 )
 
 // negotiatePath is what SignalR clients POST when pointed at the function app.
@@ -98,13 +94,13 @@ func coldRun(ctx context.Context, bin, dir string, env []string) (ready, negotia
 			}
 			select {
 			case <-c.done:
-				return 0, fmt.Errorf("%s exited during a cold start:\n%s", bin, c.out.tail())
+				return 0, fmt.Errorf("%s exited during a cold start:\n%s", bin, c.tail())
 			case <-ctx.Done():
 				return 0, ctx.Err()
 			default:
 			}
 			if time.Now().After(deadline) {
-				return 0, fmt.Errorf("%s: no %s within 5 s of exec:\n%s", bin, what, c.out.tail())
+				return 0, fmt.Errorf("%s: no %s within 5 s of exec:\n%s", bin, what, c.tail())
 			}
 			time.Sleep(time.Millisecond)
 		}
@@ -132,41 +128,89 @@ func coldRun(ctx context.Context, bin, dir string, env []string) (ready, negotia
 	return ready, negotiated, err
 }
 
+// startApps starts one funcsignalr per list of settings (each followed by
+// cfg.env) and waits until every one answers; stop ends them all.
+func startApps(ctx context.Context, cfg config, settings ...[]string) (apps []*child, stop func(), err error) {
+	stop = func() {
+		for _, a := range apps {
+			a.stop()
+		}
+	}
+	for _, s := range settings {
+		c, err := startChild(cfg.app+"/funcsignalr", cfg.app, append(slices.Clip(s), cfg.env...)...)
+		if err != nil {
+			stop()
+			return nil, nil, err
+		}
+		apps = append(apps, c)
+	}
+	for _, a := range apps {
+		if err := a.waitReady(ctx); err != nil {
+			stop()
+			return nil, nil, err
+		}
+	}
+	return apps, stop, nil
+}
+
+// hammerRounds loads negotiate on each target for cfg.rounds rounds,
+// rotating which goes first, and returns answers per second and the
+// server's CPU time per answer, [target][round]. Each round's figures go to
+// stderr under section and the targets' names.
+func hammerRounds(cfg config, section string, targets []*child, names ...string) (rps [][]float64, cpu [][]time.Duration, err error) {
+	rps = make([][]float64, len(targets))
+	cpu = make([][]time.Duration, len(targets))
+	for r := 0; r < cfg.rounds; r++ {
+		for j := range targets {
+			i := (r + j) % len(targets) // rotate who goes first
+			t := targets[i]
+			req := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: benchtab\r\nContent-Length: 0\r\n\r\n", negotiatePath, t.addr)
+			v, c, err := hammer(t.addr, []byte(req), cfg.conns, cfg.warmup, cfg.duration, t.cpuTime)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%w\n%s", err, t.tail())
+			}
+			rps[i], cpu[i] = append(rps[i], v), append(cpu[i], c)
+		}
+		figures := make([]string, len(targets))
+		for i, name := range names {
+			figures[i] = fmt.Sprintf("%s %.0f/s %v CPU/req", name, rps[i][r], cpu[i][r])
+		}
+		fmt.Fprintf(os.Stderr, "benchtab: %s round %d: %s\n", section, r+1, strings.Join(figures, ", "))
+	}
+	return rps, cpu, nil
+}
+
+// medianRatio is the median over rounds of a[r] ÷ b[r].
+func medianRatio(a, b []float64) float64 {
+	ratios := make([]float64, len(a))
+	for r := range ratios {
+		ratios[r] = a[r] / b[r]
+	}
+	return median(ratios)
+}
+
 // measureNegotiate loads negotiate with an access key and with Microsoft
 // Entra ID (cached temporary key) and the baseline answering the same bytes,
 // cfg.rounds rounds in rotating order.
 func measureNegotiate(ctx context.Context, cfg config, work string) ([]row, error) {
-	keyH, err := startChild(cfg.app+"/funcsignalr", cfg.app, append([]string{
-		"AzureSignalRConnectionString=Endpoint=http://127.0.0.1;Port=8888;AccessKey=BENCH-ACCESS-KEY-0123456789abcdefghijklmnopqrstu;Version=1.0;"},
-		cfg.env...)...)
-	if err != nil {
-		return nil, err
-	}
-	defer keyH.stop()
 	fakes, err := newEntraFakes(work)
 	if err != nil {
 		return nil, err
 	}
 	defer fakes.Close()
-	entraH, err := startChild(cfg.app+"/funcsignalr", cfg.app, append(fakes.env(), cfg.env...)...)
+	apps, stop, err := startApps(ctx, cfg,
+		[]string{"AzureSignalRConnectionString=Endpoint=http://127.0.0.1;Port=8888;AccessKey=BENCH-ACCESS-KEY-0123456789abcdefghijklmnopqrstu;Version=1.0;"},
+		fakes.env())
 	if err != nil {
 		return nil, err
 	}
-	defer entraH.stop()
+	defer stop()
 	hc := &http.Client{Timeout: 10 * time.Second}
 	var body []byte
-	for _, h := range []*child{keyH, entraH} {
-		if err := h.waitReady(ctx); err != nil {
-			return nil, err
-		}
-		resp, err := hc.Post(h.url()+negotiatePath, "", nil)
+	for _, h := range apps {
+		b, err := call(ctx, hc, http.MethodPost, h.url()+negotiatePath, "", "", http.StatusOK)
 		if err != nil {
-			return nil, err
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return nil, fmt.Errorf("negotiate: %s %s\n%s", resp.Status, b, h.out.tail())
+			return nil, fmt.Errorf("negotiate: %w\n%s", err, h.tail())
 		}
 		if body == nil {
 			body = b
@@ -181,32 +225,15 @@ func measureNegotiate(ctx context.Context, cfg config, work string) ([]row, erro
 		return nil, err
 	}
 
-	targets := []*child{base, keyH, entraH}
-	rps := make([][]float64, len(targets))
-	cpu := make([][]time.Duration, len(targets))
-	for r := 0; r < cfg.rounds; r++ {
-		for j := range targets {
-			i := (r + j) % len(targets) // rotate who goes first
-			t := targets[i]
-			req := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: benchtab\r\nContent-Length: 0\r\n\r\n", negotiatePath, t.addr)
-			v, c, err := hammer(t.addr, []byte(req), cfg.conns, cfg.warmup, cfg.duration, t.cpuTime)
-			if err != nil {
-				return nil, fmt.Errorf("%w\n%s", err, t.out.tail())
-			}
-			rps[i], cpu[i] = append(rps[i], v), append(cpu[i], c)
-		}
-		fmt.Fprintf(os.Stderr, "benchtab: negotiate round %d: baseline %.0f/s %v CPU/req, access key %.0f/s %v, Entra %.0f/s %v\n",
-			r+1, rps[0][r], cpu[0][r], rps[1][r], cpu[1][r], rps[2][r], cpu[2][r])
+	rps, cpu, err := hammerRounds(cfg, "negotiate", []*child{base, apps[0], apps[1]}, "baseline", "access key", "Entra")
+	if err != nil {
+		return nil, err
 	}
 	if n := fakes.exchanges.Load(); n != 1 {
 		return nil, fmt.Errorf("Entra: %d access-key exchanges during the load, want 1 (the key is cached)", n)
 	}
 	mk := func(what string, i int) row {
-		ratios := make([]float64, cfg.rounds)
-		for r := range ratios {
-			ratios[r] = rps[i][r] / rps[0][r]
-		}
-		ratio := median(ratios)
+		ratio := medianRatio(rps[i], rps[0])
 		sc, bc := pct(cpu[i], 0.5), pct(cpu[0], 0.5)
 		return row{
 			what:     fmt.Sprintf("negotiate req/s, %s (%d keep-alive conns, median of %d × %v); server CPU per request", what, cfg.conns, cfg.rounds, cfg.duration),
@@ -223,47 +250,17 @@ func measureNegotiate(ctx context.Context, cfg config, work string) ([]row, erro
 // REST API (what the binding does, minus the handler).
 type sendPaths struct {
 	hc       *http.Client
-	function string // <handler>/api/send
-	rest     string // <service>/api/hubs/default/:send?api-version=2022-06-01
-	aud      string // rest without the query
-}
-
-func newSendPaths(hc *http.Client, handlerURL, serviceURL string) *sendPaths {
-	rest := serviceURL + "/api/hubs/default/:send"
-	return &sendPaths{hc: hc, function: handlerURL + "/api/send", rest: rest + "?api-version=2022-06-01", aud: rest}
+	function string      // <handler>/api/send
+	rest     *restCaller // the local service
 }
 
 func (p *sendPaths) send(ctx context.Context, direct bool, seq int) error {
 	body := `{"target":"bench","arguments":[` + strconv.Itoa(seq) + `]}`
-	u := p.function
 	if direct {
-		u = p.rest
+		return p.rest.do(ctx, http.MethodPost, "/api/hubs/default/:send", "", body, http.StatusAccepted)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if direct { // a REST token as the binding signs one: per request, aud = URL without query
-		now := time.Now()
-		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
-			"aud": p.aud, "iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Hour).Unix(),
-		}).SignedString([]byte(localservice.DevAccessKey))
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Authorization", "Bearer "+tok)
-	}
-	resp, err := p.hc.Do(req)
-	if err != nil {
-		return err
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		return fmt.Errorf("POST %s: %s %s", redactQuery(u), resp.Status, b)
-	}
-	return nil
+	_, err := call(ctx, p.hc, http.MethodPost, p.function, "", body, http.StatusAccepted)
+	return err
 }
 
 // delivery is one invocation a client received.
@@ -277,29 +274,16 @@ type delivery struct {
 // broadcast to them; then the memory of as many idle connections on
 // wsbaseline.
 func measureSendAndMemory(ctx context.Context, cfg config) ([]row, error) {
-	h, err := startChild(cfg.app+"/funcsignalr", cfg.app, append([]string{localServiceEnv}, cfg.env...)...)
+	h, err := startLocalService(ctx, cfg, 64, 10*time.Second)
 	if err != nil {
 		return nil, err
 	}
 	defer h.stop()
-	if err := h.waitReady(ctx); err != nil {
-		return nil, err
-	}
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 10 * time.Second}
-	negotiateURL := h.url() + negotiatePath
-	var info connectionInfo
-	if err := postJSON(ctx, hc, negotiateURL, "", &info); err != nil {
-		return nil, fmt.Errorf("%w\n%s", err, h.out.tail())
-	}
-	svc, err := url.Parse(info.URL)
-	if err != nil {
-		return nil, err
-	}
-	paths := newSendPaths(hc, h.url(), svc.Scheme+"://"+svc.Host)
+	paths := &sendPaths{hc: h.hc, function: h.url() + "/api/send", rest: h.rest}
 
 	// One client: latency of each send, alternating function and REST.
 	got := make(chan delivery, 64)
-	one, err := dialSignalR(ctx, hc, negotiateURL, func(arg []byte, at time.Time) {
+	one, err := dialSignalR(ctx, h.hc, h.negotiateURL(), func(arg []byte, at time.Time) {
 		n, _ := strconv.Atoi(string(arg))
 		got <- delivery{n, at}
 	})
@@ -327,7 +311,7 @@ func measureSendAndMemory(ctx context.Context, cfg config) ([]row, error) {
 				lat[k] = append(lat[k], d.at.Sub(t0))
 			}
 		case <-time.After(5 * time.Second):
-			return nil, fmt.Errorf("message %d never reached the client\n%s", i, h.out.tail())
+			return nil, fmt.Errorf("message %d never reached the client\n%s", i, h.tail())
 		}
 	}
 	one.Close()
@@ -347,9 +331,9 @@ func measureSendAndMemory(ctx context.Context, cfg config) ([]row, error) {
 	if err != nil {
 		return nil, err
 	}
-	fl, err := openFleet(ctx, hc, negotiateURL, cfg.clients, 6*cfg.burst+cfg.paced)
+	fl, err := openFleet(ctx, h.hc, h.negotiateURL(), cfg.clients, 6*cfg.burst+cfg.paced)
 	if err != nil {
-		return nil, fmt.Errorf("%w\n%s", err, h.out.tail())
+		return nil, fmt.Errorf("%w\n%s", err, h.tail())
 	}
 	defer fl.close()
 	time.Sleep(time.Second)
@@ -372,7 +356,7 @@ func measureSendAndMemory(ctx context.Context, cfg config) ([]row, error) {
 
 	bRows, err := fl.broadcast(ctx, cfg, paths)
 	if err != nil {
-		return nil, fmt.Errorf("%w\n%s", err, h.out.tail())
+		return nil, fmt.Errorf("%w\n%s", err, h.tail())
 	}
 	return append(append(rows, bRows...), memRow), nil
 }
@@ -448,6 +432,18 @@ func (f *fleet) close() {
 	}
 }
 
+// lastArrival is when the last of seqs first … end-1 reached a client, in
+// Unix nanoseconds.
+func (f *fleet) lastArrival(first, end int) int64 {
+	var last int64
+	for _, row := range f.recv {
+		for _, at := range row[first:end] {
+			last = max(last, at)
+		}
+	}
+	return last
+}
+
 // waitDelivered waits until total deliveries reach target (at most 30 s).
 func (f *fleet) waitDelivered(ctx context.Context, target int64) error {
 	deadline := time.Now().Add(30 * time.Second)
@@ -479,7 +475,7 @@ func (f *fleet) broadcast(ctx context.Context, cfg config, paths *sendPaths) ([]
 		first := seq
 		frames0 := defaultStats.frames.Load()
 		start := time.Now()
-		if err := sendConcurrently(ctx, paths, direct, first, cfg.burst, cfg.senders); err != nil {
+		if err := sendConcurrently(first, cfg.burst, cfg.senders, func(seq int) error { return paths.send(ctx, direct, seq) }); err != nil {
 			return nil, err
 		}
 		seq += cfg.burst
@@ -487,12 +483,7 @@ func (f *fleet) broadcast(ctx context.Context, cfg config, paths *sendPaths) ([]
 		if err := f.waitDelivered(ctx, target); err != nil {
 			return nil, err
 		}
-		var last int64
-		for _, row := range f.recv {
-			for _, at := range row[first:seq] {
-				last = max(last, at)
-			}
-		}
+		last := f.lastArrival(first, seq)
 		k, path := 0, "function"
 		if direct {
 			k, path = 1, "REST"
@@ -542,9 +533,9 @@ func (f *fleet) broadcast(ctx context.Context, cfg config, paths *sendPaths) ([]
 	}}, nil
 }
 
-// sendConcurrently sends seqs first … first+count-1 through one path from
-// senders goroutines.
-func sendConcurrently(ctx context.Context, paths *sendPaths, direct bool, first, count, senders int) error {
+// sendConcurrently calls send with seqs first … first+count-1 from senders
+// goroutines; the first error stops them all.
+func sendConcurrently(first, count, senders int, send func(seq int) error) error {
 	var next atomic.Int64
 	next.Store(int64(first))
 	errs := make(chan error, senders)
@@ -556,7 +547,7 @@ func sendConcurrently(ctx context.Context, paths *sendPaths, direct bool, first,
 					errs <- nil
 					return
 				}
-				if err := paths.send(ctx, direct, seq); err != nil {
+				if err := send(seq); err != nil {
 					next.Store(int64(first + count)) // stop the others
 					errs <- err
 					return

@@ -3,17 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"strconv"
-	"strings"
 	"time"
-
-	"github.com/golang-jwt/jwt/v5"
-
-	"github.com/funcsignalr/funcsignalr/localservice"
 )
 
 // Hubs of the two fleets of the MessagePack section: a broadcast to one
@@ -27,47 +21,6 @@ const (
 // section: what a chat message typically carries.
 const chatArgs = `,{"user":"alice","text":"Hello everyone, the build is green again!","at":1764417600000,"score":0.75,"tags":["ci","release"],"read":false}`
 
-// hubSender broadcasts {"target":"bench","arguments":[seq, …chatArgs]} to a
-// hub through the local service's REST API, with a token per request as the
-// binding signs one.
-type hubSender struct {
-	hc  *http.Client
-	url string // …/api/hubs/{hub}/:send?api-version=2022-06-01
-	aud string // url without the query
-}
-
-func newHubSender(hc *http.Client, serviceURL, hub string) *hubSender {
-	u := serviceURL + "/api/hubs/" + hub + "/:send"
-	return &hubSender{hc: hc, url: u + "?api-version=2022-06-01", aud: u}
-}
-
-func (s *hubSender) send(ctx context.Context, seq int) error {
-	now := time.Now()
-	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
-		"aud": s.aud, "iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Hour).Unix(),
-	}).SignedString([]byte(localservice.DevAccessKey))
-	if err != nil {
-		return err
-	}
-	body := `{"target":"bench","arguments":[` + strconv.Itoa(seq) + chatArgs + `]}`
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, strings.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := s.hc.Do(req)
-	if err != nil {
-		return err
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		return fmt.Errorf("POST %s: %s %s", redactQuery(s.url), resp.Status, b)
-	}
-	return nil
-}
-
 // clientInfo is what a client of hub needs to connect to the service
 // directly: its URL and a client token as negotiate would issue.
 func clientInfo(serviceURL, hub string) (connectionInfo, error) {
@@ -75,11 +28,7 @@ func clientInfo(serviceURL, hub string) (connectionInfo, error) {
 	if err != nil {
 		return connectionInfo{}, err
 	}
-	now := time.Now()
-	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
-		"aud": u.Scheme + "://" + u.Hostname() + "/client/?hub=" + hub,
-		"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Hour).Unix(),
-	}).SignedString([]byte(localservice.DevAccessKey))
+	tok, err := devToken(u.Scheme + "://" + u.Hostname() + "/client/?hub=" + hub)
 	return connectionInfo{URL: serviceURL + "/client/?hub=" + hub, AccessToken: tok}, err
 }
 
@@ -88,30 +37,17 @@ func clientInfo(serviceURL, hub string) (connectionInfo, error) {
 // service, bursts alternating between them (ABBA after a warm-up each):
 // deliveries per second, and WebSocket payload bytes per message.
 func measureMessagePack(ctx context.Context, cfg config) ([]row, error) {
-	h, err := startChild(cfg.app+"/funcsignalr", cfg.app, append([]string{localServiceEnv}, cfg.env...)...)
+	h, err := startLocalService(ctx, cfg, 64, 10*time.Second)
 	if err != nil {
 		return nil, err
 	}
 	defer h.stop()
-	if err := h.waitReady(ctx); err != nil {
-		return nil, err
-	}
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 10 * time.Second}
-	var info connectionInfo
-	if err := postJSON(ctx, hc, h.url()+negotiatePath, "", &info); err != nil {
-		return nil, fmt.Errorf("%w\n%s", err, h.out.tail())
-	}
-	svc, err := url.Parse(info.URL)
-	if err != nil {
-		return nil, err
-	}
-	serviceURL := svc.Scheme + "://" + svc.Host
 
 	type side struct {
 		name   string
 		fleet  *fleet
 		stats  wireStats
-		sender *hubSender
+		send   func(seq int) error // broadcasts to this fleet's hub
 		rate   []float64
 		bytes  []float64 // payload bytes per delivered message
 		frames []float64 // messages per WebSocket message
@@ -123,19 +59,23 @@ func measureMessagePack(ctx context.Context, cfg config) ([]row, error) {
 	bursts := len(order) / 2
 	for i, hub := range []string{jsonHub, msgpackHub} {
 		s := sides[i]
-		ci, err := clientInfo(serviceURL, hub)
+		ci, err := clientInfo(h.rest.base, hub)
 		if err != nil {
 			return nil, err
 		}
 		binary := i == 1
 		s.fleet, err = openFleetWith(ctx, cfg.clients, bursts*cfg.burst, func(ctx context.Context, on func([]byte, time.Time)) (*sigClient, error) {
-			return dialService(ctx, hc, ci, binary, &s.stats, on)
+			return dialService(ctx, h.hc, ci, binary, &s.stats, on)
 		})
 		if err != nil {
-			return nil, fmt.Errorf("%s clients: %w\n%s", s.name, err, h.out.tail())
+			return nil, fmt.Errorf("%s clients: %w\n%s", s.name, err, h.tail())
 		}
 		defer s.fleet.close()
-		s.sender = newHubSender(hc, serviceURL, hub)
+		path := "/api/hubs/" + hub + "/:send"
+		s.send = func(seq int) error {
+			body := `{"target":"bench","arguments":[` + strconv.Itoa(seq) + chatArgs + `]}`
+			return h.rest.do(ctx, http.MethodPost, path, "", body, http.StatusAccepted)
+		}
 	}
 
 	for round, k := range order {
@@ -145,19 +85,14 @@ func measureMessagePack(ctx context.Context, cfg config) ([]row, error) {
 		first := s.seq
 		frames0, bytes0 := s.stats.frames.Load(), s.stats.bytes.Load()
 		start := time.Now()
-		if err := burst(ctx, s.sender, first, cfg.burst, cfg.senders); err != nil {
+		if err := sendConcurrently(first, cfg.burst, cfg.senders, s.send); err != nil {
 			return nil, err
 		}
 		s.seq += cfg.burst
 		if err := s.fleet.waitDelivered(ctx, target); err != nil {
-			return nil, fmt.Errorf("%s: %w\n%s", s.name, err, h.out.tail())
+			return nil, fmt.Errorf("%s: %w\n%s", s.name, err, h.tail())
 		}
-		var last int64
-		for _, row := range s.fleet.recv {
-			for _, at := range row[first:s.seq] {
-				last = max(last, at)
-			}
-		}
+		last := s.fleet.lastArrival(first, s.seq)
 		msgs := float64(n * int64(cfg.burst))
 		r := msgs / time.Unix(0, last).Sub(start).Seconds()
 		b := float64(s.stats.bytes.Load()-bytes0) / msgs
@@ -181,34 +116,4 @@ func measureMessagePack(ctx context.Context, cfg config) ([]row, error) {
 		baseline: fmt.Sprintf("%.1f B JSON", median(j.bytes)),
 		ratio:    median(m.bytes) / median(j.bytes),
 	}}, nil
-}
-
-// burst sends seqs first … first+count-1 through s from senders goroutines.
-func burst(ctx context.Context, s *hubSender, first, count, senders int) error {
-	next := make(chan int, count)
-	for seq := first; seq < first+count; seq++ {
-		next <- seq
-	}
-	close(next)
-	errs := make(chan error, senders)
-	for range senders {
-		go func() {
-			for seq := range next {
-				if err := s.send(ctx, seq); err != nil {
-					for range next { // drain: stop the others
-					}
-					errs <- err
-					return
-				}
-			}
-			errs <- nil
-		}()
-	}
-	var firstErr error
-	for range senders {
-		if err := <-errs; err != nil && firstErr == nil {
-			firstErr = err
-		}
-	}
-	return firstErr
 }

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/funcsignalr/funcsignalr/internal/testkit"
 )
 
 // children are the processes this program started; killAll ends them when
@@ -28,9 +30,9 @@ var children = struct {
 // child is a started binary: funcsignalr, baseline or wsbaseline.
 type child struct {
 	cmd   *exec.Cmd
-	addr  string    // 127.0.0.1:PORT it was told to listen on
-	start time.Time // just before exec
-	out   lockedBuffer
+	addr  string          // 127.0.0.1:PORT it was told to listen on
+	start time.Time       // just before exec
+	out   *testkit.Buffer // stdout and stderr
 	done  chan struct{}
 
 	bin, dir string   // to launch it again on another port
@@ -38,23 +40,9 @@ type child struct {
 	lost     int      // ports lost to another process
 }
 
-// lockedBuffer collects a child's output for error messages.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// tail is the end of the output, for error messages.
-func (l *lockedBuffer) tail() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	s := l.b.String()
+// tail is the end of the child's output, for error messages.
+func (c *child) tail() string {
+	s := c.out.String()
 	if len(s) > 2000 {
 		s = "…" + s[len(s)-2000:]
 	}
@@ -82,7 +70,7 @@ func (c *child) launch() error {
 	if err != nil {
 		return err
 	}
-	c.addr, c.done, c.out = net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), make(chan struct{}), lockedBuffer{}
+	c.addr, c.done, c.out = net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), make(chan struct{}), &testkit.Buffer{}
 	c.cmd = exec.Command(bin)
 	c.cmd.Dir = dir
 	c.cmd.Env = append([]string{
@@ -92,7 +80,7 @@ func (c *child) launch() error {
 		"FUNCTIONS_CUSTOMHANDLER_WORKER_ID=00000000-0000-0000-0000-000000000006",
 		"FUNCTIONS_APP_ROOT_PATH=" + dir,
 	}, env...)
-	c.cmd.Stdout, c.cmd.Stderr = &c.out, &c.out
+	c.cmd.Stdout, c.cmd.Stderr = c.out, c.out
 	c.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	children.Lock()
 	defer children.Unlock()
@@ -152,20 +140,20 @@ func (c *child) waitReady(ctx context.Context) error {
 		}
 		select {
 		case <-c.done:
-			if strings.Contains(c.out.tail(), "address already in use") && c.lost < 3 {
+			if strings.Contains(c.tail(), "address already in use") && c.lost < 3 {
 				c.lost++
 				if err := c.launch(); err != nil {
 					return err
 				}
 				continue
 			}
-			return fmt.Errorf("%s exited before it was ready:\n%s", c.cmd.Path, c.out.tail())
+			return fmt.Errorf("%s exited before it was ready:\n%s", c.cmd.Path, c.tail())
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
-	return fmt.Errorf("%s not ready after 10 s:\n%s", c.cmd.Path, c.out.tail())
+	return fmt.Errorf("%s not ready after 10 s:\n%s", c.cmd.Path, c.tail())
 }
 
 // rssKiB is the child's resident set size (VmRSS) in KiB.

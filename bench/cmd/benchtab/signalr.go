@@ -15,9 +15,11 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/funcsignalr/funcsignalr/internal/msgpackhub"
+	"github.com/funcsignalr/funcsignalr/localservice"
 )
 
 // sigClient is the smallest SignalR client that does what the official ones
@@ -200,26 +202,54 @@ func (c *sigClient) Close() { c.ws.CloseNow() }
 // postJSON POSTs an empty body (with a Bearer token when set) and decodes a
 // 200 answer into v.
 func postJSON(ctx context.Context, hc *http.Client, u, token string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
+	body, err := call(ctx, hc, http.MethodPost, u, token, "", http.StatusOK)
 	if err != nil {
 		return err
+	}
+	return json.Unmarshal(body, v)
+}
+
+// call sends method u with body (JSON; none when empty) and a Bearer token
+// (when set) and returns the answer's body. Any status but want is an error
+// that quotes the answer.
+func call(ctx context.Context, hc *http.Client, method, u, token, body string, want int) ([]byte, error) {
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return nil, err
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("POST %s: %s %s", redactQuery(u), resp.Status, body)
+	if resp.StatusCode != want {
+		return nil, fmt.Errorf("%s %s: %s %s", method, redactQuery(u), resp.Status, b)
 	}
-	return json.Unmarshal(body, v)
+	return b, nil
+}
+
+// devToken is a token for aud signed with the local service's development
+// access key, valid for an hour, as the binding signs REST and client
+// tokens (HS256 with iat, nbf and exp).
+func devToken(aud string) (string, error) {
+	now := time.Now()
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"aud": aud, "iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Hour).Unix(),
+	}).SignedString([]byte(localservice.DevAccessKey))
 }
 
 // redactQuery drops the query from u for error messages.
