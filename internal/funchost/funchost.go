@@ -25,6 +25,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/funcsignalr/funcsignalr/internal/testkit"
 )
 
 // HostVersion is the host version the fake announces in its headers.
@@ -230,9 +232,8 @@ type Host struct {
 	public  *http.Server
 	client  *http.Client
 	waitErr chan error
-	mu      sync.Mutex
-	stdout  bytes.Buffer
-	stderr  bytes.Buffer
+	stdout  testkit.Buffer
+	stderr  testkit.Buffer
 	forward bool
 }
 
@@ -323,8 +324,7 @@ func startHandler(ctx context.Context, root string, cfg Config, opts Options) (*
 		"FUNCTIONS_CUSTOMHANDLER_WORKER_ID=00000000-0000-0000-0000-000000000001",
 		"FUNCTIONS_APP_ROOT_PATH=" + root,
 	}, opts.Env...)
-	h.cmd.Stdout = &lockedWriter{mu: &h.mu, w: &h.stdout}
-	h.cmd.Stderr = &lockedWriter{mu: &h.mu, w: &h.stderr}
+	h.cmd.Stdout, h.cmd.Stderr = &h.stdout, &h.stderr
 	start := time.Now()
 	if err := h.cmd.Start(); err != nil {
 		return nil, err
@@ -363,11 +363,11 @@ func (h *Host) waitReady(ctx context.Context, start time.Time, timeout, interval
 	return errors.New("Initializing HttpWorker timed out.")
 }
 
-// Stdout and Stderr return what the handler wrote so far.
-func (h *Host) Stdout() string { h.mu.Lock(); defer h.mu.Unlock(); return h.stdout.String() }
+// Stdout returns what the handler wrote to stdout so far.
+func (h *Host) Stdout() string { return h.stdout.String() }
 
 // Stderr returns what the handler wrote to stderr so far.
-func (h *Host) Stderr() string { h.mu.Lock(); defer h.mu.Unlock(); return h.stderr.String() }
+func (h *Host) Stderr() string { return h.stderr.String() }
 
 // Signal sends sig to the handler process.
 func (h *Host) Signal(sig os.Signal) error { return h.cmd.Process.Signal(sig) }
@@ -468,10 +468,19 @@ type Response struct {
 	Body   []byte
 }
 
-func (h *Host) hostHeaders(hd http.Header) {
-	hd.Set("X-Azure-Functions-HostVersion", HostVersion)
-	hd.Set("X-Azure-Functions-InvocationId", newInvocationID())
-	hd.Add("User-Agent", "Azure-Functions-Host/"+HostVersion)
+// roundTrip sends req to the handler with the headers the host adds and
+// reads the whole answer.
+func (h *Host) roundTrip(req *http.Request) (*http.Response, []byte, error) {
+	req.Header.Set("X-Azure-Functions-HostVersion", HostVersion)
+	req.Header.Set("X-Azure-Functions-InvocationId", newInvocationID())
+	req.Header.Add("User-Agent", "Azure-Functions-Host/"+HostVersion)
+	resp, err := h.client.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	return resp, raw, err
 }
 
 var invocations struct {
@@ -498,16 +507,10 @@ func (h *Host) Forward(ctx context.Context, method, pathAndQuery string, header 
 			req.Header.Add(k, v)
 		}
 	}
-	h.hostHeaders(req.Header)
 	if len(body) == 0 {
 		req.Body, req.ContentLength = http.NoBody, 0
 	}
-	resp, err := h.client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
+	resp, raw, err := h.roundTrip(req)
 	if err != nil {
 		return nil, err
 	}
@@ -609,13 +612,7 @@ func (h *Host) Invoke(ctx context.Context, name string, data, metadata map[strin
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json; charset=utf-8")
-	h.hostHeaders(req.Header)
-	resp, err := h.client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
+	resp, raw, err := h.roundTrip(req)
 	if err != nil {
 		return nil, err
 	}
@@ -653,17 +650,6 @@ func TimerInfo(next time.Time, isPastDue bool) map[string]any {
 func mustJSON(v any) string {
 	raw, _ := json.Marshal(v)
 	return string(raw)
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 func freePort() (int, error) {
