@@ -38,11 +38,16 @@ type route struct {
 	op      restOp
 }
 
-func routes(table []struct {
+// routeSpec is a route as the tables write it: the path as text, "/"
+// between segments.
+type routeSpec struct {
 	method, path string
 	status       int
 	op           restOp
-}) []route {
+}
+
+// routes splits the paths of table into patterns.
+func routes(table []routeSpec) []route {
 	rs := make([]route, len(table))
 	for i, t := range table {
 		var p []string
@@ -55,11 +60,7 @@ func routes(table []struct {
 }
 
 // apiRoutes are the api-version operations (swagger 2022-06-01 and later).
-var apiRoutes = routes([]struct {
-	method, path string
-	status       int
-	op           restOp
-}{
+var apiRoutes = routes([]routeSpec{
 	{"POST", ":send", 202, opBroadcast},
 	{"POST", ":closeConnections", 204, opCloseAll},
 	{"POST", ":generateToken", 200, opGenerateToken},
@@ -82,11 +83,7 @@ var apiRoutes = routes([]struct {
 })
 
 // v1Routes are the operations of the v1 API.
-var v1Routes = routes([]struct {
-	method, path string
-	status       int
-	op           restOp
-}{
+var v1Routes = routes([]routeSpec{
 	{"POST", "", 202, opBroadcast},
 	{"POST", "users/{user}", 202, opSendToUser},
 	{"HEAD", "users/{user}", 200, opUserExists},
@@ -284,117 +281,106 @@ func payload(r *http.Request) (*sendMessage, *apiError) {
 	return m, nil
 }
 
-func opBroadcast(s *Service, c *restCall) (any, *apiError) {
-	f, e := payload(c.r)
-	if e != nil {
-		return nil, e
+// everyConn picks every connection of the hub.
+func everyConn(h *hub, emit func(*conn)) {
+	for _, conn := range h.conns {
+		emit(conn)
 	}
-	excluded := excludedSet(c.r.URL.Query())
-	s.fanOut(c.hub, f, func(h *hub, emit func(*conn)) {
-		for id, conn := range h.conns {
-			if !excluded[id] {
-				emit(conn)
-			}
-		}
-	})
-	return nil, nil
 }
 
-func opSendToUser(s *Service, c *restCall) (any, *apiError) {
-	f, e := payload(c.r)
-	if e != nil {
-		return nil, e
-	}
-	s.fanOut(c.hub, f, func(h *hub, emit func(*conn)) {
-		for conn := range h.users[c.params["user"]] {
+// userConns picks the connections of user.
+func userConns(user string) connPicker {
+	return func(h *hub, emit func(*conn)) {
+		for conn := range h.users[user] {
 			emit(conn)
 		}
-	})
-	return nil, nil
+	}
 }
 
-func opSendToConnection(s *Service, c *restCall) (any, *apiError) {
-	f, e := payload(c.r)
-	if e != nil {
-		return nil, e
-	}
-	s.fanOut(c.hub, f, func(h *hub, emit func(*conn)) {
-		if conn := h.conns[c.params["connectionId"]]; conn != nil {
+// connByID picks the connection id, if it is in the hub.
+func connByID(id string) connPicker {
+	return func(h *hub, emit func(*conn)) {
+		if conn := h.conns[id]; conn != nil {
 			emit(conn)
 		}
-	})
-	return nil, nil
+	}
 }
 
-func opSendToGroup(s *Service, c *restCall) (any, *apiError) {
-	f, e := payload(c.r)
-	if e != nil {
-		return nil, e
+// groupConns picks the members of group at the time of the pick, as a
+// user's membership may expire.
+func groupConns(s *Service, group string) connPicker {
+	return func(h *hub, emit func(*conn)) { h.groupMembers(group, s.now(), emit) }
+}
+
+// except leaves the connections in excluded out of pick.
+func except(pick connPicker, excluded map[string]bool) connPicker {
+	if excluded == nil {
+		return pick
 	}
-	excluded := excludedSet(c.r.URL.Query())
-	now := s.now()
-	s.fanOut(c.hub, f, func(h *hub, emit func(*conn)) {
-		h.groupMembers(c.params["group"], now, func(conn *conn) {
+	return func(h *hub, emit func(*conn)) {
+		pick(h, func(conn *conn) {
 			if !excluded[conn.id] {
 				emit(conn)
 			}
 		})
-	})
+	}
+}
+
+// sendTo delivers the call's payload to the connections pick chooses.
+func (s *Service) sendTo(c *restCall, pick connPicker) (any, *apiError) {
+	f, e := payload(c.r)
+	if e != nil {
+		return nil, e
+	}
+	s.fanOut(c.hub, f, pick)
 	return nil, nil
+}
+
+func opBroadcast(s *Service, c *restCall) (any, *apiError) {
+	return s.sendTo(c, except(everyConn, excludedSet(c.r.URL.Query())))
+}
+
+func opSendToUser(s *Service, c *restCall) (any, *apiError) {
+	return s.sendTo(c, userConns(c.params["user"]))
+}
+
+func opSendToConnection(s *Service, c *restCall) (any, *apiError) {
+	return s.sendTo(c, connByID(c.params["connectionId"]))
+}
+
+func opSendToGroup(s *Service, c *restCall) (any, *apiError) {
+	return s.sendTo(c, except(groupConns(s, c.params["group"]), excludedSet(c.r.URL.Query())))
 }
 
 // closeConns closes the connections that pick chooses, except the excluded
 // ones, with the reason query parameter as the close message's error.
-func (s *Service) closeConns(c *restCall, pick func(h *hub, emit func(*conn))) {
+func (s *Service) closeConns(c *restCall, pick connPicker) (any, *apiError) {
 	q := c.r.URL.Query()
-	excluded := excludedSet(q)
 	var conns []*conn
 	s.mu.RLock()
 	if h := s.hubs[c.hub]; h != nil {
-		pick(h, func(conn *conn) {
-			if !excluded[conn.id] {
-				conns = append(conns, conn)
-			}
-		})
+		except(pick, excludedSet(q))(h, func(conn *conn) { conns = append(conns, conn) })
 	}
 	s.mu.RUnlock()
 	msg := &closeMessages{reason: q.Get("reason")}
 	for _, conn := range conns {
 		conn.end(msg.forConn(conn), msg.reason, true, "closed by a REST call")
 	}
-}
-
-func opCloseAll(s *Service, c *restCall) (any, *apiError) {
-	s.closeConns(c, func(h *hub, emit func(*conn)) {
-		for _, conn := range h.conns {
-			emit(conn)
-		}
-	})
 	return nil, nil
 }
+
+func opCloseAll(s *Service, c *restCall) (any, *apiError) { return s.closeConns(c, everyConn) }
 
 func opCloseUser(s *Service, c *restCall) (any, *apiError) {
-	s.closeConns(c, func(h *hub, emit func(*conn)) {
-		for conn := range h.users[c.params["user"]] {
-			emit(conn)
-		}
-	})
-	return nil, nil
+	return s.closeConns(c, userConns(c.params["user"]))
 }
 
 func opCloseGroup(s *Service, c *restCall) (any, *apiError) {
-	now := s.now()
-	s.closeConns(c, func(h *hub, emit func(*conn)) { h.groupMembers(c.params["group"], now, emit) })
-	return nil, nil
+	return s.closeConns(c, groupConns(s, c.params["group"]))
 }
 
 func opCloseConnection(s *Service, c *restCall) (any, *apiError) {
-	s.closeConns(c, func(h *hub, emit func(*conn)) {
-		if conn := h.conns[c.params["connectionId"]]; conn != nil {
-			emit(conn)
-		}
-	})
-	return nil, nil
+	return s.closeConns(c, connByID(c.params["connectionId"]))
 }
 
 // Bounds of the duration query parameters: both are int32 in the service's
@@ -479,7 +465,9 @@ func connectionNotExisted(id string) *apiError {
 	return errNotExisted("Error.Connection.NotExisted", "connection "+strconv.Quote(id)+" does not exist")
 }
 
-func opAddConnectionToGroup(s *Service, c *restCall) (any, *apiError) {
+// changeGroup applies change (join or leave) to the call's connection and
+// group, or answers 404 when the connection is not in the hub.
+func (s *Service) changeGroup(c *restCall, change func(h *hub, group string, conn *conn)) (any, *apiError) {
 	id, g := c.params["connectionId"], c.params["group"]
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -487,20 +475,16 @@ func opAddConnectionToGroup(s *Service, c *restCall) (any, *apiError) {
 	if h == nil || h.conns[id] == nil {
 		return nil, connectionNotExisted(id)
 	}
-	h.joinGroup(g, h.conns[id])
+	change(h, g, h.conns[id])
 	return nil, nil
 }
 
+func opAddConnectionToGroup(s *Service, c *restCall) (any, *apiError) {
+	return s.changeGroup(c, (*hub).joinGroup)
+}
+
 func opRemoveConnectionFromGroup(s *Service, c *restCall) (any, *apiError) {
-	id, g := c.params["connectionId"], c.params["group"]
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	h := s.hubLocked(c.hub, false)
-	if h == nil || h.conns[id] == nil {
-		return nil, connectionNotExisted(id)
-	}
-	h.leaveGroup(g, h.conns[id])
-	return nil, nil
+	return s.changeGroup(c, (*hub).leaveGroup)
 }
 
 func opRemoveConnectionFromAllGroups(s *Service, c *restCall) (any, *apiError) {

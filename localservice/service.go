@@ -90,10 +90,14 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(b)
 }
 
+// connPicker calls emit for each connection of h that an operation
+// targets; it runs with the service's lock held.
+type connPicker func(h *hub, emit func(*conn))
+
 // fanOut queues m for every connection that pick chooses in hub, without
 // blocking: a connection whose queue is full is closed as too slow instead.
 // m is serialized at most once per hub protocol.
-func (s *Service) fanOut(hubName string, m *sendMessage, pick func(h *hub, emit func(*conn))) {
+func (s *Service) fanOut(hubName string, m *sendMessage, pick connPicker) {
 	var slow []*conn
 	var convErr error
 	s.mu.RLock()
