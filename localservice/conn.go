@@ -592,28 +592,16 @@ func (c *conn) handle(t int, msg []byte) bool {
 			c.closeWithError(reasonInvalidOperation, false, true, "client sent a message in serverless mode")
 			return false
 		}
-		if c.binary.Load() {
-			inv, err := msgpackhub.ParseInvocation(msg)
-			if err != nil {
-				c.invalidData(err, "invalid message")
-				return false
-			}
-			if len(inv.StreamIDs) > 0 {
-				c.closeWithError(reasonStreaming, false, true, "client sent a stream in serverless mode")
-				return false
-			}
-			return c.invokeUpstreamMsgpack(msg, inv)
-		}
-		m, err := parseInvocation(msg)
+		inv, err := c.readInvocation(msg)
 		if err != nil {
 			c.invalidData(err, "invalid message")
 			return false
 		}
-		if len(m.StreamIDs) > 0 {
+		if inv.streams > 0 {
 			c.closeWithError(reasonStreaming, false, true, "client sent a stream in serverless mode")
 			return false
 		}
-		return c.invokeUpstream(m)
+		return c.forwardInvocation(inv)
 	case msgStreamInvocation, msgStreamItem:
 		if c.s.upstream != nil {
 			c.closeWithError(reasonStreaming, false, true, "client sent a stream in serverless mode")

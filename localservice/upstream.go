@@ -511,46 +511,62 @@ func writeJSONString(b *bytes.Buffer, s string) {
 	b.Truncate(b.Len() - 1) // Encode's newline
 }
 
-// invokeUpstream forwards one invocation of c and hands the client its
-// completion when it has an id; the caller holds c.rmu, so the client's next
-// message waits for the answer. It reports whether c is still open.
-func (c *conn) invokeUpstream(m *invocationMessage) bool {
-	id := ""
-	if m.InvocationID != nil {
-		id = *m.InvocationID
+// upstreamInvocation is a client's Invocation as it goes upstream.
+type upstreamInvocation struct {
+	hasID       bool
+	id, target  string
+	body        []byte
+	contentType string
+	streams     int // stream ids among the arguments
+}
+
+// readInvocation parses an Invocation message in c's hub protocol. A JSON
+// one goes upstream re-encoded without its headers; a MessagePack one as
+// the client sent it, without its length prefix, as application/x-msgpack.
+func (c *conn) readInvocation(msg []byte) (upstreamInvocation, error) {
+	if c.binary.Load() {
+		inv, err := msgpackhub.ParseInvocation(msg)
+		if err != nil {
+			return upstreamInvocation{}, err
+		}
+		return upstreamInvocation{hasID: inv.InvocationID != "", id: inv.InvocationID, target: inv.Target, body: msg,
+			contentType: upstream.ContentTypeMessagePack, streams: len(inv.StreamIDs)}, nil
 	}
-	return c.forwardInvocation(m.InvocationID != nil, id, *m.Target, m.upstreamBody(), upstream.ContentTypeJSON)
+	m, err := parseInvocation(msg)
+	if err != nil {
+		return upstreamInvocation{}, err
+	}
+	inv := upstreamInvocation{hasID: m.InvocationID != nil, target: *m.Target, body: m.upstreamBody(),
+		contentType: upstream.ContentTypeJSON, streams: len(m.StreamIDs)}
+	if inv.hasID {
+		inv.id = *m.InvocationID
+	}
+	return inv, nil
 }
 
-// invokeUpstreamMsgpack forwards one invocation of a MessagePack client:
-// the message as the client sent it, without its length prefix, as
-// application/x-msgpack. A 200 answer's body is the framed MessagePack
-// completion the upstream built; other answers get a completion made here.
-func (c *conn) invokeUpstreamMsgpack(msg []byte, inv msgpackhub.Invocation) bool {
-	return c.forwardInvocation(inv.InvocationID != "", inv.InvocationID, inv.Target, msg, upstream.ContentTypeMessagePack)
-}
-
-// forwardInvocation sends an invocation of target upstream as body and,
-// when hasID, hands the client the completion for id: the upstream's 200
-// body as it is, or one made in c's protocol.
-func (c *conn) forwardInvocation(hasID bool, id, target string, body []byte, contentType string) bool {
+// forwardInvocation sends inv upstream and, when it has an id, hands the
+// client its completion: the upstream's 200 body as it is (for MessagePack,
+// the framed completion the upstream built), or one made in c's protocol.
+// The caller holds c.rmu, so the client's next message waits for the
+// answer. It reports whether c is still open.
+func (c *conn) forwardInvocation(inv upstreamInvocation) bool {
 	if c.isClosed() || !c.upOpen {
 		return false
 	}
-	a := c.postUpstream(c.s.invokeCtx, upstream.CategoryMessages, target, body, contentType, hasID)
-	if !hasID || c.isClosed() {
+	a := c.postUpstream(c.s.invokeCtx, upstream.CategoryMessages, inv.target, inv.body, inv.contentType, inv.hasID)
+	if !inv.hasID || c.isClosed() {
 		return !c.isClosed()
 	}
 	var f []byte
 	switch {
 	case a.tooLarge:
-		f = c.completionMessage(id, "Invocation failed, response too large.")
+		f = c.completionMessage(inv.id, "Invocation failed, response too large.")
 	case a.status == http.StatusOK && len(a.body) > 0:
 		f = a.body
 	case a.status == http.StatusOK || a.status == http.StatusNoContent:
-		f = c.completionMessage(id, "")
+		f = c.completionMessage(inv.id, "")
 	default:
-		f = c.completionMessage(id, "Invocation failed, status code "+strconv.Itoa(a.status))
+		f = c.completionMessage(inv.id, "Invocation failed, status code "+strconv.Itoa(a.status))
 	}
 	if !c.enqueue(frame{data: f}) {
 		c.s.log.Warn("SignalR client too slow: closing its connection", "hub", c.hub, "connectionId", c.id, "sendBuffer", c.s.sendBuffer)
