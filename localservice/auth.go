@@ -116,23 +116,27 @@ func (s *Service) authenticate(r *http.Request, audienceOK func(aud *url.URL) bo
 	return nil, &authError{fmt.Sprintf("invalid access token: its audience %q does not match this request", []string(claims.Audience))}
 }
 
+// tokenErrorReasons word the jwt errors without repeating token contents,
+// the first that matches winning.
+var tokenErrorReasons = []struct {
+	err    error
+	reason string
+}{
+	{jwt.ErrTokenMalformed, "malformed token"},
+	{jwt.ErrTokenSignatureInvalid, "the signature does not match the access key (HS256 with the key's UTF-8 bytes)"},
+	{jwt.ErrTokenUnverifiable, "the signing method is not HS256"},
+	{jwt.ErrTokenRequiredClaimMissing, "the token has no exp claim"},
+	{jwt.ErrTokenExpired, "the token has expired"},
+	{jwt.ErrTokenNotValidYet, "the token is not valid yet (nbf)"},
+	{jwt.ErrTokenInvalidClaims, "invalid claims"},
+}
+
 // tokenErrorReason words a jwt error without repeating token contents.
 func tokenErrorReason(err error) string {
-	switch {
-	case errors.Is(err, jwt.ErrTokenMalformed):
-		return "malformed token"
-	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
-		return "the signature does not match the access key (HS256 with the key's UTF-8 bytes)"
-	case errors.Is(err, jwt.ErrTokenUnverifiable):
-		return "the signing method is not HS256"
-	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
-		return "the token has no exp claim"
-	case errors.Is(err, jwt.ErrTokenExpired):
-		return "the token has expired"
-	case errors.Is(err, jwt.ErrTokenNotValidYet):
-		return "the token is not valid yet (nbf)"
-	case errors.Is(err, jwt.ErrTokenInvalidClaims):
-		return "invalid claims"
+	for _, r := range tokenErrorReasons {
+		if errors.Is(err, r.err) {
+			return r.reason
+		}
 	}
 	return "the token cannot be verified"
 }

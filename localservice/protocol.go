@@ -200,12 +200,18 @@ func checkHandshake(record []byte, t transportKind) (response []byte, binary boo
 	return handshakeOK, binary, true
 }
 
+// jsonRecord is v in the JSON hub protocol: its JSON and the record
+// separator.
+func jsonRecord(v any) []byte {
+	b, _ := json.Marshal(v)
+	return append(b, recordSeparator)
+}
+
 // handshakeError is a handshake response refusing the client.
 func handshakeError(msg string) []byte {
-	b, _ := json.Marshal(struct {
+	return jsonRecord(struct {
 		Error string `json:"error"`
 	}{msg})
-	return append(b, recordSeparator)
 }
 
 // messageType reads the type of a hub-protocol message.
@@ -247,12 +253,11 @@ func invocationFrame(target string, arguments json.RawMessage) ([]byte, error) {
 
 // closeFrame is a Close message; an empty reason leaves out "error".
 func closeFrame(reason string, allowReconnect bool) []byte {
-	b, _ := json.Marshal(struct {
+	return jsonRecord(struct {
 		Type           int    `json:"type"`
 		Error          string `json:"error,omitempty"`
 		AllowReconnect bool   `json:"allowReconnect,omitempty"`
 	}{msgClose, reason, allowReconnect})
-	return append(b, recordSeparator)
 }
 
 // completionMessage is a Completion message without a result for c's hub
@@ -264,10 +269,9 @@ func (c *conn) completionMessage(invocationID, errMsg string) []byte {
 		}
 		return msgpackhub.AppendFrame(nil, msgpackhub.AppendCompletionError(nil, invocationID, errMsg))
 	}
-	b, _ := json.Marshal(struct {
+	return jsonRecord(struct {
 		Type         int    `json:"type"`
 		InvocationID string `json:"invocationId"`
 		Error        string `json:"error,omitempty"`
 	}{msgCompletion, invocationID, errMsg})
-	return append(b, recordSeparator)
 }
