@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -147,16 +148,22 @@ func (e *testEnv) send(hub, route, target string, args ...any) {
 	e.mustREST("POST", path+"?api-version=2022-06-01", `{"target":"`+target+`","arguments":`+string(a)+`}`, http.StatusAccepted)
 }
 
-// negotiateResponse negotiates a v1 connection.
+// negotiate negotiates a v1 connection to hub as user.
 func (e *testEnv) negotiate(hub, user string) negotiateResponse {
 	e.tb.Helper()
-	status, _, body := e.do("POST", "/client/negotiate?hub="+hub+"&negotiateVersion=1", e.clientToken(hub, user), "", nil)
+	return e.negotiateWith(hub, e.clientToken(hub, user))
+}
+
+// negotiateWith negotiates a v1 connection with token tok.
+func (e *testEnv) negotiateWith(hub, tok string) negotiateResponse {
+	e.tb.Helper()
+	status, _, body := e.do("POST", "/client/negotiate?hub="+hub+"&negotiateVersion=1", tok, "", nil)
 	if status != http.StatusOK {
 		e.tb.Fatalf("negotiate: got %d (%s), want 200", status, body)
 	}
 	var nr negotiateResponse
 	if err := json.Unmarshal([]byte(body), &nr); err != nil {
-		e.tb.Fatal(err)
+		e.tb.Fatalf("negotiate response %s: %v", body, err)
 	}
 	return nr
 }
@@ -181,13 +188,49 @@ func decodeMessage(tb testing.TB, rec []byte) hubMessage {
 	return m
 }
 
+// testReadLimit bounds a message the test clients read.
+const testReadLimit = 32 << 20
+
+// handshakeJSON is the handshake request of the JSON hub protocol.
+const handshakeJSON = `{"protocol":"json","version":1}` + "\x1e"
+
+// recordQueue holds the records a client received that the test has not
+// read yet.
+type recordQueue [][]byte
+
+// next returns the first record, calling receive for more while there is
+// none.
+func (q *recordQueue) next(receive func() ([][]byte, error)) ([]byte, error) {
+	for len(*q) == 0 {
+		recs, err := receive()
+		if err != nil {
+			return nil, err
+		}
+		*q = append(*q, recs...)
+	}
+	rec := (*q)[0]
+	*q = (*q)[1:]
+	return rec, nil
+}
+
+// skipPings returns the first message from nextRecord that is not a ping.
+func skipPings(tb testing.TB, nextRecord func() []byte) hubMessage {
+	tb.Helper()
+	for {
+		m := decodeMessage(tb, nextRecord())
+		if m.Type != msgPing {
+			return m
+		}
+	}
+}
+
 // wsClient is a hub-protocol client over a WebSocket.
 type wsClient struct {
 	tb      testing.TB
 	ws      *websocket.Conn
 	id      string // connectionId
 	reader  messageReader
-	pending [][]byte
+	pending recordQueue
 }
 
 // dialWS negotiates and connects to hub as user, with the token in the
@@ -204,35 +247,54 @@ func (e *testEnv) dialWS(hub, user string) *wsClient {
 // dialToken opens the WebSocket of connection token tok (no handshake).
 func (e *testEnv) dialToken(hub, user, tok string) *wsClient {
 	e.tb.Helper()
-	ws, status, err := e.tryDial(hub, tok, e.clientToken(hub, user))
+	return e.openWS(connectQuery(hub, tok), e.clientToken(hub, user))
+}
+
+// connectQuery is the query of a connect request to hub for connection
+// token tok (none when empty).
+func connectQuery(hub, tok string) string {
+	q := url.Values{"hub": {hub}}
+	if tok != "" {
+		q.Set("id", tok)
+	}
+	return q.Encode()
+}
+
+// openWS opens the WebSocket /client/?query with bearer in the
+// Authorization header (no handshake).
+func (e *testEnv) openWS(query, bearer string) *wsClient {
+	e.tb.Helper()
+	ws, status, err := e.tryDialQuery(query, bearer)
 	if err != nil {
 		e.tb.Fatalf("dial: %v (status %d)", err, status)
 	}
-	c := &wsClient{tb: e.tb, ws: ws}
 	e.tb.Cleanup(func() { ws.CloseNow() })
-	return c
+	return &wsClient{tb: e.tb, ws: ws}
 }
 
 // tryDial opens a WebSocket to /client/?hub=hub&id=tok and returns the HTTP
 // status when the upgrade fails.
 func (e *testEnv) tryDial(hub, tok, bearer string) (*websocket.Conn, int, error) {
-	q := url.Values{"hub": {hub}}
-	if tok != "" {
-		q.Set("id", tok)
-	}
+	return e.tryDialQuery(connectQuery(hub, tok), bearer)
+}
+
+// tryDialQuery opens a WebSocket to /client/?query with bearer (if any) in
+// the Authorization header and returns the HTTP status when the upgrade
+// fails.
+func (e *testEnv) tryDialQuery(query, bearer string) (*websocket.Conn, int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 	h := http.Header{}
 	if bearer != "" {
 		h.Set("Authorization", "Bearer "+bearer)
 	}
-	ws, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(e.base, "http")+"/client/?"+q.Encode(), &websocket.DialOptions{HTTPHeader: h})
+	ws, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(e.base, "http")+"/client/?"+query, &websocket.DialOptions{HTTPHeader: h})
 	status := 0
 	if resp != nil {
 		status = resp.StatusCode
 	}
 	if ws != nil {
-		ws.SetReadLimit(4 << 20)
+		ws.SetReadLimit(testReadLimit)
 	}
 	return ws, status, err
 }
@@ -265,34 +327,29 @@ func (c *wsClient) nextRecord() []byte {
 	return rec
 }
 
+// tryNextRecord returns the next hub-protocol message, or the error of
+// reading the WebSocket, which waits at most timeout.
 func (c *wsClient) tryNextRecord(timeout time.Duration) ([]byte, error) {
-	for len(c.pending) == 0 {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		_, p, err := c.ws.Read(ctx)
-		cancel()
+	return c.pending.next(func() ([][]byte, error) {
+		_, p, err := readWS(c.ws, timeout)
 		if err != nil {
 			return nil, err
 		}
-		recs, err := c.reader.feed(p)
-		if err != nil {
-			return nil, err
-		}
-		c.pending = append(c.pending, recs...)
-	}
-	rec := c.pending[0]
-	c.pending = c.pending[1:]
-	return rec, nil
+		return c.reader.feed(p)
+	})
+}
+
+// readWS reads one WebSocket message, waiting at most timeout.
+func readWS(ws *websocket.Conn, timeout time.Duration) (websocket.MessageType, []byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return ws.Read(ctx)
 }
 
 // next returns the next message that is not a ping.
 func (c *wsClient) next() hubMessage {
 	c.tb.Helper()
-	for {
-		m := decodeMessage(c.tb, c.nextRecord())
-		if m.Type != msgPing {
-			return m
-		}
-	}
+	return skipPings(c.tb, c.nextRecord)
 }
 
 // expect reads the next message and checks it is an invocation of target
@@ -357,16 +414,23 @@ type sseClient struct {
 	body   io.ReadCloser
 	events chan string // data of each event; closed at the end of the stream
 	reader messageReader
-	queue  [][]byte
+	queue  recordQueue
 }
 
 // dialSSE negotiates and opens an event stream, with the token in
 // access_token as the JS client sends it, then completes the handshake.
 func (e *testEnv) dialSSE(hub, user string) (*sseClient, string) {
 	e.tb.Helper()
-	nr := e.negotiate(hub, user)
-	tok := e.clientToken(hub, user)
-	u := "/client/?hub=" + hub + "&id=" + url.QueryEscape(nr.ConnectionToken)
+	return dialEventStream(e, hub, e.clientToken(hub, user), "", true)
+}
+
+// dialEventStream negotiates with token tok and connects as browsers do:
+// the token in access_token, extra added to the connect request's query.
+// It completes the handshake when handshake is set.
+func dialEventStream(e *testEnv, hub, tok, extra string, handshake bool) (*sseClient, string) {
+	e.tb.Helper()
+	nr := e.negotiateWith(hub, tok)
+	u := "/client/?hub=" + hub + "&id=" + url.QueryEscape(nr.ConnectionToken) + extra
 	req, _ := http.NewRequest("GET", e.base+u+"&access_token="+url.QueryEscape(tok), nil)
 	req.Header.Set("Accept", "text/event-stream")
 	resp, err := http.DefaultClient.Do(req)
@@ -376,12 +440,12 @@ func (e *testEnv) dialSSE(hub, user string) (*sseClient, string) {
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
 		e.tb.Fatalf("event stream: got %d %q, want 200 text/event-stream", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
-	c := &sseClient{tb: e.tb, env: e, url: u, token: tok, body: resp.Body, events: make(chan string, 100)}
+	c := &sseClient{tb: e.tb, env: e, url: u, token: tok, body: resp.Body, events: make(chan string, 4096)}
 	e.tb.Cleanup(func() { resp.Body.Close() })
 	go func() {
 		defer close(c.events)
 		sc := bufio.NewScanner(resp.Body)
-		sc.Buffer(nil, 4<<20)
+		sc.Buffer(nil, testReadLimit)
 		var data []string
 		for sc.Scan() {
 			line := strings.TrimSuffix(sc.Text(), "\r")
@@ -396,9 +460,11 @@ func (e *testEnv) dialSSE(hub, user string) (*sseClient, string) {
 			}
 		}
 	}()
-	c.post(`{"protocol":"json","version":1}` + "\x1e")
-	if got := string(c.nextRecord()); got != "{}" {
-		e.tb.Fatalf("handshake response: got %q, want {}", got)
+	if handshake {
+		c.write(handshakeJSON)
+		if got := string(c.nextRecord()); got != "{}" {
+			e.tb.Fatalf("handshake response: got %q, want {}", got)
+		}
 	}
 	return c, nr.ConnectionID
 }
@@ -413,36 +479,38 @@ func (c *sseClient) post(data string) int {
 	return status
 }
 
+// write posts data and fails unless the service takes it.
+func (c *sseClient) write(data string) {
+	c.tb.Helper()
+	if st := c.post(data); st != http.StatusOK {
+		c.tb.Fatalf("POST: got %d, want 200", st)
+	}
+}
+
+// nextRecord returns the next hub-protocol message, whatever its type.
 func (c *sseClient) nextRecord() []byte {
 	c.tb.Helper()
-	for len(c.queue) == 0 {
+	rec, err := c.queue.next(func() ([][]byte, error) {
 		select {
 		case ev, ok := <-c.events:
 			if !ok {
-				c.tb.Fatal("the event stream ended")
+				return nil, errors.New("the event stream ended")
 			}
-			recs, err := c.reader.feed([]byte(ev))
-			if err != nil {
-				c.tb.Fatal(err)
-			}
-			c.queue = append(c.queue, recs...)
+			return c.reader.feed([]byte(ev))
 		case <-time.After(testTimeout):
-			c.tb.Fatal("timed out waiting for an event")
+			return nil, errors.New("timed out waiting for an event")
 		}
+	})
+	if err != nil {
+		c.tb.Fatal(err)
 	}
-	rec := c.queue[0]
-	c.queue = c.queue[1:]
 	return rec
 }
 
+// next returns the next message that is not a ping.
 func (c *sseClient) next() hubMessage {
 	c.tb.Helper()
-	for {
-		m := decodeMessage(c.tb, c.nextRecord())
-		if m.Type != msgPing {
-			return m
-		}
-	}
+	return skipPings(c.tb, c.nextRecord)
 }
 
 // waitEnd waits for the event stream to end.
@@ -458,6 +526,27 @@ func (c *sseClient) waitEnd() {
 		case <-timeout:
 			c.tb.Fatal("the event stream did not end")
 		}
+	}
+}
+
+// expectNoGoroutineLeak runs f and fails unless, within testTimeout after
+// it returns, no more goroutines run than before it. Idle connections of
+// http.DefaultClient are closed before and after, as their goroutines are
+// the client's, not the service's.
+func expectNoGoroutineLeak(tb testing.TB, f func()) {
+	tb.Helper()
+	http.DefaultClient.CloseIdleConnections()
+	before := runtime.NumGoroutine()
+	f()
+	http.DefaultClient.CloseIdleConnections()
+	deadline := time.Now().Add(testTimeout)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			n := runtime.Stack(buf, true)
+			tb.Fatalf("got %d goroutines, want at most %d:\n%s", runtime.NumGoroutine(), before, buf[:n])
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -3,7 +3,6 @@ package localservice
 import (
 	"context"
 	"encoding/json"
-	"github.com/funcsignalr/funcsignalr/internal/msgpackhub/msgpacktest"
 	"io"
 	"math"
 	"net/http"
@@ -14,8 +13,10 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/funcsignalr/funcsignalr/internal/msgpackhub"
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/funcsignalr/funcsignalr/internal/msgpackhub"
+	"github.com/funcsignalr/funcsignalr/internal/msgpackhub/msgpacktest"
 )
 
 // mpClient is a MessagePack hub-protocol client over a WebSocket.
@@ -24,7 +25,7 @@ type mpClient struct {
 	ws      *websocket.Conn
 	id      string
 	frames  msgpackhub.FrameReader
-	pending [][]byte
+	pending recordQueue
 }
 
 // dialMsgpack negotiates and connects to hub as user over a WebSocket and
@@ -58,10 +59,8 @@ func (c *mpClient) writeBinary(p []byte) {
 
 // tryNext returns the next message decoded, pings included.
 func (c *mpClient) tryNext(timeout time.Duration) ([]any, error) {
-	for len(c.pending) == 0 {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		typ, p, err := c.ws.Read(ctx)
-		cancel()
+	msg, err := c.pending.next(func() ([][]byte, error) {
+		typ, p, err := readWS(c.ws, timeout)
 		if err != nil {
 			return nil, err
 		}
@@ -72,10 +71,11 @@ func (c *mpClient) tryNext(timeout time.Duration) ([]any, error) {
 		if err != nil {
 			c.tb.Fatalf("frames: %v", err)
 		}
-		c.pending = append(c.pending, msgs...)
+		return msgs, nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	msg := c.pending[0]
-	c.pending = c.pending[1:]
 	return decodeMsgpack(c.tb, msg), nil
 }
 

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -219,9 +218,7 @@ func TestLongPollingIdle(t *testing.T) {
 // TestClose checks that Close sends every client a close message, ends
 // every transport and leaves no goroutine behind.
 func TestClose(t *testing.T) {
-	http.DefaultClient.CloseIdleConnections()
-	before := runtime.NumGoroutine()
-	func() {
+	expectNoGoroutineLeak(t, func() {
 		svc := New(Options{PingInterval: 10 * time.Millisecond})
 		srv := newServer(svc)
 		defer srv.Close()
@@ -266,17 +263,7 @@ func TestClose(t *testing.T) {
 		}
 		svc.Close() // twice is fine
 		ws.ws.CloseNow()
-	}()
-	http.DefaultClient.CloseIdleConnections()
-	deadline := time.Now().Add(testTimeout)
-	for runtime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			n := runtime.Stack(buf, true)
-			t.Fatalf("got %d goroutines, want at most %d:\n%s", runtime.NumGoroutine(), before, buf[:n])
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	})
 }
 
 // TestCloseStuckClient checks that Close returns even when a client does

@@ -1,7 +1,6 @@
 package localservice
 
 import (
-	"bufio"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -15,8 +14,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/coder/websocket"
 )
 
 // upRequest is one request the fake upstream received.
@@ -68,6 +65,24 @@ func (u *fakeUpstream) setRespond(f func(w http.ResponseWriter, r *http.Request,
 	u.mu.Lock()
 	u.respond = f
 	u.mu.Unlock()
+}
+
+// holdEvent makes u hold each request of event until release is called or
+// the request is cancelled, then answer it as echoUpstream does; other
+// requests get echoUpstream's answer at once.
+func (u *fakeUpstream) holdEvent(event string) (release func()) {
+	released := make(chan struct{})
+	u.setRespond(func(w http.ResponseWriter, r *http.Request, req upRequest) {
+		if req.event() == event {
+			select {
+			case <-released:
+			case <-r.Context().Done():
+			}
+		}
+		echoUpstream(w, r, req)
+	})
+	var once sync.Once
+	return func() { once.Do(func() { close(released) }) }
 }
 
 // requests returns what arrived so far.
@@ -152,96 +167,24 @@ var transports = []struct {
 	dial transportDialer
 }{
 	{"WebSockets", dialWebSocket},
-	{"ServerSentEvents", dialEventStream},
+	{"ServerSentEvents", func(e *testEnv, hub, tok, extra string, handshake bool) (hubClient, string) {
+		return dialEventStream(e, hub, tok, extra, handshake)
+	}},
 	{"LongPolling", dialLongPolling},
 }
 
-// negotiateWith negotiates a v1 connection with token tok.
-func (e *testEnv) negotiateWith(hub, tok string) negotiateResponse {
-	e.tb.Helper()
-	status, _, body := e.do("POST", "/client/negotiate?hub="+hub+"&negotiateVersion=1", tok, "", nil)
-	if status != http.StatusOK {
-		e.tb.Fatalf("negotiate: got %d (%s), want 200", status, body)
-	}
-	var nr negotiateResponse
-	json.Unmarshal([]byte(body), &nr)
-	return nr
-}
-
-const handshakeJSON = `{"protocol":"json","version":1}` + "\x1e"
-
-// dialWebSocket connects as the Node client does: the token in the
-// Authorization header.
+// dialWebSocket negotiates with token tok and connects as the Node client
+// does: the token in the Authorization header, extra added to the connect
+// request's query. It completes the handshake when handshake is set.
 func dialWebSocket(e *testEnv, hub, tok, extra string, handshake bool) (hubClient, string) {
 	e.tb.Helper()
 	nr := e.negotiateWith(hub, tok)
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	defer cancel()
-	u := "ws" + strings.TrimPrefix(e.base, "http") + "/client/?hub=" + hub + "&id=" + url.QueryEscape(nr.ConnectionToken) + extra
-	ws, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + tok}}})
-	if err != nil {
-		e.tb.Fatalf("dial: %v", err)
-	}
-	ws.SetReadLimit(32 << 20)
-	e.tb.Cleanup(func() { ws.CloseNow() })
-	c := &wsClient{tb: e.tb, ws: ws, id: nr.ConnectionID}
+	c := e.openWS(connectQuery(hub, nr.ConnectionToken)+extra, tok)
+	c.id = nr.ConnectionID
 	if handshake {
 		c.handshake(strings.TrimSuffix(handshakeJSON, "\x1e"))
 	}
 	return c, nr.ConnectionID
-}
-
-// sseWriter adapts sseClient to hubClient.
-type sseWriter struct{ *sseClient }
-
-func (c sseWriter) write(data string) {
-	c.tb.Helper()
-	if st := c.post(data); st != http.StatusOK {
-		c.tb.Fatalf("POST: got %d, want 200", st)
-	}
-}
-
-// dialEventStream connects as browsers do: the token in access_token.
-func dialEventStream(e *testEnv, hub, tok, extra string, handshake bool) (hubClient, string) {
-	e.tb.Helper()
-	nr := e.negotiateWith(hub, tok)
-	u := "/client/?hub=" + hub + "&id=" + url.QueryEscape(nr.ConnectionToken) + extra
-	req, _ := http.NewRequest("GET", e.base+u+"&access_token="+url.QueryEscape(tok), nil)
-	req.Header.Set("Accept", "text/event-stream")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.tb.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		e.tb.Fatalf("event stream: got %d, want 200", resp.StatusCode)
-	}
-	c := &sseClient{tb: e.tb, env: e, url: u, token: tok, body: resp.Body, events: make(chan string, 4096)}
-	e.tb.Cleanup(func() { resp.Body.Close() })
-	go func() {
-		defer close(c.events)
-		sc := bufio.NewScanner(resp.Body)
-		sc.Buffer(nil, 32<<20)
-		var data []string
-		for sc.Scan() {
-			line := strings.TrimSuffix(sc.Text(), "\r")
-			switch {
-			case line == "":
-				if data != nil {
-					c.events <- strings.Join(data, "\n")
-					data = nil
-				}
-			case strings.HasPrefix(line, "data: "):
-				data = append(data, strings.TrimPrefix(line, "data: "))
-			}
-		}
-	}()
-	if handshake {
-		sseWriter{c}.write(handshakeJSON)
-		if got := string(c.nextRecord()); got != "{}" {
-			e.tb.Fatalf("handshake response: got %q, want {}", got)
-		}
-	}
-	return sseWriter{c}, nr.ConnectionID
 }
 
 // lpClient is a long-polling client: a goroutine polls until the
@@ -324,12 +267,7 @@ func (c *lpClient) nextRecord() []byte {
 
 func (c *lpClient) next() hubMessage {
 	c.tb.Helper()
-	for {
-		m := decodeMessage(c.tb, c.nextRecord())
-		if m.Type != msgPing {
-			return m
-		}
-	}
+	return skipPings(c.tb, c.nextRecord)
 }
 
 // completion is a Completion message.

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -474,12 +473,7 @@ func TestUpstreamDisconnected(t *testing.T) {
 // for the invocation in flight when the connection ends.
 func TestUpstreamDisconnectedAfterInvocation(t *testing.T) {
 	u := newFakeUpstream(t)
-	release := make(chan struct{})
-	u.setRespond(func(w http.ResponseWriter, r *http.Request, req upRequest) {
-		if req.event() == "slow" {
-			<-release
-		}
-	})
+	release := u.holdEvent("slow")
 	e := newUpstreamEnv(t, u, "", Options{}, nil)
 	c, id := dialWebSocket(e, "chat", e.clientToken("chat", "u"), "", true)
 	c.write(invocation("1", "slow", "[]"))
@@ -489,7 +483,7 @@ func TestUpstreamDisconnectedAfterInvocation(t *testing.T) {
 	if m := c.next(); m.Type != msgClose {
 		t.Fatalf("got %s, want a close message", m.raw)
 	}
-	close(release)
+	release()
 	u.nextEvent("disconnected")
 }
 
@@ -511,16 +505,10 @@ func TestNoUpstream(t *testing.T) {
 // TestUpstreamCloseInFlight checks that Close ends an invocation waiting on
 // the upstream at once, still sends disconnected, and leaves no goroutine.
 func TestUpstreamCloseInFlight(t *testing.T) {
-	http.DefaultClient.CloseIdleConnections()
-	before := runtime.NumGoroutine()
-	func() {
+	expectNoGoroutineLeak(t, func() {
 		u := newFakeUpstream(t)
 		defer u.Close()
-		u.setRespond(func(w http.ResponseWriter, r *http.Request, req upRequest) {
-			if req.event() == "stuck" {
-				<-r.Context().Done()
-			}
-		})
+		u.holdEvent("stuck") // until Close cancels it
 		up, _ := ParseUpstream(u.URL)
 		svc := New(Options{Upstream: up})
 		srv := newServer(svc)
@@ -571,29 +559,14 @@ func TestUpstreamCloseInFlight(t *testing.T) {
 				ws.ws.CloseNow()
 			}
 		}
-	}()
-	http.DefaultClient.CloseIdleConnections()
-	deadline := time.Now().Add(testTimeout)
-	for runtime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			n := runtime.Stack(buf, true)
-			t.Fatalf("got %d goroutines, want at most %d:\n%s", runtime.NumGoroutine(), before, buf[:n])
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	})
 }
 
 // TestUpstreamSlowBoundsBacklog checks that a client whose invocation waits
 // on the upstream is not read further: its next POST waits for its turn.
 func TestUpstreamSlowBoundsBacklog(t *testing.T) {
 	u := newFakeUpstream(t)
-	release := make(chan struct{})
-	u.setRespond(func(w http.ResponseWriter, r *http.Request, req upRequest) {
-		if req.event() == "slow" {
-			<-release
-		}
-	})
+	release := u.holdEvent("slow")
 	e := newUpstreamEnv(t, u, "", Options{}, nil)
 	c, _ := dialEventStream(e, "chat", e.clientToken("chat", "u"), "", true)
 	go c.write(invocation("", "slow", "[]"))
@@ -601,7 +574,7 @@ func TestUpstreamSlowBoundsBacklog(t *testing.T) {
 	u.nextEvent("slow")
 	second := make(chan struct{})
 	go func() { c.write(invocation("", "next", "[]")); close(second) }()
-	close(release)
+	release()
 	u.nextEvent("next")
 	<-second
 	if got := upstreamEvents(u.requests()); !slices.Equal(got, []string{"connected", "slow", "next"}) {
@@ -616,20 +589,14 @@ func TestUpstreamSlowBoundsBacklog(t *testing.T) {
 func TestUpstreamPausesClientTimeout(t *testing.T) {
 	const timeout = 50 * time.Millisecond
 	u := newFakeUpstream(t)
-	release := make(chan struct{})
-	u.setRespond(func(w http.ResponseWriter, r *http.Request, req upRequest) {
-		if req.event() == "slow" {
-			<-release
-		}
-		echoUpstream(w, r, req)
-	})
+	release := u.holdEvent("slow")
 	e := newUpstreamEnv(t, u, "", Options{ClientTimeout: timeout}, nil)
 	c, _ := dialWebSocket(e, "chat", e.clientToken("chat", "u"), "", true)
 	c.write(invocation("1", "slow", "[]"))
 	u.nextEvent("connected")
 	u.nextEvent("slow")
 	time.Sleep(3 * timeout) // the subject: a wait longer than the timeout
-	close(release)
+	release()
 	expectCompletion(t, c, "1", "[]", "")
 }
 
