@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/funcsignalr/funcsignalr/apierror"
 	"github.com/funcsignalr/funcsignalr/bindings"
 	"github.com/funcsignalr/funcsignalr/handler"
 	"github.com/funcsignalr/funcsignalr/localservice"
@@ -395,12 +396,11 @@ func (r *resolver) connection(setting string) connResult {
 		return cr
 	}
 	conn, err := settings.Resolve(r.values, setting, settings.Options{})
-	var nce *settings.NotConfiguredError
 	switch {
-	case errors.As(err, &nce) && !r.settings.InAzure && strings.EqualFold(setting, settings.DefaultConnectionStringSetting):
+	case errors.Is(err, settings.ErrNotConfigured) && !r.settings.InAzure && strings.EqualFold(setting, settings.DefaultConnectionStringSetting):
 		conn, err = startLocalService(r.ctx, r.env, r.settings.LocalAddr, r.upstream, r.logger, r.stops)
 		if err != nil {
-			err = &settings.Error{Key: "FUNCSIGNALR_LOCAL_ADDR", Message: err.Error()}
+			err = apierror.Setting("FUNCSIGNALR_LOCAL_ADDR", err.Error())
 		}
 	}
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+
+	"github.com/funcsignalr/funcsignalr/apierror"
 )
 
 // Lifetime rules of the temporary signing key of Microsoft Entra ID
@@ -78,7 +80,7 @@ func newKeyCache(p runtime.Pipeline, url, serverName string, o Options) *keyCach
 }
 
 // get returns a valid signing key, waiting for an exchange only when none is
-// held. Its errors are *Error with CodeAuthenticationUnavailable.
+// held. Its errors are *apierror.Error with apierror.AuthenticationUnavailable.
 func (k *keyCache) get(ctx context.Context) (*signer, error) {
 	now := k.now()
 	if s, due := k.usable(now); s != nil {
@@ -104,7 +106,7 @@ func (k *keyCache) get(ctx context.Context) (*signer, error) {
 		}
 		return f.held.signer, nil
 	case <-ctx.Done():
-		return nil, errorf(CodeAuthenticationUnavailable, ctx.Err(),
+		return nil, apierror.Wrap(apierror.AuthenticationUnavailable, ctx.Err(),
 			"gave up waiting for the access-key exchange with %s: %v", k.serverName, ctx.Err())
 	}
 }
@@ -141,7 +143,7 @@ func (k *keyCache) refreshIfDue(now time.Time) {
 func (k *keyCache) startLocked() *keyFetch {
 	f := &keyFetch{done: make(chan struct{})}
 	if k.life.Err() != nil {
-		f.err = errorf(CodeAuthenticationUnavailable, nil, "the SignalR client is closed: no access-key exchange")
+		f.err = apierror.Wrap(apierror.AuthenticationUnavailable, nil, "the SignalR client is closed: no access-key exchange")
 		close(f.done)
 		return f
 	}
@@ -207,7 +209,7 @@ func (k *keyCache) exchange(ctx context.Context) (*heldKey, error) {
 	ctx, reach := trackReach(ctx)
 	req, err := runtime.NewRequest(ctx, http.MethodGet, k.url)
 	if err != nil {
-		return nil, errorf(CodeAuthenticationUnavailable, err, "access-key exchange with %s: build request", k.serverName)
+		return nil, apierror.Wrap(apierror.AuthenticationUnavailable, err, "access-key exchange with %s: build request", k.serverName)
 	}
 	req.Raw().Header.Set("Accept", "application/json")
 	resp, err := k.pipeline.Do(req)
@@ -217,44 +219,44 @@ func (k *keyCache) exchange(ctx context.Context) (*heldKey, error) {
 		switch {
 		case errors.As(err, &te):
 			k.diag.tokenFailed("token for the access-key exchange with "+k.serverName, err)
-			return nil, errorf(CodeAuthenticationUnavailable, err,
+			return nil, apierror.Wrap(apierror.AuthenticationUnavailable, err,
 				"could not get a Microsoft Entra ID token (scope %s) for the access-key exchange with %s"+seeLog, EntraScope, k.serverName)
 		case isTimeout(err) && reach.unreached() != "":
 			k.diag.keyExchangeUnreachable(k.serverName, reach.unreached())
-			return nil, errorf(CodeAuthenticationUnavailable, err,
+			return nil, apierror.Wrap(apierror.AuthenticationUnavailable, err,
 				"access-key exchange with %s failed: could not reach the service within %s: %s", k.serverName, k.timeout, reach.unreached())
 		case isTimeout(err):
-			return nil, errorf(CodeAuthenticationUnavailable, err,
+			return nil, apierror.Wrap(apierror.AuthenticationUnavailable, err,
 				"access-key exchange with %s failed: the service did not answer within %s", k.serverName, k.timeout)
 		case errors.Is(err, context.Canceled):
-			return nil, errorf(CodeAuthenticationUnavailable, err, "access-key exchange with %s was canceled", k.serverName)
+			return nil, apierror.Wrap(apierror.AuthenticationUnavailable, err, "access-key exchange with %s was canceled", k.serverName)
 		default:
 			k.diag.keyExchangeUnreachable(k.serverName, reachReason(err))
-			return nil, errorf(CodeAuthenticationUnavailable, err,
+			return nil, apierror.Wrap(apierror.AuthenticationUnavailable, err,
 				"access-key exchange with %s failed: could not reach the service: %s", k.serverName, reachReason(err))
 		}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		answer := newServiceAnswerError(resp)
 		k.diag.keyExchangeRefused(k.serverName, resp, answer.(*serviceAnswerError).body)
-		return nil, errorf(CodeAuthenticationUnavailable, answer,
+		return nil, apierror.Wrap(apierror.AuthenticationUnavailable, answer,
 			"access-key exchange with %s failed: the service answered %s"+seeLog, k.serverName, describeStatus(resp))
 	}
 	body, err := runtime.Payload(resp)
 	if err != nil {
-		return nil, errorf(CodeAuthenticationUnavailable, err, "access-key exchange with %s failed: read answer", k.serverName)
+		return nil, apierror.Wrap(apierror.AuthenticationUnavailable, err, "access-key exchange with %s failed: read answer", k.serverName)
 	}
 	var a accessKeyAnswer
 	// The answer holds a secret: no decoding error text (it may quote the
 	// body) is kept.
 	if json.Unmarshal(body, &a) != nil {
-		return nil, errorf(CodeAuthenticationUnavailable, nil, "access-key exchange with %s failed: the answer is not a JSON object", k.serverName)
+		return nil, apierror.Wrap(apierror.AuthenticationUnavailable, nil, "access-key exchange with %s failed: the answer is not a JSON object", k.serverName)
 	}
 	switch {
 	case a.KeyID == "":
-		return nil, errorf(CodeAuthenticationUnavailable, nil, "access-key exchange with %s failed: the answer has no KeyId", k.serverName)
+		return nil, apierror.Wrap(apierror.AuthenticationUnavailable, nil, "access-key exchange with %s failed: the answer has no KeyId", k.serverName)
 	case a.AccessKey == "":
-		return nil, errorf(CodeAuthenticationUnavailable, nil, "access-key exchange with %s failed: the answer has no AccessKey", k.serverName)
+		return nil, apierror.Wrap(apierror.AuthenticationUnavailable, nil, "access-key exchange with %s failed: the answer has no AccessKey", k.serverName)
 	}
 	return &heldKey{signer: newSigner(a.KeyID, []byte(a.AccessKey))}, nil
 }

@@ -11,36 +11,9 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+
+	"github.com/funcsignalr/funcsignalr/apierror"
 )
-
-// Error codes that this package produces, as answered over HTTP.
-const (
-	CodeInvalidJSON               = "InvalidJson"
-	CodeInvalidMessage            = "InvalidMessage"
-	CodeServiceError              = "ServiceError"
-	CodeAuthenticationUnavailable = "AuthenticationUnavailable"
-	CodeServiceTimeout            = "ServiceTimeout"
-	// CodeConfigurationError is returned by NewClient when the connection or
-	// the hub name cannot be used.
-	CodeConfigurationError = "ConfigurationError"
-)
-
-// Error is the one error type of this package; Code is one of the codes above.
-// Message never holds a secret.
-type Error struct {
-	Code    string
-	Message string
-	Status  int    // ServiceError: the service's HTTP status
-	Service string // ServiceError: the service's x-ms-error-code, if any
-	Err     error  // wrapped cause (not shown to callers)
-}
-
-// Error returns the code and the message; never the wrapped cause, which may
-// come from a dependency and hold details not meant for callers.
-func (e *Error) Error() string { return e.Code + ": " + e.Message }
-
-// Unwrap returns the cause, for errors.Is and errors.As.
-func (e *Error) Unwrap() error { return e.Err }
 
 // ConnectionInfo is what negotiate returns to SignalR clients.
 type ConnectionInfo struct {
@@ -152,14 +125,14 @@ type endpoint struct {
 // claims; ones named like registered JWT claims (aud, exp, iss, …) are
 // renamed asrs.u.<name>, as the service's SDK does.
 // With Microsoft Entra ID it signs with the key from the access-key exchange
-// and fails with CodeAuthenticationUnavailable when there is none.
+// and fails with apierror.AuthenticationUnavailable when there is none.
 //
 // With several endpoints it picks, at random, an online primary; when no
 // primary is online, an online secondary; when none is online, a primary.
 // The URL and the token are the chosen endpoint's.
 func (c *Client) Negotiate(ctx context.Context, userID string, claims map[string][]string) (ConnectionInfo, error) {
 	if problem := c.checkUserReach(userID); problem != "" {
-		return ConnectionInfo{}, errorf(CodeInvalidMessage, nil, "%s", problem)
+		return ConnectionInfo{}, apierror.Wrap(apierror.InvalidMessage, nil, "%s", problem)
 	}
 	ep := c.eps[0]
 	if len(c.eps) > 1 {
@@ -174,10 +147,10 @@ func (c *Client) Negotiate(ctx context.Context, userID string, claims map[string
 	}
 	token, err := s.sign("", ep.audience, c.now(), c.tokenLifetime, userID, claims)
 	if err != nil {
-		return ConnectionInfo{}, errorf(CodeAuthenticationUnavailable, err, "could not sign the client access token")
+		return ConnectionInfo{}, apierror.Wrap(apierror.AuthenticationUnavailable, err, "could not sign the client access token")
 	}
 	if len(token) > MaxTokenLength {
-		return ConnectionInfo{}, errorf(CodeInvalidMessage, nil,
+		return ConnectionInfo{}, apierror.Wrap(apierror.InvalidMessage, nil,
 			"client access token would be %d characters long; the service accepts at most %d (user id or claims too long)",
 			len(token), MaxTokenLength)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
+	"github.com/funcsignalr/funcsignalr/apierror"
 	"github.com/funcsignalr/funcsignalr/settings"
 )
 
@@ -22,22 +23,22 @@ const MaxHubNameLength = 128
 // cache; otherwise it signs with its AccessKey. NewClient does no I/O; with
 // Microsoft Entra ID it starts the background refresh of each signing key,
 // and with several endpoints the health watch, both stopped by Close.
-// Its errors are *Error with CodeConfigurationError.
+// Its errors are *apierror.Error with apierror.ConfigurationError.
 func NewClient(conn *settings.Connection, hub string, opts Options) (*Client, error) {
 	if conn == nil {
-		return nil, errorf(CodeConfigurationError, nil, "no SignalR connection")
+		return nil, apierror.Wrap(apierror.ConfigurationError, nil, "no SignalR connection")
 	}
 	if problem := checkHubName(hub); problem != "" {
-		return nil, errorf(CodeConfigurationError, nil, "%s", problem)
+		return nil, apierror.Wrap(apierror.ConfigurationError, nil, "%s", problem)
 	}
 	if opts.TokenLifetime != 0 {
 		if err := settings.CheckAccessTokenLifetime(opts.TokenLifetime); err != nil {
-			return nil, errorf(CodeConfigurationError, nil, "%v", err)
+			return nil, apierror.Wrap(apierror.ConfigurationError, nil, "%v", err)
 		}
 	}
 	services := conn.ServiceEndpoints()
 	if len(services) == 0 {
-		return nil, errorf(CodeConfigurationError, nil, "SignalR connection %s has no endpoint", conn.Setting)
+		return nil, apierror.Wrap(apierror.ConfigurationError, nil, "SignalR connection %s has no endpoint", conn.Setting)
 	}
 	opts = withDefaults(opts)
 
@@ -84,7 +85,7 @@ func NewClient(conn *settings.Connection, hub string, opts Options) (*Client, er
 // With several endpoints its errors name the endpoint.
 func newEndpoint(s settings.ServiceEndpoint, hub string, opts Options, several bool) (*endpoint, error) {
 	named := func(err error) error {
-		var e *Error
+		var e *apierror.Error
 		if several && errors.As(err, &e) {
 			e.Message = "endpoint " + strconv.Quote(s.Name) + ": " + e.Message
 		}
@@ -103,7 +104,7 @@ func newEndpoint(s settings.ServiceEndpoint, hub string, opts Options, several b
 		return nil, named(err)
 	}
 	if s.Credential == nil && s.AccessKey == "" {
-		return nil, named(errorf(CodeConfigurationError, nil,
+		return nil, named(apierror.Wrap(apierror.ConfigurationError, nil,
 			"SignalR connection %s has neither an access key nor a Microsoft Entra ID credential", endpointURL.Redacted()))
 	}
 	e := &endpoint{
@@ -175,15 +176,15 @@ func parseEndpoint(what, raw, fallback string) (*url.URL, error) {
 		raw = fallback
 	}
 	if raw == "" {
-		return nil, errorf(CodeConfigurationError, nil, "SignalR connection has no %s", what)
+		return nil, apierror.Wrap(apierror.ConfigurationError, nil, "SignalR connection has no %s", what)
 	}
 	u, err := url.Parse(strings.TrimSuffix(raw, "/"))
 	if err != nil {
-		return nil, errorf(CodeConfigurationError, err, "SignalR %s is not a valid URL", what)
+		return nil, apierror.Wrap(apierror.ConfigurationError, err, "SignalR %s is not a valid URL", what)
 	}
 	u.Scheme = strings.ToLower(u.Scheme)
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" {
-		return nil, errorf(CodeConfigurationError, nil, "SignalR %s %s is not an absolute http or https URL", what, u.Redacted())
+		return nil, apierror.Wrap(apierror.ConfigurationError, nil, "SignalR %s %s is not an absolute http or https URL", what, u.Redacted())
 	}
 	// Only scheme, host and path are used: user info would leak to clients.
 	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""

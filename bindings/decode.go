@@ -10,6 +10,7 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 
+	"github.com/funcsignalr/funcsignalr/apierror"
 	"github.com/funcsignalr/funcsignalr/internal/jsonkind"
 )
 
@@ -31,7 +32,7 @@ type wireItem struct {
 }
 
 // DecodeSend parses and validates a whole send body (one object or an array).
-// It returns *Error with CodeInvalidJSON or CodeInvalidMessage.
+// It returns *apierror.Error with apierror.InvalidJSON or apierror.InvalidMessage.
 //
 // An object with an "action" is a GroupAction, any other object a Message.
 // Field names match in any letter case and unknown fields are ignored, as in
@@ -40,10 +41,10 @@ type wireItem struct {
 func DecodeSend(body []byte) ([]Operation, error) {
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	if len(trimmed) == 0 {
-		return nil, errorf(CodeInvalidJSON, nil, "body is empty; want a JSON object or an array of objects")
+		return nil, apierror.Wrap(apierror.InvalidJSON, nil, "body is empty; want a JSON object or an array of objects")
 	}
 	if err := checkJSON(body); err != nil {
-		return nil, errorf(CodeInvalidJSON, err, "body is not valid JSON: %v", err)
+		return nil, apierror.Wrap(apierror.InvalidJSON, err, "body is not valid JSON: %v", err)
 	}
 	switch trimmed[0] {
 	case '{':
@@ -55,16 +56,16 @@ func DecodeSend(body []byte) ([]Operation, error) {
 	case '[':
 		var items []json.RawMessage
 		if err := json.Unmarshal(body, &items); err != nil {
-			return nil, errorf(CodeInvalidJSON, err, "body is not valid JSON: %v", err)
+			return nil, apierror.Wrap(apierror.InvalidJSON, err, "body is not valid JSON: %v", err)
 		}
 		if len(items) > MaxBatch {
-			return nil, errorf(CodeInvalidMessage, nil, "the batch holds %d objects; at most %d are allowed in one send", len(items), MaxBatch)
+			return nil, apierror.Wrap(apierror.InvalidMessage, nil, "the batch holds %d objects; at most %d are allowed in one send", len(items), MaxBatch)
 		}
 		// Shape first: an array holding a non-object is InvalidJson
 		// wherever it sits, before any item is judged as a message.
 		for i, raw := range items {
 			if k := jsonkind.Of(raw); k != "object" {
-				return nil, errorf(CodeInvalidJSON, nil, "item %d is %s; want an object", i, jsonkind.Article(k))
+				return nil, apierror.Wrap(apierror.InvalidJSON, nil, "item %d is %s; want an object", i, jsonkind.Article(k))
 			}
 		}
 		ops := make([]Operation, len(items))
@@ -77,7 +78,7 @@ func DecodeSend(body []byte) ([]Operation, error) {
 		}
 		return ops, nil
 	default:
-		return nil, errorf(CodeInvalidJSON, nil, "body is %s; want a JSON object or an array of objects", jsonkind.Article(jsonkind.Of(trimmed)))
+		return nil, apierror.Wrap(apierror.InvalidJSON, nil, "body is %s; want a JSON object or an array of objects", jsonkind.Article(jsonkind.Of(trimmed)))
 	}
 }
 
@@ -96,19 +97,19 @@ func checkJSON(body []byte) error {
 
 // itemError builds the InvalidMessage error for item index (-1: the body is
 // a single object).
-func itemError(index int, format string, args ...any) *Error {
+func itemError(index int, format string, args ...any) *apierror.Error {
 	msg := fmt.Sprintf(format, args...)
 	if index >= 0 {
 		msg = fmt.Sprintf("item %d: %s", index, msg)
 	}
-	return &Error{Code: CodeInvalidMessage, Message: msg}
+	return &apierror.Error{Code: apierror.InvalidMessage, Message: msg}
 }
 
 func decodeItem(raw []byte, index int) (Operation, error) {
 	var w wireItem
 	if err := json.Unmarshal(raw, &w); err != nil {
 		// Unreachable for a valid object: every field is a RawMessage.
-		return Operation{}, errorf(CodeInvalidJSON, err, "item %d is not a valid object: %v", index, err)
+		return Operation{}, apierror.Wrap(apierror.InvalidJSON, err, "item %d is not a valid object: %v", index, err)
 	}
 	var fields [4]string // action, userId, groupName, connectionId
 	names := [4]string{"action", "userId", "groupName", "connectionId"}
@@ -154,7 +155,7 @@ func decodeItem(raw []byte, index int) (Operation, error) {
 	case "empty", "null":
 	case "array":
 		if err := json.Unmarshal(w.Arguments, &args); err != nil {
-			return Operation{}, errorf(CodeInvalidJSON, err, "item %d: arguments is not a valid array: %v", index, err)
+			return Operation{}, apierror.Wrap(apierror.InvalidJSON, err, "item %d: arguments is not a valid array: %v", index, err)
 		}
 	default:
 		return Operation{}, itemError(index, "arguments must be an array, not %s", jsonkind.Article(jsonkind.Of(w.Arguments)))

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/funcsignalr/funcsignalr/apierror"
 	"github.com/funcsignalr/funcsignalr/bindings"
 )
 
@@ -128,52 +129,52 @@ func TestDecodeSendErrors(t *testing.T) {
 		wantCode string
 		wantIn   []string // substrings of the message
 	}{
-		{"empty body", ``, bindings.CodeInvalidJSON, []string{"empty"}},
-		{"whitespace body", " \n", bindings.CodeInvalidJSON, []string{"empty"}},
-		{"not JSON", `hello`, bindings.CodeInvalidJSON, []string{"not valid JSON"}},
-		{"truncated", `{"target":"t"`, bindings.CodeInvalidJSON, []string{"not valid JSON"}},
-		{"trailing data", `{"target":"t"} {}`, bindings.CodeInvalidJSON, []string{"not valid JSON"}},
-		{"string", `"hi"`, bindings.CodeInvalidJSON, []string{"a string", "object"}},
-		{"number", `42`, bindings.CodeInvalidJSON, []string{"a number"}},
-		{"null", `null`, bindings.CodeInvalidJSON, []string{"null"}},
-		{"boolean", `true`, bindings.CodeInvalidJSON, []string{"a boolean"}},
-		{"array of strings", `["a"]`, bindings.CodeInvalidJSON, []string{"item 0", "a string"}},
-		{"nested array", `[{"target":"t"},[{"target":"t"}]]`, bindings.CodeInvalidJSON, []string{"item 1", "an array"}},
-		{"null item", `[{"target":"t"},null]`, bindings.CodeInvalidJSON, []string{"item 1", "null"}},
-		{"shape before messages", `[{},1]`, bindings.CodeInvalidJSON, []string{"item 1"}},
+		{"empty body", ``, apierror.InvalidJSON, []string{"empty"}},
+		{"whitespace body", " \n", apierror.InvalidJSON, []string{"empty"}},
+		{"not JSON", `hello`, apierror.InvalidJSON, []string{"not valid JSON"}},
+		{"truncated", `{"target":"t"`, apierror.InvalidJSON, []string{"not valid JSON"}},
+		{"trailing data", `{"target":"t"} {}`, apierror.InvalidJSON, []string{"not valid JSON"}},
+		{"string", `"hi"`, apierror.InvalidJSON, []string{"a string", "object"}},
+		{"number", `42`, apierror.InvalidJSON, []string{"a number"}},
+		{"null", `null`, apierror.InvalidJSON, []string{"null"}},
+		{"boolean", `true`, apierror.InvalidJSON, []string{"a boolean"}},
+		{"array of strings", `["a"]`, apierror.InvalidJSON, []string{"item 0", "a string"}},
+		{"nested array", `[{"target":"t"},[{"target":"t"}]]`, apierror.InvalidJSON, []string{"item 1", "an array"}},
+		{"null item", `[{"target":"t"},null]`, apierror.InvalidJSON, []string{"item 1", "null"}},
+		{"shape before messages", `[{},1]`, apierror.InvalidJSON, []string{"item 1"}},
 
-		{"missing target", `{"arguments":[]}`, bindings.CodeInvalidMessage, []string{"target is required"}},
-		{"empty object", `{}`, bindings.CodeInvalidMessage, []string{"target is required"}},
-		{"empty target", `{"target":""}`, bindings.CodeInvalidMessage, []string{"target is empty"}},
-		{"target not a string", `{"target":{"a":1}}`, bindings.CodeInvalidMessage, []string{"target must be a string"}},
-		{"arguments not an array", `{"target":"t","arguments":{"a":1}}`, bindings.CodeInvalidMessage, []string{"arguments must be an array"}},
-		{"arguments a string", `{"target":"t","arguments":"x"}`, bindings.CodeInvalidMessage, []string{"arguments must be an array"}},
-		{"userId boolean", `{"target":"t","userId":true}`, bindings.CodeInvalidMessage, []string{"userId must be a string"}},
-		{"empty userId in a message", `{"target":"t","userId":""}`, bindings.CodeInvalidMessage, []string{"userId is empty"}},
-		{"empty groupName in a message", `{"target":"t","groupName":""}`, bindings.CodeInvalidMessage, []string{"groupName is empty"}},
-		{"empty connectionId in a message", `{"target":"t","connectionId":""}`, bindings.CodeInvalidMessage, []string{"connectionId is empty"}},
-		{"group name too long", `{"target":"t","groupName":"` + long + `"}`, bindings.CodeInvalidMessage, []string{"groupName", "1025", "1024"}},
-		{"group name too long in UTF-16", `{"target":"t","groupName":"` + longUnicode + `"}`, bindings.CodeInvalidMessage, []string{"groupName", "1026"}},
-		{"control character in userId", `{"target":"t","userId":"a\u0000b"}`, bindings.CodeInvalidMessage, []string{"userId", "control character", "U+0000"}},
-		{"newline in connectionId", `{"target":"t","connectionId":"a\nb"}`, bindings.CodeInvalidMessage, []string{"connectionId", "control character"}},
-		{"DEL in groupName", `{"target":"t","groupName":"a\u007f"}`, bindings.CodeInvalidMessage, []string{"groupName", "control character"}},
-		{"dot-dot userId", `{"target":"t","userId":".."}`, bindings.CodeInvalidMessage, []string{"userId", `".."`}},
-		{"dot groupName", `{"action":"add","groupName":".","userId":"u"}`, bindings.CodeInvalidMessage, []string{"groupName", `"."`}},
+		{"missing target", `{"arguments":[]}`, apierror.InvalidMessage, []string{"target is required"}},
+		{"empty object", `{}`, apierror.InvalidMessage, []string{"target is required"}},
+		{"empty target", `{"target":""}`, apierror.InvalidMessage, []string{"target is empty"}},
+		{"target not a string", `{"target":{"a":1}}`, apierror.InvalidMessage, []string{"target must be a string"}},
+		{"arguments not an array", `{"target":"t","arguments":{"a":1}}`, apierror.InvalidMessage, []string{"arguments must be an array"}},
+		{"arguments a string", `{"target":"t","arguments":"x"}`, apierror.InvalidMessage, []string{"arguments must be an array"}},
+		{"userId boolean", `{"target":"t","userId":true}`, apierror.InvalidMessage, []string{"userId must be a string"}},
+		{"empty userId in a message", `{"target":"t","userId":""}`, apierror.InvalidMessage, []string{"userId is empty"}},
+		{"empty groupName in a message", `{"target":"t","groupName":""}`, apierror.InvalidMessage, []string{"groupName is empty"}},
+		{"empty connectionId in a message", `{"target":"t","connectionId":""}`, apierror.InvalidMessage, []string{"connectionId is empty"}},
+		{"group name too long", `{"target":"t","groupName":"` + long + `"}`, apierror.InvalidMessage, []string{"groupName", "1025", "1024"}},
+		{"group name too long in UTF-16", `{"target":"t","groupName":"` + longUnicode + `"}`, apierror.InvalidMessage, []string{"groupName", "1026"}},
+		{"control character in userId", `{"target":"t","userId":"a\u0000b"}`, apierror.InvalidMessage, []string{"userId", "control character", "U+0000"}},
+		{"newline in connectionId", `{"target":"t","connectionId":"a\nb"}`, apierror.InvalidMessage, []string{"connectionId", "control character"}},
+		{"DEL in groupName", `{"target":"t","groupName":"a\u007f"}`, apierror.InvalidMessage, []string{"groupName", "control character"}},
+		{"dot-dot userId", `{"target":"t","userId":".."}`, apierror.InvalidMessage, []string{"userId", `".."`}},
+		{"dot groupName", `{"action":"add","groupName":".","userId":"u"}`, apierror.InvalidMessage, []string{"groupName", `"."`}},
 
-		{"unknown action", `{"action":"join","groupName":"g","userId":"u"}`, bindings.CodeInvalidMessage, []string{`unknown action "join"`}},
-		{"long unknown action quoted short", `{"action":"` + strings.Repeat("ü", 100) + `","groupName":"g","userId":"u"}`, bindings.CodeInvalidMessage, []string{"unknown action", "…"}},
-		{"empty action", `{"action":"","groupName":"g","userId":"u"}`, bindings.CodeInvalidMessage, []string{"action is empty"}},
-		{"action not a string", `{"action":["add"],"groupName":"g","userId":"u"}`, bindings.CodeInvalidMessage, []string{"action must be a string"}},
-		{"add without groupName", `{"action":"add","userId":"u"}`, bindings.CodeInvalidMessage, []string{"groupName is required", "add"}},
-		{"remove without groupName", `{"action":"remove","connectionId":"c"}`, bindings.CodeInvalidMessage, []string{"groupName is required", "remove"}},
-		{"add without user or connection", `{"action":"add","groupName":"g"}`, bindings.CodeInvalidMessage, []string{"userId or connectionId is required"}},
-		{"remove without user or connection", `{"action":"remove","groupName":"g"}`, bindings.CodeInvalidMessage, []string{"userId or connectionId is required"}},
-		{"removeAll without user or connection", `{"action":"removeAll","groupName":"g"}`, bindings.CodeInvalidMessage, []string{"userId or connectionId is required", "removeAll"}},
-		{"empty userId in a group action", `{"action":"add","groupName":"g","userId":"","connectionId":"c"}`, bindings.CodeInvalidMessage, []string{"userId is empty"}},
-		{"empty groupName in a group action", `{"action":"add","groupName":"","userId":"u"}`, bindings.CodeInvalidMessage, []string{"groupName is empty"}},
+		{"unknown action", `{"action":"join","groupName":"g","userId":"u"}`, apierror.InvalidMessage, []string{`unknown action "join"`}},
+		{"long unknown action quoted short", `{"action":"` + strings.Repeat("ü", 100) + `","groupName":"g","userId":"u"}`, apierror.InvalidMessage, []string{"unknown action", "…"}},
+		{"empty action", `{"action":"","groupName":"g","userId":"u"}`, apierror.InvalidMessage, []string{"action is empty"}},
+		{"action not a string", `{"action":["add"],"groupName":"g","userId":"u"}`, apierror.InvalidMessage, []string{"action must be a string"}},
+		{"add without groupName", `{"action":"add","userId":"u"}`, apierror.InvalidMessage, []string{"groupName is required", "add"}},
+		{"remove without groupName", `{"action":"remove","connectionId":"c"}`, apierror.InvalidMessage, []string{"groupName is required", "remove"}},
+		{"add without user or connection", `{"action":"add","groupName":"g"}`, apierror.InvalidMessage, []string{"userId or connectionId is required"}},
+		{"remove without user or connection", `{"action":"remove","groupName":"g"}`, apierror.InvalidMessage, []string{"userId or connectionId is required"}},
+		{"removeAll without user or connection", `{"action":"removeAll","groupName":"g"}`, apierror.InvalidMessage, []string{"userId or connectionId is required", "removeAll"}},
+		{"empty userId in a group action", `{"action":"add","groupName":"g","userId":"","connectionId":"c"}`, apierror.InvalidMessage, []string{"userId is empty"}},
+		{"empty groupName in a group action", `{"action":"add","groupName":"","userId":"u"}`, apierror.InvalidMessage, []string{"groupName is empty"}},
 
-		{"batch index in message", `[{"target":"a"},{"target":"b"},{"action":"add","userId":"u"}]`, bindings.CodeInvalidMessage, []string{"item 2", "groupName"}},
-		{"first bad item reported", `[{"target":"a"},{"target":""},{}]`, bindings.CodeInvalidMessage, []string{"item 1", "target is empty"}},
+		{"batch index in message", `[{"target":"a"},{"target":"b"},{"action":"add","userId":"u"}]`, apierror.InvalidMessage, []string{"item 2", "groupName"}},
+		{"first bad item reported", `[{"target":"a"},{"target":""},{}]`, apierror.InvalidMessage, []string{"item 1", "target is empty"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -220,7 +221,7 @@ func FuzzDecodeSend(f *testing.F) {
 		ops, err := bindings.DecodeSend(body)
 		if err != nil {
 			e := asError(t, err)
-			if e.Code != bindings.CodeInvalidJSON && e.Code != bindings.CodeInvalidMessage {
+			if e.Code != apierror.InvalidJSON && e.Code != apierror.InvalidMessage {
 				t.Fatalf("code: got %s, want InvalidJson or InvalidMessage", e.Code)
 			}
 			return

@@ -16,6 +16,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
+	"github.com/funcsignalr/funcsignalr/apierror"
 	"github.com/funcsignalr/funcsignalr/bindings"
 	"github.com/funcsignalr/funcsignalr/internal/testkit"
 	"github.com/funcsignalr/funcsignalr/settings"
@@ -132,7 +133,7 @@ func TestEntraFailureDiagnostics(t *testing.T) {
 			for range 2 { // the same cause twice: logged once
 				_, err := c.Negotiate(context.Background(), "", nil)
 				e := asError(t, err)
-				if e.Code != bindings.CodeAuthenticationUnavailable {
+				if e.Code != apierror.AuthenticationUnavailable {
 					t.Fatalf("got %s %q, want AuthenticationUnavailable", e.Code, e.Message)
 				}
 				if !strings.Contains(e.Message, tt.wantAnswer) || !strings.HasSuffix(e.Message, "; the cause is in the handler's log") {

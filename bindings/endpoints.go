@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+
+	"github.com/funcsignalr/funcsignalr/apierror"
 )
 
 // DefaultHealthInterval spaces the probes of an offline endpoint.
@@ -89,9 +91,9 @@ func (c *Client) sendEverywhere(ctx context.Context, ops []Operation) (int, erro
 // be reached, did not answer in time or answered a 5xx.
 func (c *Client) doAt(ctx context.Context, e *endpoint, op *Operation) error {
 	err := e.do(ctx, op, c.timeout)
-	var be *Error
+	var be *apierror.Error
 	if err != nil && errors.As(err, &be) && ctx.Err() == nil &&
-		(be.Code == CodeServiceTimeout || be.Code == CodeServiceError && (be.Status == 0 || be.Status >= 500)) {
+		(be.Code == apierror.ServiceTimeout || be.Code == apierror.ServiceError && (be.ServiceStatus == 0 || be.ServiceStatus >= 500)) {
 		c.health.markOffline(e, be.Message)
 	}
 	return err
@@ -100,16 +102,16 @@ func (c *Client) doAt(ctx context.Context, e *endpoint, op *Operation) error {
 // partialFailure combines the failures of one operation, nil when every
 // endpoint carried it out.
 func (c *Client) partialFailure(errs []error) error {
-	var first *Error
+	var first *apierror.Error
 	var failed []string
 	var causes []error
 	for j, err := range errs {
 		if err == nil {
 			continue
 		}
-		var be *Error
-		if !errors.As(err, &be) { // unreachable: every failure is an *Error
-			be = errorf(CodeServiceError, err, "%v", err)
+		var be *apierror.Error
+		if !errors.As(err, &be) { // unreachable: every failure is an *apierror.Error
+			be = apierror.Wrap(apierror.ServiceError, err, "%v", err)
 		}
 		if first == nil {
 			first = be
@@ -120,9 +122,9 @@ func (c *Client) partialFailure(errs []error) error {
 	if first == nil {
 		return nil
 	}
-	e := errorf(first.Code, errors.Join(causes...), "failed at %d of %d SignalR endpoints (the others carried it out): %s",
+	e := apierror.Wrap(first.Code, errors.Join(causes...), "failed at %d of %d SignalR endpoints (the others carried it out): %s",
 		len(failed), len(c.eps), strings.Join(failed, "; "))
-	e.Status, e.Service = first.Status, first.Service
+	e.ServiceStatus, e.ServiceCode = first.ServiceStatus, first.ServiceCode
 	return e
 }
 

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/funcsignalr/funcsignalr/apierror"
 	"github.com/funcsignalr/funcsignalr/bindings"
 	"github.com/funcsignalr/funcsignalr/internal/testkit"
 	"github.com/funcsignalr/funcsignalr/settings"
@@ -257,13 +258,13 @@ func TestSendPartialFailureNamesTheFailedEndpoints(t *testing.T) {
 		wantIn   []string
 	}{
 		{"one endpoint answers 500", []endpointSpec{{name: "west", srv: failingService(t, 500, nil)}}, 5 * time.Second,
-			bindings.CodeServiceError, []string{"failed at 1 of 3 SignalR endpoints", `endpoint "west" (`, "answered 500"}},
+			apierror.ServiceError, []string{"failed at 1 of 3 SignalR endpoints", `endpoint "west" (`, "answered 500"}},
 		{"one endpoint does not answer", []endpointSpec{{name: "slow", srv: newFakeService(t, func(int, *http.Request) answer { return answer{hang: true} })}},
-			300 * time.Millisecond, bindings.CodeServiceTimeout, []string{`endpoint "slow" (`, "did not answer"}},
+			300 * time.Millisecond, apierror.ServiceTimeout, []string{`endpoint "slow" (`, "did not answer"}},
 		{"two fail: the first one's code", []endpointSpec{
 			{name: "a-refuses", srv: failingService(t, 403, nil)},
 			{name: "b-down", srv: failingService(t, 503, nil)}}, 5 * time.Second,
-			bindings.CodeServiceError, []string{"failed at 2 of 4", `endpoint "a-refuses" (`, "answered 403", `endpoint "b-down" (`, "answered 503"}},
+			apierror.ServiceError, []string{"failed at 2 of 4", `endpoint "a-refuses" (`, "answered 403", `endpoint "b-down" (`, "answered 503"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -19,6 +19,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/funcsignalr/funcsignalr/apierror"
 	"github.com/funcsignalr/funcsignalr/bindings"
 	"github.com/funcsignalr/funcsignalr/internal/testkit"
 	"github.com/funcsignalr/funcsignalr/settings"
@@ -211,8 +212,8 @@ func TestNegotiateEntraTokenFailureAndRecovery(t *testing.T) {
 	authority.SetFail(true)
 	_, err := c.Negotiate(context.Background(), "u", nil)
 	e := asError(t, err)
-	if e.Code != bindings.CodeAuthenticationUnavailable {
-		t.Fatalf("code: got %s, want %s", e.Code, bindings.CodeAuthenticationUnavailable)
+	if e.Code != apierror.AuthenticationUnavailable {
+		t.Fatalf("code: got %s, want %s", e.Code, apierror.AuthenticationUnavailable)
 	}
 	if !strings.Contains(e.Message, "Microsoft Entra ID token") || !strings.Contains(e.Message, "access-key exchange") {
 		t.Errorf("message: got %q, want it to name the token step", e.Message)
@@ -242,8 +243,8 @@ func TestNegotiateEntraExchangeFailureAndRecovery(t *testing.T) {
 	_, err := c.Negotiate(context.Background(), "u", nil)
 	e := asError(t, err)
 	want := "access-key exchange with " + ks.URL + " failed: the service answered 403 (x-ms-error-code Error.Auth.Forbidden); the cause is in the handler's log"
-	if e.Code != bindings.CodeAuthenticationUnavailable || e.Message != want {
-		t.Errorf("got %s %q, want %s %q", e.Code, e.Message, bindings.CodeAuthenticationUnavailable, want)
+	if e.Code != apierror.AuthenticationUnavailable || e.Message != want {
+		t.Errorf("got %s %q, want %s %q", e.Code, e.Message, apierror.AuthenticationUnavailable, want)
 	}
 	if strings.Contains(e.Message, "Microsoft Entra ID token") {
 		t.Errorf("message %q blames the token step", e.Message)
@@ -283,7 +284,7 @@ func TestNegotiateEntraBadAnswers(t *testing.T) {
 			c := mustNewClient(t, &settings.Connection{Endpoint: srv.URL, Credential: &fake.TokenCredential{}}, "h", opts)
 			_, err := c.Negotiate(context.Background(), "", nil)
 			e := asError(t, err)
-			if e.Code != bindings.CodeAuthenticationUnavailable || !strings.Contains(e.Message, tt.wantIn) ||
+			if e.Code != apierror.AuthenticationUnavailable || !strings.Contains(e.Message, tt.wantIn) ||
 				!strings.Contains(e.Message, "access-key exchange") {
 				t.Errorf("got %s %q, want AuthenticationUnavailable containing %q", e.Code, e.Message, tt.wantIn)
 			}
@@ -302,7 +303,7 @@ func TestNegotiateEntraExchangeTimeout(t *testing.T) {
 	opts.Timeout, opts.TryTimeout = 200*time.Millisecond, 50*time.Millisecond
 	c := mustNewClient(t, &settings.Connection{Endpoint: ks.URL, Credential: &fake.TokenCredential{}}, "h", opts)
 	_, err := c.Negotiate(context.Background(), "", nil)
-	if e := asError(t, err); e.Code != bindings.CodeAuthenticationUnavailable || !strings.Contains(e.Message, "did not answer within") {
+	if e := asError(t, err); e.Code != apierror.AuthenticationUnavailable || !strings.Contains(e.Message, "did not answer within") {
 		t.Errorf("got %s %q, want AuthenticationUnavailable saying the exchange timed out", e.Code, e.Message)
 	}
 }
@@ -314,7 +315,7 @@ func TestNegotiateEntraCallerGivesUp(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	_, err := c.Negotiate(ctx, "", nil)
-	if e := asError(t, err); e.Code != bindings.CodeAuthenticationUnavailable || !strings.Contains(e.Message, "gave up waiting") {
+	if e := asError(t, err); e.Code != apierror.AuthenticationUnavailable || !strings.Contains(e.Message, "gave up waiting") {
 		t.Errorf("got %s %q, want AuthenticationUnavailable saying it gave up", e.Code, e.Message)
 	}
 	// The exchange goes on for others and its key is used afterwards.
@@ -432,7 +433,7 @@ func TestEntraKeyLifetime(t *testing.T) {
 		clock.Advance(60 * time.Minute) // key 2 is 126 min old
 		_, err := negotiate(t)
 		e := asError(t, err)
-		if e.Code != bindings.CodeAuthenticationUnavailable || !strings.Contains(e.Message, "access-key exchange") {
+		if e.Code != apierror.AuthenticationUnavailable || !strings.Contains(e.Message, "access-key exchange") {
 			t.Errorf("got %s %q, want AuthenticationUnavailable naming the access-key exchange", e.Code, e.Message)
 		}
 	})
@@ -473,7 +474,7 @@ func TestEntraBackgroundRefresher(t *testing.T) {
 		t.Errorf("exchanges after Close: got %d, want 2", got)
 	}
 	_, err := c.Negotiate(context.Background(), "", nil)
-	if e := asError(t, err); e.Code != bindings.CodeAuthenticationUnavailable || !strings.Contains(e.Message, "closed") {
+	if e := asError(t, err); e.Code != apierror.AuthenticationUnavailable || !strings.Contains(e.Message, "closed") {
 		t.Errorf("negotiate after Close with an expired key: got %s %q, want AuthenticationUnavailable saying closed", e.Code, e.Message)
 	}
 	c.Close() // idempotent
@@ -495,11 +496,11 @@ func TestEntraTokenTimeoutIsAuthenticationUnavailable(t *testing.T) {
 	opts.Timeout = 300 * time.Millisecond
 	c := mustNewClient(t, &settings.Connection{Endpoint: srv.URL, Credential: stallingCredential{}}, "h", opts)
 	_, err := c.Send(context.Background(), []bindings.Operation{{Message: &bindings.Message{Target: "t"}}})
-	if e := asError(t, err); e.Code != bindings.CodeAuthenticationUnavailable || !strings.Contains(e.Message, "Microsoft Entra ID token") {
+	if e := asError(t, err); e.Code != apierror.AuthenticationUnavailable || !strings.Contains(e.Message, "Microsoft Entra ID token") {
 		t.Errorf("send error = %s: %s, want AuthenticationUnavailable naming the token step", e.Code, e.Message)
 	}
 	_, err = c.Negotiate(context.Background(), "", nil)
-	if e := asError(t, err); e.Code != bindings.CodeAuthenticationUnavailable || !strings.Contains(e.Message, "Microsoft Entra ID token") {
+	if e := asError(t, err); e.Code != apierror.AuthenticationUnavailable || !strings.Contains(e.Message, "Microsoft Entra ID token") {
 		t.Errorf("negotiate error = %s: %s, want AuthenticationUnavailable naming the token step", e.Code, e.Message)
 	}
 	if n := len(srv.requests()); n != 0 {

@@ -11,16 +11,13 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 
+	"github.com/funcsignalr/funcsignalr/apierror"
 	"github.com/funcsignalr/funcsignalr/internal/clip"
 )
 
 // maxServiceBodyInError bounds how much of a service's error body is kept in
 // Error.Err.
 const maxServiceBodyInError = 512
-
-func errorf(code string, err error, format string, args ...any) *Error {
-	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Err: err}
-}
 
 // tokenError marks a failure of the Microsoft Entra ID credential, so that it
 // can be told apart from a failure of the call the token was for.
@@ -77,35 +74,35 @@ func transportReason(err error) string {
 }
 
 // callError maps a failed pipeline call, described by what (e.g.
-// "POST /api/hubs/h/:send"), onto an *Error: a service that no try could
+// "POST /api/hubs/h/:send"), onto an *apierror.Error: a service that no try could
 // connect to (refused, DNS, TLS) is a ServiceError saying which, even when
 // the time ran out during the retries; one that took the request and did
 // not answer in time is a ServiceTimeout. The cause is kept in Err; the
 // message never copies a credential's error text, which may hold a response
 // dump.
-func callError(err error, what string, timeout time.Duration, reach *reachTracker) *Error {
+func callError(err error, what string, timeout time.Duration, reach *reachTracker) *apierror.Error {
 	var te *tokenError
 	switch {
 	case errors.As(err, &te):
-		return errorf(CodeAuthenticationUnavailable, err,
+		return apierror.Wrap(apierror.AuthenticationUnavailable, err,
 			"could not get a Microsoft Entra ID token (scope %s) for %s", EntraScope, what)
 	case isTimeout(err):
 		if why := reach.unreached(); why != "" {
-			return errorf(CodeServiceError, err, "could not reach the SignalR service for %s within %s: %s", what, timeout, why)
+			return apierror.Wrap(apierror.ServiceError, err, "could not reach the SignalR service for %s within %s: %s", what, timeout, why)
 		}
-		return errorf(CodeServiceTimeout, err, "SignalR service did not answer %s within %s", what, timeout)
+		return apierror.Wrap(apierror.ServiceTimeout, err, "SignalR service did not answer %s within %s", what, timeout)
 	case errors.Is(err, context.Canceled):
-		return errorf(CodeServiceTimeout, err, "%s was canceled before the SignalR service answered", what)
+		return apierror.Wrap(apierror.ServiceTimeout, err, "%s was canceled before the SignalR service answered", what)
 	default:
-		return errorf(CodeServiceError, err, "could not reach the SignalR service for %s: %s", what, clip.String(reachReason(err)))
+		return apierror.Wrap(apierror.ServiceError, err, "could not reach the SignalR service for %s: %s", what, clip.String(reachReason(err)))
 	}
 }
 
 // answerError maps an unsuccessful answer (after retries) onto a ServiceError.
-func answerError(resp *http.Response, what string) *Error {
-	e := errorf(CodeServiceError, newServiceAnswerError(resp),
+func answerError(resp *http.Response, what string) *apierror.Error {
+	e := apierror.Wrap(apierror.ServiceError, newServiceAnswerError(resp),
 		"SignalR service answered %s for %s", describeStatus(resp), what)
-	e.Status = resp.StatusCode
-	e.Service = serviceErrorCode(resp.Header)
+	e.ServiceStatus = resp.StatusCode
+	e.ServiceCode = serviceErrorCode(resp.Header)
 	return e
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/funcsignalr/funcsignalr/bindings"
 	"github.com/funcsignalr/funcsignalr/settings"
 
+	"github.com/funcsignalr/funcsignalr/apierror"
 	"github.com/funcsignalr/funcsignalr/internal/testkit"
 )
 
@@ -134,12 +135,12 @@ func bearer(tb testing.TB, h http.Header) string {
 	return tok
 }
 
-// asError returns err as *bindings.Error or fails.
-func asError(tb testing.TB, err error) *bindings.Error {
+// asError returns err as *apierror.Error or fails.
+func asError(tb testing.TB, err error) *apierror.Error {
 	tb.Helper()
-	var e *bindings.Error
+	var e *apierror.Error
 	if !errors.As(err, &e) {
-		tb.Fatalf("error %v (%T), want *bindings.Error", err, err)
+		tb.Fatalf("error %v (%T), want *apierror.Error", err, err)
 	}
 	return e
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/funcsignalr/funcsignalr/apierror"
 	"github.com/funcsignalr/funcsignalr/bindings"
 	"github.com/funcsignalr/funcsignalr/internal/clip"
 )
@@ -21,7 +22,7 @@ func TestBatchCap(t *testing.T) {
 		t.Fatalf("got %d ops, %v; want %d and no error", len(ops), err, bindings.MaxBatch)
 	}
 	_, err := bindings.DecodeSend(body(bindings.MaxBatch + 1))
-	if e := asError(t, err); e.Code != bindings.CodeInvalidMessage || !strings.Contains(e.Message, "1000") {
+	if e := asError(t, err); e.Code != apierror.InvalidMessage || !strings.Contains(e.Message, "1000") {
 		t.Errorf("got %+v, want InvalidMessage naming the cap of 1000", e)
 	}
 
@@ -32,7 +33,7 @@ func TestBatchCap(t *testing.T) {
 		ops[i] = msg(bindings.Message{Target: "t"})
 	}
 	n, err := c.Send(context.Background(), ops)
-	if e := asError(t, err); n != 0 || e.Code != bindings.CodeInvalidMessage || !strings.Contains(e.Message, "1000") {
+	if e := asError(t, err); n != 0 || e.Code != apierror.InvalidMessage || !strings.Contains(e.Message, "1000") {
 		t.Errorf("got %d, %+v; want 0 and InvalidMessage naming the cap", n, e)
 	}
 	if got := len(srv.requests()); got != 0 {
@@ -80,14 +81,14 @@ func TestReachBoundIsExact(t *testing.T) {
 						t.Fatalf("length %d: negotiate accepted a user id that send refused (%v)", n, err)
 					}
 					if negErr != nil {
-						if e := asError(t, negErr); e.Code != bindings.CodeInvalidMessage {
+						if e := asError(t, negErr); e.Code != apierror.InvalidMessage {
 							t.Fatalf("length %d: negotiate got %+v, want InvalidMessage", n, e)
 						}
 					}
 				}
 				reqs := srv.requests()
 				if err != nil {
-					if e := asError(t, err); e.Code != bindings.CodeInvalidMessage || !strings.Contains(e.Message, "4096") {
+					if e := asError(t, err); e.Code != apierror.InvalidMessage || !strings.Contains(e.Message, "4096") {
 						t.Fatalf("length %d: got %+v, want InvalidMessage naming the limit", n, e)
 					}
 					if len(reqs) != before {
@@ -140,11 +141,11 @@ func TestIDsOfTheIssueAreRefused(t *testing.T) {
 	c := keyClient(t, srv.Server, "default", testOptions(srv.Server))
 	for _, id := range []string{strings.Repeat("u", 3000), strings.Repeat("é", 700), strings.Repeat("x", 600<<10)} {
 		_, err := c.Negotiate(context.Background(), id, nil)
-		if e := asError(t, err); e.Code != bindings.CodeInvalidMessage || len(e.Message) > 400 {
+		if e := asError(t, err); e.Code != apierror.InvalidMessage || len(e.Message) > 400 {
 			t.Errorf("negotiate(%d bytes): got %+v, want a short InvalidMessage", len(id), e)
 		}
 		_, err = c.Send(context.Background(), []bindings.Operation{msg(bindings.Message{Target: "t", UserID: id})})
-		if e := asError(t, err); e.Code != bindings.CodeInvalidMessage || len(e.Message) > 400 {
+		if e := asError(t, err); e.Code != apierror.InvalidMessage || len(e.Message) > 400 {
 			t.Errorf("send(%d bytes): got %+v, want a short InvalidMessage", len(id), e)
 		}
 	}
@@ -177,8 +178,8 @@ func TestServiceErrorCodeIsChecked(t *testing.T) {
 			group := strings.Repeat("g", bindings.MaxGroupNameLength)
 			_, err := c.Send(context.Background(), []bindings.Operation{msg(bindings.Message{Target: "t", GroupName: group})})
 			e := asError(t, err)
-			if e.Code != bindings.CodeServiceError || e.Service != tt.want {
-				t.Errorf("got code %s, service code %q; want ServiceError with %q", e.Code, e.Service, tt.want)
+			if e.Code != apierror.ServiceError || e.ServiceCode != tt.want {
+				t.Errorf("got code %s, service code %q; want ServiceError with %q", e.Code, e.ServiceCode, tt.want)
 			}
 			if tt.want != "" && !strings.Contains(e.Message, tt.want) {
 				t.Errorf("got message %q, want it to hold %q", e.Message, tt.want)
@@ -208,7 +209,7 @@ func TestReachBoundCoversEveryEndpoint(t *testing.T) {
 	c := mustNewClient(t, conn, "chat", testOptions(a.Server))
 	id := strings.Repeat("/", 800) // 2,400 characters escaped: within reach of a only
 	_, err := c.Send(context.Background(), []bindings.Operation{msg(bindings.Message{Target: "t", UserID: id})})
-	if e := asError(t, err); e.Code != bindings.CodeInvalidMessage {
+	if e := asError(t, err); e.Code != apierror.InvalidMessage {
 		t.Errorf("send: got %+v, want InvalidMessage", e)
 	}
 	for i := 0; i < 20; i++ { // negotiate picks an endpoint at random: the bound must not depend on it

@@ -9,6 +9,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/fake"
 
+	"github.com/funcsignalr/funcsignalr/apierror"
 	"github.com/funcsignalr/funcsignalr/bindings"
 	"github.com/funcsignalr/funcsignalr/settings"
 )
@@ -152,8 +153,8 @@ func TestTokenLifetimeBounds(t *testing.T) {
 			t.Errorf("TokenLifetime %s: got error %v, want error %v", tt.lifetime, err, tt.wantErr)
 		}
 		if err != nil {
-			if e := asError(t, err); e.Code != bindings.CodeConfigurationError {
-				t.Errorf("TokenLifetime %s: got code %s, want %s", tt.lifetime, e.Code, bindings.CodeConfigurationError)
+			if e := asError(t, err); e.Code != apierror.ConfigurationError {
+				t.Errorf("TokenLifetime %s: got code %s, want %s", tt.lifetime, e.Code, apierror.ConfigurationError)
 			}
 		}
 	}
@@ -217,7 +218,7 @@ func TestNegotiateTokenTimes(t *testing.T) {
 func TestNegotiateTokenTooLong(t *testing.T) {
 	c := mustNewClient(t, &settings.Connection{Endpoint: "https://x", AccessKey: testKey}, "h", bindings.Options{})
 	_, err := c.Negotiate(context.Background(), strings.Repeat("u", 4000), nil)
-	if got, want := asError(t, err).Code, bindings.CodeInvalidMessage; got != want {
+	if got, want := asError(t, err).Code, apierror.InvalidMessage; got != want {
 		t.Errorf("code: got %s, want %s", got, want)
 	}
 }
@@ -252,8 +253,8 @@ func TestNewClientErrors(t *testing.T) {
 				t.Fatalf("got a client, want error containing %q", tt.wantIn)
 			}
 			e := asError(t, err)
-			if e.Code != bindings.CodeConfigurationError {
-				t.Errorf("code: got %s, want %s", e.Code, bindings.CodeConfigurationError)
+			if e.Code != apierror.ConfigurationError {
+				t.Errorf("code: got %s, want %s", e.Code, apierror.ConfigurationError)
 			}
 			if !strings.Contains(e.Message, tt.wantIn) {
 				t.Errorf("message: got %q, want it to contain %q", e.Message, tt.wantIn)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/funcsignalr/funcsignalr/apierror"
 	"github.com/funcsignalr/funcsignalr/bindings"
 	"github.com/funcsignalr/funcsignalr/settings"
 )
@@ -39,31 +40,31 @@ func TestSendServiceNotReached(t *testing.T) {
 		wantParts  []string
 	}{
 		{name: "refused, retries run out", endpoint: "http://" + refusedAddr, transport: &http.Client{},
-			timeout: 5 * time.Second, retryDelay: time.Millisecond, wantCode: bindings.CodeServiceError,
+			timeout: 5 * time.Second, retryDelay: time.Millisecond, wantCode: apierror.ServiceError,
 			wantParts: []string{"could not reach the SignalR service for POST /api/hubs/h/:send: connection refused by " + refusedAddr}},
 		{name: "refused, time runs out between retries", endpoint: "http://" + refusedAddr, transport: &http.Client{},
 			// The back-off (5 s) outlasts the timeout, so the deadline always
 			// falls between tries, never during a second dial.
-			timeout: 300 * time.Millisecond, retryDelay: 5 * time.Second, wantCode: bindings.CodeServiceError,
+			timeout: 300 * time.Millisecond, retryDelay: 5 * time.Second, wantCode: apierror.ServiceError,
 			wantParts: []string{"could not reach the SignalR service for POST /api/hubs/h/:send within 300ms: connection refused by " + refusedAddr}},
 		{name: "DNS", endpoint: "https://nowhere.service.signalr.net",
 			transport: dialing(func(context.Context, string, string) (net.Conn, error) {
 				return nil, &net.DNSError{Err: "no such host", Name: "nowhere.service.signalr.net", IsNotFound: true}
 			}),
-			timeout: 5 * time.Second, retryDelay: time.Millisecond, wantCode: bindings.CodeServiceError,
+			timeout: 5 * time.Second, retryDelay: time.Millisecond, wantCode: apierror.ServiceError,
 			wantParts: []string{"DNS lookup of nowhere.service.signalr.net failed: no such host"}},
 		{name: "TLS", endpoint: tlsSrv.URL, transport: &http.Client{Transport: &http.Transport{}}, // trusts the system roots only
-			timeout: 5 * time.Second, retryDelay: time.Millisecond, wantCode: bindings.CodeServiceError,
+			timeout: 5 * time.Second, retryDelay: time.Millisecond, wantCode: apierror.ServiceError,
 			wantParts: []string{"TLS handshake failed: x509: certificate signed by unknown authority"}},
 		{name: "no connection in time", endpoint: "https://slow.service.signalr.net",
 			transport: dialing(func(ctx context.Context, _, _ string) (net.Conn, error) {
 				<-ctx.Done()
 				return nil, ctx.Err()
 			}),
-			timeout: 300 * time.Millisecond, retryDelay: time.Millisecond, wantCode: bindings.CodeServiceError,
+			timeout: 300 * time.Millisecond, retryDelay: time.Millisecond, wantCode: apierror.ServiceError,
 			wantParts: []string{"could not reach the SignalR service for POST /api/hubs/h/:send within 300ms: no connection in time"}},
 		{name: "connected and quiet", endpoint: hung.URL, transport: hung.Client(),
-			timeout: 300 * time.Millisecond, retryDelay: time.Millisecond, wantCode: bindings.CodeServiceTimeout,
+			timeout: 300 * time.Millisecond, retryDelay: time.Millisecond, wantCode: apierror.ServiceTimeout,
 			wantParts: []string{"SignalR service did not answer POST /api/hubs/h/:send within 300ms"}},
 	}
 	for _, tt := range tests {

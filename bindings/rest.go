@@ -12,6 +12,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 
+	"github.com/funcsignalr/funcsignalr/apierror"
 	"github.com/funcsignalr/funcsignalr/internal/clip"
 )
 
@@ -20,10 +21,10 @@ const apiVersionQuery = "api-version=" + APIVersion
 // Send carries out ops in order and returns how many were carried out.
 //
 // Every operation is validated before the first is sent; an invalid one is a
-// *Error with CodeInvalidMessage and nothing is sent. On the first failure
+// *apierror.Error with apierror.InvalidMessage and nothing is sent. On the first failure
 // Send stops and returns the number carried out before it with the error:
-// *Error with CodeServiceError, CodeServiceTimeout or
-// CodeAuthenticationUnavailable.
+// *apierror.Error with apierror.ServiceError, apierror.ServiceTimeout or
+// apierror.AuthenticationUnavailable.
 //
 // With several endpoints each operation goes to every endpoint at once, and
 // the next starts when all have answered. An operation is carried out when
@@ -32,7 +33,7 @@ const apiVersionQuery = "api-version=" + APIVersion
 // order) names each failed endpoint by name and host.
 func (c *Client) Send(ctx context.Context, ops []Operation) (int, error) {
 	if len(ops) > MaxBatch {
-		return 0, errorf(CodeInvalidMessage, nil, "%d operations in one send; at most %d are allowed", len(ops), MaxBatch)
+		return 0, apierror.Wrap(apierror.InvalidMessage, nil, "%d operations in one send; at most %d are allowed", len(ops), MaxBatch)
 	}
 	for i := range ops {
 		problem := checkOperation(&ops[i])
@@ -40,7 +41,7 @@ func (c *Client) Send(ctx context.Context, ops []Operation) (int, error) {
 			problem = c.checkReach(&ops[i])
 		}
 		if problem != "" {
-			return 0, errorf(CodeInvalidMessage, nil, "operation %d: %s", i, problem)
+			return 0, apierror.Wrap(apierror.InvalidMessage, nil, "operation %d: %s", i, problem)
 		}
 	}
 	if len(c.eps) > 1 {
@@ -69,7 +70,7 @@ func (e *endpoint) do(ctx context.Context, op *Operation, timeout time.Duration)
 	if err != nil {
 		err = tokens.explain(err)
 		ce := callError(err, what, timeout, reach)
-		if ce.Code == CodeAuthenticationUnavailable {
+		if ce.Code == apierror.AuthenticationUnavailable {
 			e.diag.tokenFailed("token for "+what, err)
 			ce.Message += seeLog
 		}
@@ -148,16 +149,16 @@ func (e *endpoint) newRequest(ctx context.Context, op *Operation) (*policy.Reque
 
 	hr, err := http.NewRequestWithContext(ctx, r.method, "", nil)
 	if err != nil {
-		return nil, errorf(CodeServiceError, err, "build %s request", r.method) // unreachable: methods are constants
+		return nil, apierror.Wrap(apierror.ServiceError, err, "build %s request", r.method) // unreachable: methods are constants
 	}
 	hr.URL, hr.Host = &u, u.Host
 	req, err := runtime.NewRequestFromRequest(hr)
 	if err != nil {
-		return nil, errorf(CodeServiceError, err, "build %s request", r.method)
+		return nil, apierror.Wrap(apierror.ServiceError, err, "build %s request", r.method)
 	}
 	if m := op.Message; m != nil {
 		if err := req.SetBody(streaming.NopCloser(bytes.NewReader(payload(m))), "application/json"); err != nil {
-			return nil, errorf(CodeServiceError, err, "set %s request body", r.method)
+			return nil, apierror.Wrap(apierror.ServiceError, err, "set %s request body", r.method)
 		}
 	}
 	return req, nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/fake"
 
+	"github.com/funcsignalr/funcsignalr/apierror"
 	"github.com/funcsignalr/funcsignalr/bindings"
 	"github.com/funcsignalr/funcsignalr/settings"
 )
@@ -229,9 +230,9 @@ func TestSendStopsAtFirstFailure(t *testing.T) {
 		t.Errorf("sent: got %d, want 1", n)
 	}
 	e := asError(t, err)
-	want := &bindings.Error{Code: bindings.CodeServiceError, Status: 404, Service: "Error.Connection.NotExisted",
+	want := &apierror.Error{Code: apierror.ServiceError, ServiceStatus: 404, ServiceCode: "Error.Connection.NotExisted",
 		Message: "SignalR service answered 404 (x-ms-error-code Error.Connection.NotExisted) for PUT /api/hubs/h/groups/g/connections/c"}
-	if e.Code != want.Code || e.Status != want.Status || e.Service != want.Service || e.Message != want.Message {
+	if e.Code != want.Code || e.ServiceStatus != want.ServiceStatus || e.ServiceCode != want.ServiceCode || e.Message != want.Message {
 		t.Errorf("got %+v, want %+v", e, want)
 	}
 	if got := len(srv.requests()); got != 2 {
@@ -258,7 +259,7 @@ func TestSendValidatesEverythingFirst(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			n, err := c.Send(context.Background(), tt.ops)
 			e := asError(t, err)
-			if n != 0 || e.Code != bindings.CodeInvalidMessage || !strings.Contains(e.Message, tt.wantIn) {
+			if n != 0 || e.Code != apierror.InvalidMessage || !strings.Contains(e.Message, tt.wantIn) {
 				t.Errorf("got %d, %s %q, want 0, InvalidMessage containing %q", n, e.Code, e.Message, tt.wantIn)
 			}
 		})
@@ -276,12 +277,12 @@ func TestSendRetries(t *testing.T) {
 		wantCode  string // "" = success
 	}{
 		{"503, 503, 202 succeeds on the third try", []int{503, 503, 202}, 3, ""},
-		{"every retriable status", []int{408, 429, 500, 502}, 4, bindings.CodeServiceError},
+		{"every retriable status", []int{408, 429, 500, 502}, 4, apierror.ServiceError},
 		{"504 then 200", []int{504, 200}, 2, ""},
-		{"always 500 fails after 4 tries", []int{500, 500, 500, 500, 500, 500}, 4, bindings.CodeServiceError},
-		{"400 is not retried", []int{400, 202}, 1, bindings.CodeServiceError},
-		{"401 is not retried", []int{401, 202}, 1, bindings.CodeServiceError},
-		{"404 is not retried", []int{404, 202}, 1, bindings.CodeServiceError},
+		{"always 500 fails after 4 tries", []int{500, 500, 500, 500, 500, 500}, 4, apierror.ServiceError},
+		{"400 is not retried", []int{400, 202}, 1, apierror.ServiceError},
+		{"401 is not retried", []int{401, 202}, 1, apierror.ServiceError},
+		{"404 is not retried", []int{404, 202}, 1, apierror.ServiceError},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -308,7 +309,7 @@ func TestSendRetries(t *testing.T) {
 			}
 			e := asError(t, err)
 			last := tt.statuses[min(tt.wantTries-1, len(tt.statuses)-1)]
-			if n != 0 || e.Code != tt.wantCode || e.Status != last || e.Service != "Test.Code" {
+			if n != 0 || e.Code != tt.wantCode || e.ServiceStatus != last || e.ServiceCode != "Test.Code" {
 				t.Errorf("got %d, %+v, want 0, %s status %d", n, e, tt.wantCode, last)
 			}
 		})
@@ -365,7 +366,7 @@ func TestSendRetryAfterBeyondTimeoutIsNotAwaited(t *testing.T) {
 	c := keyClient(t, srv.Server, "h", opts)
 	start := time.Now()
 	_, err := c.Send(context.Background(), []bindings.Operation{msg(bindings.Message{Target: "t"})})
-	if e := asError(t, err); e.Code != bindings.CodeServiceError || e.Status != 429 {
+	if e := asError(t, err); e.Code != apierror.ServiceError || e.ServiceStatus != 429 {
 		t.Errorf("got %+v, want ServiceError 429", e)
 	}
 	if d := time.Since(start); d > 500*time.Millisecond {
@@ -394,7 +395,7 @@ func TestSendTimeout(t *testing.T) {
 			n, err := c.Send(context.Background(), []bindings.Operation{msg(bindings.Message{Target: "t"})})
 			elapsed := time.Since(start)
 			e := asError(t, err)
-			if n != 0 || e.Code != bindings.CodeServiceTimeout {
+			if n != 0 || e.Code != apierror.ServiceTimeout {
 				t.Errorf("got %d, %+v, want 0, ServiceTimeout", n, e)
 			}
 			if !strings.Contains(e.Message, "POST /api/hubs/h/:send") {
@@ -419,7 +420,7 @@ func TestSendCallerCancels(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
 	_, err := c.Send(ctx, []bindings.Operation{msg(bindings.Message{Target: "t"})})
-	if e := asError(t, err); e.Code != bindings.CodeServiceTimeout || !strings.Contains(e.Message, "canceled") {
+	if e := asError(t, err); e.Code != apierror.ServiceTimeout || !strings.Contains(e.Message, "canceled") {
 		t.Errorf("got %+v, want ServiceTimeout saying canceled", e)
 	}
 }
@@ -430,7 +431,7 @@ func TestSendUnreachable(t *testing.T) {
 	c := keyClient(t, srv.Server, "h", testOptions(srv.Server))
 	_, err := c.Send(context.Background(), []bindings.Operation{msg(bindings.Message{Target: "t"})})
 	e := asError(t, err)
-	if e.Code != bindings.CodeServiceError || !strings.Contains(e.Message, "could not reach the SignalR service for POST /api/hubs/h/:send") {
+	if e.Code != apierror.ServiceError || !strings.Contains(e.Message, "could not reach the SignalR service for POST /api/hubs/h/:send") {
 		t.Errorf("got %+v, want ServiceError saying the service could not be reached", e)
 	}
 	if strings.Contains(e.Message, "api-version") {
@@ -445,7 +446,7 @@ func TestSendEntraTokenFailure(t *testing.T) {
 	c := mustNewClient(t, &settings.Connection{Endpoint: srv.URL, Credential: cred}, "h", testOptions(srv.Server))
 	n, err := c.Send(context.Background(), []bindings.Operation{msg(bindings.Message{Target: "t"})})
 	e := asError(t, err)
-	if n != 0 || e.Code != bindings.CodeAuthenticationUnavailable {
+	if n != 0 || e.Code != apierror.AuthenticationUnavailable {
 		t.Fatalf("got %d, %+v, want 0, AuthenticationUnavailable", n, e)
 	}
 	if !strings.Contains(e.Message, "Microsoft Entra ID token") || !strings.Contains(e.Message, "POST /api/hubs/h/:send") {
@@ -493,7 +494,7 @@ func TestSendContextAlreadyDone(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	n, err := c.Send(ctx, []bindings.Operation{msg(bindings.Message{Target: "t"})})
-	if e := asError(t, err); n != 0 || e.Code != bindings.CodeServiceTimeout {
+	if e := asError(t, err); n != 0 || e.Code != apierror.ServiceTimeout {
 		t.Errorf("got %d, %+v, want 0, ServiceTimeout", n, e)
 	}
 	if got := len(srv.requests()); got != 0 {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/funcsignalr/funcsignalr/handler"
 	"github.com/funcsignalr/funcsignalr/internal/upstream"
 )
 
@@ -41,12 +41,7 @@ func (u *echoUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	req, err := upstream.Parse(r.Header, body, []string{devAccessKey})
 	if err != nil {
-		status := http.StatusInternalServerError
-		var e *upstream.Error
-		if errors.As(err, &e) {
-			status = e.Status
-		}
-		http.Error(w, err.Error(), status)
+		handler.Respond(w, err)
 		return
 	}
 	if req.Type != upstream.TypeInvocation {

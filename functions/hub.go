@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/funcsignalr/funcsignalr/apierror"
 	"github.com/funcsignalr/funcsignalr/app"
 	"github.com/funcsignalr/funcsignalr/bindings"
 	"github.com/funcsignalr/funcsignalr/handler"
@@ -87,18 +88,24 @@ func (h *Hub) client() (*bindings.Client, error) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	if !h.resolved {
-		return nil, &Error{Code: bindings.CodeConfigurationError,
-			Message: "the SignalR binding is used before App.Run resolved it"}
+		return nil, apierror.New(apierror.ConfigurationError, "the SignalR binding is used before App.Run resolved it")
 	}
 	if err := h.rb.Err; err != nil {
-		var e *Error
-		if errors.As(err, &e) {
-			return nil, e
-		}
-		// Settings errors name the key and never hold a secret.
-		return nil, &Error{Code: bindings.CodeConfigurationError, Message: err.Error(), Err: err}
+		return nil, configurationError(err)
 	}
 	return h.rb.Client, nil
+}
+
+// configurationError is err, a failure to resolve the binding's settings,
+// as every use of the binding answers it: an *Error as it is (settings
+// errors are, naming the key), any other error as a ConfigurationError
+// with its text (the wiring's errors hold no secret).
+func configurationError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return apierror.Wrap(apierror.ConfigurationError, err, "%s", err.Error())
 }
 
 // Name is the hub's name as on the wire (lower case); "" before Run.
@@ -132,11 +139,10 @@ func (h *Hub) connection() *settings.Connection {
 // which SignalR clients also follow as a redirect.
 type ConnectionInfo = bindings.ConnectionInfo
 
-// Error is the error type of Negotiate and Send: Code is one of the codes
-// answered over HTTP (InvalidMessage, ServiceError, ServiceTimeout,
-// AuthenticationUnavailable, ConfigurationError); Message never holds a
-// secret.
-type Error = bindings.Error
+// Error is funcsignalr's one error type, returned by Negotiate and Send
+// and answered by WriteError: Code is one of the Code constants below and
+// Message never holds a secret.
+type Error = apierror.Error
 
 // Negotiate returns the connection info for a client: an access token for
 // userID ("" for none) with extra claims (several values of one type become
@@ -150,7 +156,7 @@ func (h *Hub) Negotiate(ctx context.Context, userID string, claims map[string][]
 	nerr := h.rb.NegotiateErr
 	h.mu.RUnlock()
 	if nerr != nil {
-		return ConnectionInfo{}, &Error{Code: bindings.CodeConfigurationError, Message: nerr.Error(), Err: nerr}
+		return ConnectionInfo{}, configurationError(nerr)
 	}
 	return c.Negotiate(ctx, userID, claims)
 }
@@ -176,8 +182,7 @@ func (m Message) operation() (bindings.Operation, error) {
 	for i, a := range m.Arguments {
 		raw, err := json.Marshal(a)
 		if err != nil {
-			return bindings.Operation{}, &Error{Code: bindings.CodeInvalidMessage,
-				Message: fmt.Sprintf("argument %d of %q cannot be sent as JSON: %v", i, m.Target, err)}
+			return bindings.Operation{}, apierror.New(apierror.InvalidMessage, "argument %d of %q cannot be sent as JSON: %v", i, m.Target, err)
 		}
 		args[i] = raw
 	}
@@ -223,7 +228,7 @@ func (h *Hub) Send(ctx context.Context, actions ...Action) (int, error) {
 	ops := make([]bindings.Operation, len(actions))
 	for i, a := range actions {
 		if a == nil {
-			return 0, &Error{Code: bindings.CodeInvalidMessage, Message: fmt.Sprintf("action %d is nil", i)}
+			return 0, apierror.New(apierror.InvalidMessage, "action %d is nil", i)
 		}
 		op, err := a.operation()
 		if err != nil {
@@ -271,17 +276,18 @@ const PrincipalIDHeader = "x-ms-client-principal-id"
 // The error codes of funcsignalr's JSON errors, {"error":{"code","message"}},
 // for *Error values that functions answer with WriteError.
 const (
-	CodeInvalidJSON               = bindings.CodeInvalidJSON               // 400: the body is not the JSON expected
-	CodeInvalidMessage            = bindings.CodeInvalidMessage            // 400: a value is missing or invalid
-	CodeNotFound                  = handler.CodeNotFound                   // 404
-	CodeMethodNotAllowed          = handler.CodeMethodNotAllowed           // 405
-	CodePayloadTooLarge           = handler.CodePayloadTooLarge            // 413
-	CodeUnsupportedMediaType      = handler.CodeUnsupportedMediaType       // 415
-	CodeInternalError             = handler.CodeInternalError              // 500
-	CodeConfigurationError        = bindings.CodeConfigurationError        // 500: a SignalR setting is missing or invalid
-	CodeServiceError              = bindings.CodeServiceError              // 502: the SignalR service failed or was unreachable
-	CodeAuthenticationUnavailable = bindings.CodeAuthenticationUnavailable // 503: Microsoft Entra ID failed
-	CodeServiceTimeout            = bindings.CodeServiceTimeout            // 504: the SignalR service did not answer in time
+	CodeInvalidJSON               = apierror.InvalidJSON               // 400: the body is not the JSON expected
+	CodeInvalidMessage            = apierror.InvalidMessage            // 400: a value is missing or invalid
+	CodeUnauthorized              = apierror.Unauthorized              // 401: an upstream request's signature is missing or wrong
+	CodeNotFound                  = apierror.NotFound                  // 404
+	CodeMethodNotAllowed          = apierror.MethodNotAllowed          // 405
+	CodePayloadTooLarge           = apierror.PayloadTooLarge           // 413
+	CodeUnsupportedMediaType      = apierror.UnsupportedMediaType      // 415
+	CodeInternalError             = apierror.InternalError             // 500
+	CodeConfigurationError        = apierror.ConfigurationError        // 500: a SignalR setting is missing or invalid
+	CodeServiceError              = apierror.ServiceError              // 502: the SignalR service failed or was unreachable
+	CodeAuthenticationUnavailable = apierror.AuthenticationUnavailable // 503: Microsoft Entra ID failed
+	CodeServiceTimeout            = apierror.ServiceTimeout            // 504: the SignalR service did not answer in time
 )
 
 // WriteError answers err in funcsignalr's JSON error shape,

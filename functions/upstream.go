@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
 
+	"github.com/funcsignalr/funcsignalr/apierror"
 	"github.com/funcsignalr/funcsignalr/handler"
 	"github.com/funcsignalr/funcsignalr/internal/clip"
 	"github.com/funcsignalr/funcsignalr/internal/upstream"
@@ -66,36 +66,35 @@ func (u *upstreamFunction) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	log := u.app.Logger()
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		handler.WriteError(w, http.StatusMethodNotAllowed, "MethodNotAllowed", "the SignalR upstream endpoint accepts POST")
+		handler.Respond(w, apierror.New(apierror.MethodNotAllowed, "the SignalR upstream endpoint accepts POST"))
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxUpstreamBody))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			handler.WriteError(w, http.StatusRequestEntityTooLarge, "PayloadTooLarge",
-				fmt.Sprintf("the upstream request body is larger than %d bytes", maxUpstreamBody))
+			handler.Respond(w, apierror.New(apierror.PayloadTooLarge, "the upstream request body is larger than %d bytes", maxUpstreamBody))
 			return
 		}
-		handler.WriteError(w, http.StatusBadRequest, upstream.CodeInvalidMessage, "could not read the upstream request body")
+		handler.Respond(w, apierror.New(apierror.InvalidMessage, "could not read the upstream request body"))
 		return
 	}
 	req, err := upstream.Parse(r.Header, body, u.app.upstreamKeys(r.Header.Get(upstream.HeaderHub)))
 	if err != nil {
-		var ue *upstream.Error
+		var ue *apierror.Error
 		if !errors.As(err, &ue) {
-			ue = &upstream.Error{Status: http.StatusBadRequest, Code: upstream.CodeInvalidMessage, Message: "unreadable upstream request"}
+			ue = apierror.New(apierror.InvalidMessage, "unreadable upstream request")
 		}
 		log.LogAttrs(r.Context(), slog.LevelWarn, "SignalR upstream request refused",
-			slog.Int("status", ue.Status), slog.String("code", ue.Code), slog.String("message", ue.Message))
-		handler.WriteError(w, ue.Status, ue.Code, ue.Message)
+			slog.Int("status", apierror.Status(ue.Code)), slog.String("code", ue.Code), slog.String("message", ue.Message))
+		handler.Respond(w, ue)
 		return
 	}
 	t := u.app.findTrigger(req.Hub, Category(req.Category), req.Event)
 	if t == nil {
-		msg := fmt.Sprintf("no SignalR trigger function for hub %q, category %q, event %q", clip.String(req.Hub), req.Category, clip.String(req.Event))
-		log.LogAttrs(r.Context(), slog.LevelWarn, "SignalR upstream request for no function", slog.String("message", msg))
-		handler.WriteError(w, http.StatusNotFound, "NotFound", msg)
+		e := apierror.New(apierror.NotFound, "no SignalR trigger function for hub %q, category %q, event %q", clip.String(req.Hub), req.Category, clip.String(req.Event))
+		log.LogAttrs(r.Context(), slog.LevelWarn, "SignalR upstream request for no function", slog.String("message", e.Message))
+		handler.Respond(w, e)
 		return
 	}
 	inv := &InvocationContext{
@@ -113,8 +112,7 @@ func (u *upstreamFunction) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	switch {
 	case errors.Is(err, handler.ErrPanic):
-		handler.WriteError(w, http.StatusInternalServerError, handler.CodeInternalError,
-			"the SignalR trigger function "+t.name+" panicked; see the log")
+		handler.Respond(w, apierror.New(apierror.InternalError, "the SignalR trigger function %s panicked; see the log", t.name))
 		return
 	case req.Type == upstream.TypeConnected:
 		if err != nil {
@@ -153,7 +151,7 @@ func (u *upstreamFunction) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		log.LogAttrs(r.Context(), slog.LevelError, "could not build the completion",
 			slog.String("function", t.name), slog.String("error", err.Error()))
-		handler.WriteError(w, http.StatusInternalServerError, handler.CodeInternalError, "could not build the completion message")
+		handler.Respond(w, apierror.New(apierror.InternalError, "could not build the completion message"))
 		return
 	}
 	ct := upstream.ContentTypeJSON

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"unicode/utf8"
 
+	"github.com/funcsignalr/funcsignalr/apierror"
 	"github.com/funcsignalr/funcsignalr/bindings"
 	"github.com/funcsignalr/funcsignalr/internal/clip"
 )
@@ -124,8 +125,8 @@ func (f *sendFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	sent, err := f.cfg.Sender.Send(r.Context(), ops)
 	if err != nil && errors.Is(context.Cause(r.Context()), ErrShutdown) {
-		err = &apiError{bindings.CodeServiceTimeout, fmt.Sprintf(
-			"the handler shut down before the batch was carried out: %d of %d objects sent", sent, len(ops))}
+		err = apierror.New(apierror.ServiceTimeout,
+			"the handler shut down before the batch was carried out: %d of %d objects sent", sent, len(ops))
 	}
 	if err != nil {
 		logFailure(f.cfg.Logger, r, "send", err, "sent", sent, "of", len(ops))
@@ -146,14 +147,14 @@ func checkJSONContentType(ct string, declared bool) error {
 		if !declared {
 			return nil
 		}
-		return &apiError{CodeUnsupportedMediaType, "the body has no Content-Type; declare it as JSON (Content-Type: application/json)"}
+		return apierror.New(apierror.UnsupportedMediaType, "the body has no Content-Type; declare it as JSON (Content-Type: application/json)")
 	}
 	mt, _, err := mime.ParseMediaType(ct)
 	if err == nil && (mt == "application/json" || mt == "text/json" ||
 		(strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))) {
 		return nil
 	}
-	return &apiError{CodeUnsupportedMediaType, fmt.Sprintf("the body is declared as %q; send takes JSON (Content-Type: application/json)", clip.String(ct))}
+	return apierror.New(apierror.UnsupportedMediaType, "the body is declared as %q; send takes JSON (Content-Type: application/json)", clip.String(ct))
 }
 
 // logFailure logs why a function failed: at error for failures of the
@@ -162,7 +163,7 @@ func checkJSONContentType(ct string, declared bool) error {
 func logFailure(logger *slog.Logger, r *http.Request, fn string, err error, args ...any) {
 	code, message := classify(err)
 	level := slog.LevelWarn
-	if statusFor(code) >= 500 {
+	if apierror.Status(code) >= 500 {
 		level = slog.LevelError
 	}
 	logger.LogAttrs(r.Context(), level, fn+" failed",

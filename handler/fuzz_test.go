@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/funcsignalr/funcsignalr/apierror"
 	"github.com/funcsignalr/funcsignalr/bindings"
 )
 
@@ -73,7 +74,7 @@ func FuzzDecodeInvokeRequest(f *testing.F) {
 		case err != nil && d != nil:
 			t.Fatalf("DecodeInvokeRequest returned both a request and %v", err)
 		case err != nil:
-			if code, msg := classify(err); code != bindings.CodeInvalidJSON || msg == "" {
+			if code, msg := classify(err); code != apierror.InvalidJSON || msg == "" {
 				t.Fatalf("DecodeInvokeRequest error %v classifies as %s %q, want InvalidJson", err, code, msg)
 			}
 		case d == nil:
@@ -82,7 +83,7 @@ func FuzzDecodeInvokeRequest(f *testing.F) {
 			parent := httptest.NewRequest("POST", "/send", nil)
 			r, err := d.toHTTPRequest(parent)
 			if err != nil {
-				if code, _ := classify(err); code != bindings.CodeInvalidJSON {
+				if code, _ := classify(err); code != apierror.InvalidJSON {
 					t.Fatalf("toHTTPRequest error %v, want InvalidJson", err)
 				}
 				break

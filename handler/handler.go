@@ -15,6 +15,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/funcsignalr/funcsignalr/apierror"
 	"github.com/funcsignalr/funcsignalr/bindings"
 	"github.com/funcsignalr/funcsignalr/internal/clip"
 )
@@ -130,7 +131,7 @@ func New(cfg Config) (http.Handler, error) {
 
 	r := mux.NewRouter()
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, &apiError{CodeNotFound, "no function at " + clip.String(r.URL.Path)}, -1)
+		writeError(w, apierror.New(apierror.NotFound, "no function at %s", clip.String(r.URL.Path)), -1)
 	})
 	r.MatcherFunc(exactPath("/")).Methods(http.MethodGet, http.MethodHead).HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
@@ -227,7 +228,7 @@ func methodCheck(fn Function, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !fn.Allows(r.Method) {
 			w.Header().Set("Allow", allow)
-			writeError(w, &apiError{CodeMethodNotAllowed, fmt.Sprintf("%s does not accept %s; it accepts %s", fn.Name, clip.String(r.Method), allow)}, -1)
+			writeError(w, apierror.New(apierror.MethodNotAllowed, "%s does not accept %s; it accepts %s", fn.Name, clip.String(r.Method), allow), -1)
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -294,13 +295,13 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 		if errors.As(err, &mbe) {
 			return nil, tooLarge()
 		}
-		return nil, &apiError{bindings.CodeInvalidJSON, "read body: " + err.Error()}
+		return nil, apierror.New(apierror.InvalidJSON, "read body: %v", err)
 	}
 	return body, nil
 }
 
 func tooLarge() error {
-	return &apiError{CodePayloadTooLarge, fmt.Sprintf("the body is larger than %d bytes (1 MiB, the service's message limit)", MaxBodyBytes)}
+	return apierror.New(apierror.PayloadTooLarge, "the body is larger than %d bytes (1 MiB, the service's message limit)", MaxBodyBytes)
 }
 
 // standaloneKey marks the context of requests served without the

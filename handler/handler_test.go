@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/funcsignalr/funcsignalr/apierror"
 	"github.com/funcsignalr/funcsignalr/bindings"
 	"github.com/funcsignalr/funcsignalr/settings"
 )
@@ -189,11 +190,13 @@ func TestFunctionsAnswerAlikeInBothModes(t *testing.T) {
 		{name: "negotiate POST with negotiateVersion", fb: fakeAnswers{info: bindings.ConnectionInfo{URL: "u", AccessToken: "t"}},
 			method: "POST", target: "/api/negotiate?negotiateVersion=1", wantStatus: 200, wantBody: `{"url":"u","accessToken":"t"}`},
 		{name: "negotiate PUT", method: "PUT", target: "/api/negotiate", wantStatus: 405, wantCode: "MethodNotAllowed"},
-		{name: "negotiate auth unavailable", fb: fakeAnswers{negErr: &bindings.Error{Code: bindings.CodeAuthenticationUnavailable, Message: "access-key exchange failed"}},
+		{name: "negotiate auth unavailable", fb: fakeAnswers{negErr: &apierror.Error{Code: apierror.AuthenticationUnavailable, Message: "access-key exchange failed"}},
 			method: "GET", target: "/api/negotiate", wantStatus: 503, wantCode: "AuthenticationUnavailable"},
 		{name: "negotiate unknown error", fb: fakeAnswers{negErr: errors.New("secret-looking internals")},
 			method: "GET", target: "/api/negotiate", wantStatus: 500, wantCode: "InternalError"},
-		{name: "negotiate not configured", cfg: func(c *Config) { c.ConfigError = &settings.NotConfiguredError{Setting: "AzureSignalRConnectionString"} },
+		{name: "negotiate not configured", cfg: func(c *Config) {
+			_, c.ConfigError = settings.Resolve(settings.NewValues(nil), "AlertsSignalR", settings.Options{})
+		},
 			method: "GET", target: "/api/negotiate", wantStatus: 500, wantCode: "ConfigurationError"},
 		{name: "send one message", method: "POST", target: "/api/send", header: jsonCT,
 			body: `{"target":"newMessage","arguments":["hi"]}`, wantStatus: 202, wantBody: `{"sent":1}`},
@@ -208,12 +211,12 @@ func TestFunctionsAnswerAlikeInBothModes(t *testing.T) {
 			body: `{"target":"a"}`, wantStatus: 415, wantCode: "UnsupportedMediaType"},
 		{name: "send too large", method: "POST", target: "/api/send",
 			body: `{"target":"a","arguments":["` + strings.Repeat("x", MaxBodyBytes) + `"]}`, wantStatus: 413, wantCode: "PayloadTooLarge"},
-		{name: "send service error", fb: fakeAnswers{sendErr: &bindings.Error{Code: bindings.CodeServiceError, Message: "SignalR service answered 500"}, sentOnErr: 1},
+		{name: "send service error", fb: fakeAnswers{sendErr: &apierror.Error{Code: apierror.ServiceError, Message: "SignalR service answered 500"}, sentOnErr: 1},
 			method: "POST", target: "/api/send", body: `[{"target":"a"},{"target":"b"}]`, wantStatus: 502, wantCode: "ServiceError"},
-		{name: "send timeout", fb: fakeAnswers{sendErr: &bindings.Error{Code: bindings.CodeServiceTimeout, Message: "no answer"}},
+		{name: "send timeout", fb: fakeAnswers{sendErr: &apierror.Error{Code: apierror.ServiceTimeout, Message: "no answer"}},
 			method: "POST", target: "/api/send", body: `{"target":"a"}`, wantStatus: 504, wantCode: "ServiceTimeout"},
 		{name: "send config error", cfg: func(c *Config) {
-			c.ConfigError = &settings.Error{Key: "AzureSignalRConnectionString", Message: "unknown AuthType \"foo\""}
+			c.ConfigError = apierror.Setting("AzureSignalRConnectionString", "unknown AuthType \"foo\"")
 		},
 			method: "POST", target: "/api/send", body: `{"target":"a"}`, wantStatus: 500, wantCode: "ConfigurationError"},
 	}
@@ -419,7 +422,7 @@ func TestCORS(t *testing.T) {
 
 func TestRequestLogsHoldNoSecrets(t *testing.T) {
 	var logs bytes.Buffer
-	fb := &fakeBindings{fakeAnswers: fakeAnswers{sendErr: &bindings.Error{Code: bindings.CodeServiceError, Message: "SignalR service answered 500"}}}
+	fb := &fakeBindings{fakeAnswers: fakeAnswers{sendErr: &apierror.Error{Code: apierror.ServiceError, Message: "SignalR service answered 500"}}}
 	h := newTestHandler(t, fb, func(c *Config) {
 		c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})

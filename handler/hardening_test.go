@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/funcsignalr/funcsignalr/apierror"
 	"github.com/funcsignalr/funcsignalr/bindings"
 	"github.com/funcsignalr/funcsignalr/internal/clip"
 )
@@ -70,8 +71,8 @@ func checkStandaloneSend(t *testing.T, standalone, userCode bool, ct string, wan
 		t.Fatalf("got %d %s, want %d", rec.Code, rec.Body, wantStatus)
 	}
 	if wantStatus == 415 {
-		if code := errorCodeOf(t, rec.Body.String()); code != CodeUnsupportedMediaType {
-			t.Errorf("got code %q, want %s", code, CodeUnsupportedMediaType)
+		if code := errorCodeOf(t, rec.Body.String()); code != apierror.UnsupportedMediaType {
+			t.Errorf("got code %q, want %s", code, apierror.UnsupportedMediaType)
 		}
 		if len(fb.ops) != 0 {
 			t.Errorf("got %d sends, want none", len(fb.ops))
@@ -174,13 +175,13 @@ func TestFailureLogLevels(t *testing.T) {
 		body      string
 		wantLevel string
 	}{
-		{"negotiate user id too long", fakeAnswers{negErr: &bindings.Error{Code: bindings.CodeInvalidMessage, Message: "user id too long"}},
+		{"negotiate user id too long", fakeAnswers{negErr: &apierror.Error{Code: apierror.InvalidMessage, Message: "user id too long"}},
 			"GET", "/api/negotiate", "", "level=WARN"},
-		{"negotiate auth unavailable", fakeAnswers{negErr: &bindings.Error{Code: bindings.CodeAuthenticationUnavailable, Message: "exchange failed"}},
+		{"negotiate auth unavailable", fakeAnswers{negErr: &apierror.Error{Code: apierror.AuthenticationUnavailable, Message: "exchange failed"}},
 			"GET", "/api/negotiate", "", "level=ERROR"},
-		{"send refused id", fakeAnswers{sendErr: &bindings.Error{Code: bindings.CodeInvalidMessage, Message: "userId too long"}},
+		{"send refused id", fakeAnswers{sendErr: &apierror.Error{Code: apierror.InvalidMessage, Message: "userId too long"}},
 			"POST", "/api/send", `{"target":"a"}`, "level=WARN"},
-		{"send service error", fakeAnswers{sendErr: &bindings.Error{Code: bindings.CodeServiceError, Message: "answered 500"}},
+		{"send service error", fakeAnswers{sendErr: &apierror.Error{Code: apierror.ServiceError, Message: "answered 500"}},
 			"POST", "/api/send", `{"target":"a"}`, "level=ERROR"},
 	}
 	for _, tt := range tests {
@@ -217,9 +218,9 @@ func TestEchoedValuesAreBounded(t *testing.T) {
 		header   http.Header
 		wantCode string
 	}{
-		{"unknown path", "GET", "/api/" + long, nil, CodeNotFound},
-		{"unknown method", strings.Repeat("M", 10000), "/api/negotiate", nil, CodeMethodNotAllowed},
-		{"Content-Type", "POST", "/api/send", http.Header{"Content-Type": {"text/" + long}}, CodeUnsupportedMediaType},
+		{"unknown path", "GET", "/api/" + long, nil, apierror.NotFound},
+		{"unknown method", strings.Repeat("M", 10000), "/api/negotiate", nil, apierror.MethodNotAllowed},
+		{"Content-Type", "POST", "/api/send", http.Header{"Content-Type": {"text/" + long}}, apierror.UnsupportedMediaType},
 	}
 	const bound = 1000 // bytes: the answer's own text plus a clipped value
 	for _, tt := range tests {
@@ -264,7 +265,7 @@ type blockingSender struct {
 func (s *blockingSender) Send(ctx context.Context, ops []bindings.Operation) (int, error) {
 	close(s.started)
 	<-ctx.Done()
-	return s.sent, &bindings.Error{Code: bindings.CodeServiceTimeout, Message: "POST /api/hubs/h/:send was canceled", Err: ctx.Err()}
+	return s.sent, &apierror.Error{Code: apierror.ServiceTimeout, Message: "POST /api/hubs/h/:send was canceled", Err: ctx.Err()}
 }
 
 // TestSendStoppedByShutdownAnswersSent checks that a send cut short by the
@@ -287,7 +288,7 @@ func TestSendStoppedByShutdownAnswersSent(t *testing.T) {
 		if err := json.Unmarshal([]byte(body), &e); err != nil {
 			t.Fatalf("payload=%v: got %q: %v", payload, body, err)
 		}
-		if status != 504 || e.Error.Code != bindings.CodeServiceTimeout || e.Sent == nil || *e.Sent != 3 {
+		if status != 504 || e.Error.Code != apierror.ServiceTimeout || e.Sent == nil || *e.Sent != 3 {
 			t.Errorf("payload=%v: got %d %s, want 504 ServiceTimeout with sent 3", payload, status, body)
 		}
 		if !strings.Contains(e.Error.Message, "shut down") || !strings.Contains(e.Error.Message, "3 of 4") {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"runtime/debug"
 
+	"github.com/funcsignalr/funcsignalr/apierror"
 	"github.com/funcsignalr/funcsignalr/internal/clip"
 )
 
@@ -36,7 +37,7 @@ func invocationHandler(fn Function, invoke InvokeFunc, logger *slog.Logger) http
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
-			writeError(w, &apiError{CodeMethodNotAllowed, "the invocation endpoint /" + fn.Name + " accepts POST"}, -1)
+			writeError(w, apierror.New(apierror.MethodNotAllowed, "the invocation endpoint /%s accepts POST", fn.Name), -1)
 			return
 		}
 		req, err := decodeEnvelope(http.MaxBytesReader(w, r.Body, maxEnvelopeBytes))
@@ -49,9 +50,9 @@ func invocationHandler(fn Function, invoke InvokeFunc, logger *slog.Logger) http
 			logger.LogAttrs(r.Context(), slog.LevelError, "function failed",
 				slog.String("function", fn.Name), slog.String("trigger", fn.Trigger), slog.String("error", err.Error()))
 			if errors.Is(err, ErrPanic) {
-				err = &apiError{CodeInternalError, "the function " + fn.Name + " panicked; see the log"}
-			} else if code, _ := classify(err); code == CodeInternalError {
-				err = &apiError{CodeInternalError, "the function " + fn.Name + " failed: " + clip.String(err.Error())}
+				err = apierror.New(apierror.InternalError, "the function %s panicked; see the log", fn.Name)
+			} else if code, _ := classify(err); code == apierror.InternalError {
+				err = apierror.New(apierror.InternalError, "the function %s failed: %s", fn.Name, clip.String(err.Error()))
 			}
 			writeError(w, err, -1)
 			return
@@ -98,7 +99,7 @@ func recoverHTTP(name string, logger *slog.Logger, next http.Handler) http.Handl
 			}
 			LogPanic(r.Context(), logger, name, v)
 			if !tw.wrote {
-				writeError(w, &apiError{CodeInternalError, "the function " + name + " panicked; see the log"}, -1)
+				writeError(w, apierror.New(apierror.InternalError, "the function %s panicked; see the log", name), -1)
 				return
 			}
 			panic(http.ErrAbortHandler) // part of the answer is out: cut the connection

@@ -12,7 +12,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/funcsignalr/funcsignalr/bindings"
+	"github.com/funcsignalr/funcsignalr/apierror"
 )
 
 // maxEnvelopeBytes bounds a payload-mode request: a 1 MiB body can grow
@@ -63,11 +63,11 @@ func DecodeInvokeRequest(r io.Reader) (*HTTPRequestData, error) {
 	}
 	raw, ok := env.Data["req"]
 	if !ok {
-		return nil, &apiError{bindings.CodeInvalidJSON, `the invocation payload has no Data.req`}
+		return nil, apierror.New(apierror.InvalidJSON, `the invocation payload has no Data.req`)
 	}
 	var req HTTPRequestData
 	if err := json.Unmarshal(raw, &req); err != nil {
-		return nil, &apiError{bindings.CodeInvalidJSON, "Data.req is not an HTTP request object: " + jsonProblem(err)}
+		return nil, apierror.New(apierror.InvalidJSON, "Data.req is not an HTTP request object: %s", jsonProblem(err))
 	}
 	return &req, nil
 }
@@ -80,7 +80,7 @@ func decodeEnvelope(r io.Reader) (*InvokeRequest, error) {
 		if errors.As(err, &mbe) {
 			return nil, tooLarge()
 		}
-		return nil, &apiError{bindings.CodeInvalidJSON, "the invocation payload is not JSON: " + jsonProblem(err)}
+		return nil, apierror.New(apierror.InvalidJSON, "the invocation payload is not JSON: %s", jsonProblem(err))
 	}
 	return &env, nil
 }
@@ -133,7 +133,7 @@ func (d *HTTPRequestData) toHTTPRequest(parent *http.Request) (*http.Request, er
 	}
 	r, err := http.NewRequestWithContext(parent.Context(), method, u.String(), bytes.NewReader(body))
 	if err != nil {
-		return nil, &apiError{bindings.CodeInvalidJSON, "Data.req has an unusable Method or Url"}
+		return nil, apierror.New(apierror.InvalidJSON, "Data.req has an unusable Method or Url")
 	}
 	r.Header = h
 	r.ContentLength = int64(len(body))
@@ -149,14 +149,14 @@ func payloadHandler(fn Function, forwarded http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
-			writeError(w, &apiError{CodeMethodNotAllowed, "the invocation endpoint /" + fn.Name + " accepts POST"}, -1)
+			writeError(w, apierror.New(apierror.MethodNotAllowed, "the invocation endpoint /%s accepts POST", fn.Name), -1)
 			return
 		}
 		rec := newRecorder()
 		d, err := DecodeInvokeRequest(http.MaxBytesReader(w, r.Body, maxEnvelopeBytes))
-		var ae *apiError
+		var ae *apierror.Error
 		switch {
-		case errors.As(err, &ae) && ae.Code == CodePayloadTooLarge:
+		case errors.As(err, &ae) && ae.Code == apierror.PayloadTooLarge:
 			// The caller's body is too large: answer it as the function's
 			// response, since the host turns a failed invocation into a bare 500.
 			writeError(rec, err, -1)

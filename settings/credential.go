@@ -11,6 +11,8 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/funcsignalr/funcsignalr/apierror"
 )
 
 // Descriptions of the credentials, for Connection.Auth.
@@ -39,7 +41,7 @@ func (r *resolver) describeClientID(id string) string {
 // credentialError wraps an azidentity constructor error; resolver.scrub
 // withholds it if it echoes a secret.
 func credentialError(key, what string, err error) error {
-	return &Error{Key: key, Message: "cannot create " + what + ": " + err.Error()}
+	return apierror.Setting(key, "cannot create "+what+": "+err.Error())
 }
 
 func (r *resolver) clientSecret(key, tenant, client, secret string) (azcore.TokenCredential, string, error) {

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+
+	"github.com/funcsignalr/funcsignalr/apierror"
 )
 
 // EndpointsPrefix is the section of named SignalR endpoints, as the
@@ -147,7 +149,7 @@ func (r *resolver) named(name string) ([]namedEndpoint, error) {
 			case "secondary":
 				t = Secondary
 			default:
-				return nil, &Error{Key: typeKey, Message: fmt.Sprintf("unknown endpoint type %s: want primary or secondary", quoteIfName(strings.TrimSpace(typ)))}
+				return nil, apierror.Setting(typeKey, fmt.Sprintf("unknown endpoint type %s: want primary or secondary", quoteIfName(strings.TrimSpace(typ))))
 			}
 		}
 		c, err := r.fromIdentity()
@@ -157,8 +159,8 @@ func (r *resolver) named(name string) ([]namedEndpoint, error) {
 		return []namedEndpoint{{endpointOf(c, name, t), uriKey}}, nil
 	}
 	if hasType {
-		return nil, &Error{Key: typeKey, Message: "type applies to identity-based endpoints (" + r.both("serviceUri") +
-			"); give connection strings as " + r.setting + ":primary or " + r.setting + ":secondary"}
+		return nil, apierror.Setting(typeKey, "type applies to identity-based endpoints ("+r.both("serviceUri")+
+			"); give connection strings as "+r.setting+":primary or "+r.setting+":secondary")
 	}
 	var eps []namedEndpoint
 	for _, k := range []struct {
@@ -176,8 +178,8 @@ func (r *resolver) named(name string) ([]namedEndpoint, error) {
 		eps = append(eps, namedEndpoint{endpointOf(c, name, k.typ), spelling})
 	}
 	if len(eps) == 0 {
-		return nil, &Error{Key: r.setting, Message: "no endpoint: set " + r.setting + " (a connection string), " +
-			r.setting + ":primary, " + r.setting + ":secondary, or " + r.both("serviceUri") + " (identity-based)"}
+		return nil, apierror.Setting(r.setting, "no endpoint: set "+r.setting+" (a connection string), "+
+			r.setting+":primary, "+r.setting+":secondary, or "+r.both("serviceUri")+" (identity-based)")
 	}
 	return eps, nil
 }
@@ -203,7 +205,7 @@ func (r *resolver) withNamedEndpoints(c *Connection, named []namedEndpoint) (*Co
 	for _, e := range named {
 		u := comparableURL(e.Endpoint)
 		if first, dup := seen[u]; dup {
-			return nil, &Error{Key: e.key, Message: fmt.Sprintf("endpoint %s is also set by %s: each endpoint must be a different SignalR resource", e.Endpoint, first)}
+			return nil, apierror.Setting(e.key, fmt.Sprintf("endpoint %s is also set by %s: each endpoint must be a different SignalR resource", e.Endpoint, first))
 		}
 		seen[u] = e.key
 		c.Named = append(c.Named, e.ServiceEndpoint)

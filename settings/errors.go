@@ -1,23 +1,26 @@
 package settings
 
-// Error is a ConfigurationError: a present-but-invalid or missing setting.
-// Key is spelled as the user wrote it; Message never holds a secret.
-type Error struct {
-	Key     string
-	Message string
-}
+import (
+	"errors"
 
-// Error returns "Key: Message".
-func (e *Error) Error() string { return e.Key + ": " + e.Message }
+	"github.com/funcsignalr/funcsignalr/apierror"
+)
 
-// NotConfiguredError says that no SignalR connection is configured for Setting.
-// Its message names the settings to set, in both spellings: "__" as the
-// portal writes them, ":" as local.settings.json does.
-type NotConfiguredError struct{ Setting string }
+// ErrNotConfigured is the cause of the ConfigurationError Resolve returns
+// when no SignalR connection is set for a ConnectionStringSetting: test it
+// with errors.Is. For the default setting the app then starts the embedded
+// local service instead.
+var ErrNotConfigured = errors.New("no SignalR connection is configured")
 
-// Error names the settings to set, e.g. AzureSignalRConnectionString or
-// AzureSignalRConnectionString__serviceUri.
-func (e *NotConfiguredError) Error() string {
-	return "SignalR is not configured: set " + e.Setting + " (a connection string) or " +
-		e.Setting + "__serviceUri (identity-based; " + e.Setting + ":serviceUri in local.settings.json)"
+// notConfigured is the ConfigurationError for setting: it names the settings
+// to set, in both spellings: "__" as the portal writes them, ":" as
+// local.settings.json does.
+func notConfigured(setting string) *apierror.Error {
+	return &apierror.Error{
+		Code: apierror.ConfigurationError,
+		Key:  setting,
+		Message: "SignalR is not configured: set " + setting + " (a connection string) or " +
+			setting + "__serviceUri (identity-based; " + setting + ":serviceUri in local.settings.json)",
+		Err: ErrNotConfigured,
+	}
 }

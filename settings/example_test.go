@@ -24,13 +24,14 @@ func ExampleResolve() {
 	fmt.Println(c.Auth)
 
 	_, err = settings.Resolve(v, "OtherConnection", settings.Options{})
-	var nc *settings.NotConfiguredError
-	fmt.Println(errors.As(err, &nc), err)
+	fmt.Println(errors.Is(err, settings.ErrNotConfigured))
+	fmt.Println(err)
 	// Output:
 	// https://chat.service.signalr.net
 	// https://chat.example.com
 	// managed identity (client 00000000-0000-0000-0000-000000000001)
-	// true SignalR is not configured: set OtherConnection (a connection string) or OtherConnection__serviceUri (identity-based; OtherConnection:serviceUri in local.settings.json)
+	// true
+	// ConfigurationError: SignalR is not configured: set OtherConnection (a connection string) or OtherConnection__serviceUri (identity-based; OtherConnection:serviceUri in local.settings.json)
 }
 
 func ExampleLoad() {

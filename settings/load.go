@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/funcsignalr/funcsignalr/apierror"
 )
 
 // Names and defaults of the process-wide settings.
@@ -48,7 +50,7 @@ func ValidHubName(name string) bool { return hubNamePattern.MatchString(name) }
 
 // Load reads the process-wide settings, the fields of Settings.
 //
-// Every invalid value is reported, as an *Error naming the key, joined with
+// Every invalid value is reported, as an *apierror.Error naming the key, joined with
 // errors.Join. The returned Settings is usable even then: invalid values are
 // replaced by their defaults, except Port, which keeps the raw value so that
 // Standalone still tells whether the Functions host started the process.
@@ -61,7 +63,7 @@ func Load(v *Values) (Settings, error) {
 	}
 	var errs []error
 	invalid := func(spelling, format string, args ...any) {
-		errs = append(errs, &Error{Key: spelling, Message: fmt.Sprintf(format, args...)})
+		errs = append(errs, apierror.Setting(spelling, fmt.Sprintf(format, args...)))
 	}
 
 	if hub, key, ok := v.Get(HubNameSetting); ok {
@@ -98,7 +100,7 @@ func Load(v *Values) (Settings, error) {
 	}
 	if t, key, ok := v.Get(AccessTokenLifetimeSetting); ok {
 		if d, err := ParseAccessTokenLifetime(t); err != nil {
-			s.AccessTokenLifetimeError = &Error{Key: key, Message: err.Error()}
+			s.AccessTokenLifetimeError = apierror.Setting(key, err.Error())
 		} else {
 			s.AccessTokenLifetime = d
 		}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/funcsignalr/funcsignalr/apierror"
 	"github.com/funcsignalr/funcsignalr/settings"
 )
 
@@ -145,10 +146,10 @@ func TestAccessTokenLifetime(t *testing.T) {
 				}
 				return
 			}
-			var se *settings.Error
+			var se *apierror.Error
 			if !errors.As(s.AccessTokenLifetimeError, &se) || se.Key != "AzureSignalRAccessTokenLifetime" ||
 				!strings.Contains(se.Message, tt.wantErr) {
-				t.Errorf("got error %v, want a *settings.Error naming AzureSignalRAccessTokenLifetime and saying %q", s.AccessTokenLifetimeError, tt.wantErr)
+				t.Errorf("got error %v, want a *apierror.Error naming AzureSignalRAccessTokenLifetime and saying %q", s.AccessTokenLifetimeError, tt.wantErr)
 			}
 			if s.AccessTokenLifetime != time.Hour {
 				t.Errorf("lifetime after an error: got %s, want the default 1h", s.AccessTokenLifetime)
@@ -181,7 +182,7 @@ func TestIdentityWarning(t *testing.T) {
 	}
 }
 
-// errorKeys returns the Key of every *settings.Error in err (joined or not).
+// errorKeys returns the Key of every *apierror.Error in err (joined or not).
 func errorKeys(tb testing.TB, err error) []string {
 	tb.Helper()
 	if err == nil {
@@ -193,9 +194,9 @@ func errorKeys(tb testing.TB, err error) []string {
 	}
 	var keys []string
 	for _, e := range errs {
-		var se *settings.Error
+		var se *apierror.Error
 		if !errors.As(e, &se) {
-			tb.Fatalf("got error %T %v, want *settings.Error", e, e)
+			tb.Fatalf("got error %T %v, want *apierror.Error", e, e)
 		}
 		keys = append(keys, se.Key)
 	}

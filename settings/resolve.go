@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+
+	"github.com/funcsignalr/funcsignalr/apierror"
 )
 
 // DefaultCertificateDir is where App Service on Linux puts the private
@@ -26,15 +28,16 @@ type Options struct {
 }
 
 // Resolve resolves the connection for a ConnectionStringSetting, building
-// its credential once. It returns *NotConfiguredError when nothing is set
-// and *Error when a setting is invalid. An empty setting means
+// its credential once. When nothing is set it returns a ConfigurationError
+// whose cause is ErrNotConfigured, and one naming the key when a setting is
+// invalid (both *apierror.Error). An empty setting means
 // DefaultConnectionStringSetting.
 //
 // For DefaultConnectionStringSetting, the endpoints under
 // Azure:SignalR:Endpoints (EndpointsPrefix) join the setting's own
 // connection in Connection.Named, each with its own credential; the
 // connection is then configured when either is set. Two endpoints with one
-// URL are an *Error.
+// URL are a ConfigurationError.
 //
 // Resolve reads only v, never the process environment, with one exception
 // that azidentity imposes: DefaultAzureCredential (AuthType=azure, and an
@@ -68,8 +71,7 @@ func Resolve(v *Values, setting string, opts Options) (conn *Connection, err err
 		}
 		return c, nil
 	}
-	var nce *NotConfiguredError
-	if err != nil && !errors.As(err, &nce) {
+	if err != nil && !errors.Is(err, ErrNotConfigured) {
 		return nil, r.scrub(err)
 	}
 	named, nerr := r.namedEndpoints()
@@ -114,7 +116,7 @@ func (r *resolver) resolve() (*Connection, error) {
 	if _, _, ok := r.get("serviceUri"); ok {
 		return r.fromIdentity()
 	}
-	return nil, &NotConfiguredError{Setting: r.setting}
+	return nil, notConfigured(r.setting)
 }
 
 // get reads the key name of the setting's identity section, P:name.
@@ -131,13 +133,13 @@ func (r *resolver) both(name string) string {
 // message is built not to, so this only guards against text from
 // azidentity and the standard library.
 func (r *resolver) scrub(err error) error {
-	var e *Error
+	var e *apierror.Error
 	if !errors.As(err, &e) {
 		return err
 	}
 	for _, s := range r.secrets {
 		if len(s) >= 4 && (strings.Contains(e.Message, s) || strings.Contains(e.Key, s)) {
-			return &Error{Key: r.setting, Message: "invalid setting (details withheld: they contained a secret value)"}
+			return apierror.Setting(r.setting, "invalid setting (details withheld: they contained a secret value)")
 		}
 	}
 	return err
@@ -154,7 +156,7 @@ func (r *resolver) fromConnectionString(s, spelling string) (*Connection, error)
 	}
 	cs, err := parseConnectionString(s)
 	if err != nil {
-		return nil, &Error{Key: spelling, Message: "invalid connection string: " + err.Error()}
+		return nil, apierror.Setting(spelling, "invalid connection string: "+err.Error())
 	}
 	c := &Connection{
 		Setting:        r.setting,
@@ -174,7 +176,7 @@ func (r *resolver) fromConnectionString(s, spelling string) (*Connection, error)
 	case authClientCertificate:
 		certs, key, cerr := loadCertificate(cs.clientCert, "")
 		if cerr != nil {
-			return nil, &Error{Key: spelling, Message: "invalid connection string: ClientCert: " + cerr.Error()}
+			return nil, apierror.Setting(spelling, "invalid connection string: ClientCert: "+cerr.Error())
 		}
 		c.Credential, c.Auth, err = r.clientCertificate(spelling, cs.tenantID, cs.clientID, certs, key)
 	}
@@ -188,7 +190,7 @@ func (r *resolver) fromIdentity() (*Connection, error) {
 	uri, uriKey, _ := r.get("serviceUri")
 	endpoint, err := normalizeEndpoint(uri, "")
 	if err != nil {
-		return nil, &Error{Key: uriKey, Message: err.Error()}
+		return nil, apierror.Setting(uriKey, err.Error())
 	}
 	c := &Connection{Setting: r.setting, Endpoint: endpoint, ClientEndpoint: endpoint, ServerEndpoint: endpoint}
 	for _, e := range []struct {
@@ -197,7 +199,7 @@ func (r *resolver) fromIdentity() (*Connection, error) {
 	}{{"clientEndpoint", &c.ClientEndpoint}, {"serverEndpoint", &c.ServerEndpoint}} {
 		if s, key, ok := r.get(e.name); ok {
 			if *e.dst, err = normalizeEndpoint(s, ""); err != nil {
-				return nil, &Error{Key: key, Message: err.Error()}
+				return nil, apierror.Setting(key, err.Error())
 			}
 		}
 	}
@@ -218,8 +220,8 @@ func (r *resolver) fromIdentity() (*Connection, error) {
 func (r *resolver) identityCredential(uriKey string) (azcore.TokenCredential, string, error) {
 	if kind, key, ok := r.get("credential"); ok {
 		if !strings.EqualFold(strings.TrimSpace(kind), "managedidentity") {
-			return nil, "", &Error{Key: key, Message: fmt.Sprintf(
-				"unsupported credential %s: want managedidentity, or omit it", quoteIfName(strings.TrimSpace(kind)))}
+			return nil, "", apierror.Setting(key, fmt.Sprintf(
+				"unsupported credential %s: want managedidentity, or omit it", quoteIfName(strings.TrimSpace(kind))))
 		}
 		clientID, _, _ := r.get("clientId")
 		return r.managedIdentity(key, clientID)
@@ -262,7 +264,7 @@ func (r *resolver) identityCredential(uriKey string) (azcore.TokenCredential, st
 		hasSecret = secret != ""
 	}
 	if len(missing) > 0 {
-		return nil, "", &Error{Key: errKey, Message: "incomplete identity-based connection: missing " + strings.Join(missing, ", ")}
+		return nil, "", apierror.Setting(errKey, "incomplete identity-based connection: missing "+strings.Join(missing, ", "))
 	}
 
 	password, _, _ := r.get("clientCertificatePassword")
@@ -272,17 +274,17 @@ func (r *resolver) identityCredential(uriKey string) (azcore.TokenCredential, st
 	case hasCertPath:
 		certs, key, err := loadCertificate(certPath, password)
 		if err != nil {
-			return nil, "", &Error{Key: certPathKey, Message: err.Error()}
+			return nil, "", apierror.Setting(certPathKey, err.Error())
 		}
 		return r.clientCertificate(certPathKey, tenant, client, certs, key)
 	default: // hasThumbprint
 		path, err := r.thumbprintPath(thumbprint)
 		if err != nil {
-			return nil, "", &Error{Key: thumbprintKey, Message: err.Error()}
+			return nil, "", apierror.Setting(thumbprintKey, err.Error())
 		}
 		certs, key, err := loadCertificate(path, password)
 		if err != nil {
-			return nil, "", &Error{Key: thumbprintKey, Message: err.Error()}
+			return nil, "", apierror.Setting(thumbprintKey, err.Error())
 		}
 		return r.clientCertificate(thumbprintKey, tenant, client, certs, key)
 	}
@@ -313,7 +315,7 @@ func (r *resolver) entraOptions() (azcore.ClientOptions, bool, error) {
 	if co.Cloud.ActiveDirectoryAuthorityHost == "" {
 		if host, key, ok := r.v.Get("AZURE_AUTHORITY_HOST"); ok {
 			if u, err := url.Parse(host); err != nil || u.Scheme != "https" || u.Host == "" {
-				return co, false, &Error{Key: key, Message: "must be an https URL, e.g. https://login.microsoftonline.com/"}
+				return co, false, apierror.Setting(key, "must be an https URL, e.g. https://login.microsoftonline.com/")
 			}
 			co.Cloud.ActiveDirectoryAuthorityHost = host
 		}
@@ -322,7 +324,7 @@ func (r *resolver) entraOptions() (azcore.ClientOptions, bool, error) {
 	if s, key, ok := r.get("disableInstanceDiscovery"); ok {
 		b, err := strconv.ParseBool(strings.TrimSpace(s))
 		if err != nil {
-			return co, false, &Error{Key: key, Message: fmt.Sprintf("invalid value %s: want true or false", quoteIfName(s))}
+			return co, false, apierror.Setting(key, fmt.Sprintf("invalid value %s: want true or false", quoteIfName(s)))
 		}
 		disable = b
 	}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/funcsignalr/funcsignalr/apierror"
 	"github.com/funcsignalr/funcsignalr/settings"
 )
 
@@ -69,12 +70,12 @@ func checkConnection(tb testing.TB, got *settings.Connection, setting string, wa
 	}
 }
 
-// checkError asserts err is a *settings.Error for key whose text holds every want.
+// checkError asserts err is a *apierror.Error for key whose text holds every want.
 func checkError(tb testing.TB, err error, key string, want ...string) {
 	tb.Helper()
-	var e *settings.Error
+	var e *apierror.Error
 	if !errors.As(err, &e) {
-		tb.Fatalf("got error %v (%T), want *settings.Error", err, err)
+		tb.Fatalf("got error %v (%T), want *apierror.Error", err, err)
 	}
 	if e.Key != key {
 		tb.Errorf("Key: got %q, want %q (error %q)", e.Key, key, err)
@@ -582,16 +583,16 @@ func TestResolveNotConfigured(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := settings.Resolve(valuesOf(t, tt.kv...), tt.setting, settings.Options{})
-			var nc *settings.NotConfiguredError
-			if !errors.As(err, &nc) {
-				t.Fatalf("got error %v, want *settings.NotConfiguredError", err)
+			var nc *apierror.Error
+			if !errors.Is(err, settings.ErrNotConfigured) || !errors.As(err, &nc) || nc.Code != apierror.ConfigurationError {
+				t.Fatalf("got error %v, want a ConfigurationError caused by settings.ErrNotConfigured", err)
 			}
 			want := tt.setting
 			if want == "" {
 				want = settings.DefaultConnectionStringSetting
 			}
-			if nc.Setting != want {
-				t.Errorf("Setting: got %q, want %q", nc.Setting, want)
+			if nc.Key != want {
+				t.Errorf("Key: got %q, want %q", nc.Key, want)
 			}
 			for _, w := range []string{want + " ", want + "__serviceUri", want + ":serviceUri"} {
 				if !strings.Contains(err.Error(), w) {

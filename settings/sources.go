@@ -15,6 +15,8 @@ import (
 	"strings"
 
 	"github.com/joho/godotenv"
+
+	"github.com/funcsignalr/funcsignalr/apierror"
 )
 
 // Names of the sources returned by ReadSources, as they appear in Source.Name
@@ -52,7 +54,7 @@ type Source struct {
 // local.settings.json is read only when standalone; .env always.
 //
 // Missing files are not an error. A file that cannot be read or parsed is
-// an *Error whose Key is the file name; its message names the path and
+// an *apierror.Error whose Key is the file name; its message names the path and
 // never quotes the file's content. The other sources are still returned,
 // so the caller can report the error and keep serving. The process
 // environment is neither read nor changed: environ is the only view of it.
@@ -90,7 +92,7 @@ func readLocalSettings(path string) (map[string]string, error) {
 		return map[string]string{}, nil
 	}
 	if err != nil {
-		return nil, &Error{Key: SourceLocalSettings, Message: fmt.Sprintf("cannot read %s: %v", path, errors.Unwrap(err))}
+		return nil, apierror.Setting(SourceLocalSettings, fmt.Sprintf("cannot read %s: %v", path, errors.Unwrap(err)))
 	}
 	var file struct {
 		IsEncrypted       bool
@@ -98,17 +100,17 @@ func readLocalSettings(path string) (map[string]string, error) {
 		ConnectionStrings map[string]json.RawMessage
 	}
 	if err := json.Unmarshal(data, &file); err != nil {
-		return nil, &Error{Key: SourceLocalSettings, Message: fmt.Sprintf("malformed JSON in %s: %s", path, describeJSONError(data, err))}
+		return nil, apierror.Setting(SourceLocalSettings, fmt.Sprintf("malformed JSON in %s: %s", path, describeJSONError(data, err)))
 	}
 	if file.IsEncrypted {
-		return nil, &Error{Key: SourceLocalSettings, Message: fmt.Sprintf(`%s is encrypted ("IsEncrypted": true); decrypt it with "func settings decrypt"`, path)}
+		return nil, apierror.Setting(SourceLocalSettings, fmt.Sprintf(`%s is encrypted ("IsEncrypted": true); decrypt it with "func settings decrypt"`, path))
 	}
 	pairs := make(map[string]string, len(file.Values)+len(file.ConnectionStrings))
 	add := func(section, prefix string, m map[string]json.RawMessage) error {
 		for k, raw := range m {
 			v, err := jsonSettingValue(raw)
 			if err != nil {
-				return &Error{Key: SourceLocalSettings, Message: fmt.Sprintf("%s: %s.%s must be a string", path, section, k)}
+				return apierror.Setting(SourceLocalSettings, fmt.Sprintf("%s: %s.%s must be a string", path, section, k))
 			}
 			if v != nil {
 				pairs[prefix+k] = *v
@@ -179,15 +181,15 @@ func readDotEnv(path string) (map[string]string, error) {
 		return map[string]string{}, nil
 	}
 	if err != nil {
-		return nil, &Error{Key: SourceDotEnv, Message: fmt.Sprintf("cannot read %s: %v", path, errors.Unwrap(err))}
+		return nil, apierror.Setting(SourceDotEnv, fmt.Sprintf("cannot read %s: %v", path, errors.Unwrap(err)))
 	}
 	// godotenv reads "KEY: value" as KEY=value, so KEY:child=value would
 	// silently become KEY="child=value"; the colon form is a slip from
 	// local.settings.json, so say so.
 	for i, line := range strings.Split(string(data), "\n") {
 		if m := colonKeyPattern.FindStringSubmatch(line); m != nil {
-			return nil, &Error{Key: SourceDotEnv, Message: fmt.Sprintf(
-				"%s line %d: write %s__%s, not %s:%s (in .env the separator is __)", path, i+1, m[1], m[2], m[1], m[2])}
+			return nil, apierror.Setting(SourceDotEnv, fmt.Sprintf(
+				"%s line %d: write %s__%s, not %s:%s (in .env the separator is __)", path, i+1, m[1], m[2], m[1], m[2]))
 		}
 	}
 	pairs, err := godotenv.UnmarshalBytes(data)
@@ -199,7 +201,7 @@ func readDotEnv(path string) (map[string]string, error) {
 		case strings.HasPrefix(msg, "unterminated quoted value"):
 			what = "a quoted value is not terminated"
 		}
-		return nil, &Error{Key: SourceDotEnv, Message: fmt.Sprintf("cannot parse %s: %s", path, what)}
+		return nil, apierror.Setting(SourceDotEnv, fmt.Sprintf("cannot parse %s: %s", path, what))
 	}
 	return pairs, nil
 }

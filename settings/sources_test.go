@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/funcsignalr/funcsignalr/apierror"
 	"github.com/funcsignalr/funcsignalr/settings"
 )
 
@@ -154,9 +155,9 @@ func TestReadSourcesErrors(t *testing.T) {
 			dir := t.TempDir()
 			path := writeFile(t, dir, tt.file, []byte(tt.content))
 			_, err := settings.ReadSources(nil, dir, true)
-			var e *settings.Error
+			var e *apierror.Error
 			if !errors.As(err, &e) {
-				t.Fatalf("got error %v, want *settings.Error", err)
+				t.Fatalf("got error %v, want *apierror.Error", err)
 			}
 			if e.Key != tt.wantKey {
 				t.Errorf("got Key %q, want %q", e.Key, tt.wantKey)
@@ -181,9 +182,9 @@ func TestReadSourcesKeepsGoodSourcesOnError(t *testing.T) {
 	writeFile(t, dir, "local.settings.json", []byte("{broken"))
 	writeFile(t, dir, ".env", []byte("FROM_DOTENV=1\n"))
 	sources, err := settings.ReadSources([]string{"FROM_ENV=1"}, dir, true)
-	var e *settings.Error
+	var e *apierror.Error
 	if !errors.As(err, &e) || e.Key != "local.settings.json" {
-		t.Fatalf("got error %v, want *settings.Error for local.settings.json", err)
+		t.Fatalf("got error %v, want *apierror.Error for local.settings.json", err)
 	}
 	var names []string
 	for _, s := range sources {
@@ -201,9 +202,9 @@ func TestReadSourcesUnreadableFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := settings.ReadSources(nil, dir, false)
-	var e *settings.Error
+	var e *apierror.Error
 	if !errors.As(err, &e) || e.Key != ".env" {
-		t.Fatalf("got %v, want *settings.Error for .env", err)
+		t.Fatalf("got %v, want *apierror.Error for .env", err)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/funcsignalr/funcsignalr/apierror"
 	"github.com/funcsignalr/funcsignalr/internal/upstream"
 )
 
@@ -36,7 +37,7 @@ func ExampleParse() {
 	fmt.Printf("%q\n", answer)
 
 	_, err = upstream.Parse(h, body, []string{"another-key"})
-	fmt.Println(err.(*upstream.Error).Status, err)
+	fmt.Println(apierror.Status(err.(*apierror.Error).Code), err)
 	// Output:
 	// chat messages broadcast c1
 	// [{name Alice} {role admin}] lobby

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/funcsignalr/funcsignalr/apierror"
 	"github.com/funcsignalr/funcsignalr/internal/msgpackhub"
 )
 
@@ -14,18 +15,18 @@ import (
 // always JSON; a MessagePack body of another type is reported by setMessage.
 func parseMsgpack(body []byte) (message, error) {
 	if len(body) == 0 {
-		return message{}, errorf(CodeInvalidMessage, "the body is empty; want a MessagePack invocation")
+		return message{}, apierror.New(apierror.InvalidMessage, "the body is empty; want a MessagePack invocation")
 	}
 	t, err := msgpackhub.MessageType(body)
 	if err != nil {
-		return message{}, errorf(CodeInvalidMessage, "the body is not a MessagePack hub message: %s", cut(err.Error()))
+		return message{}, apierror.New(apierror.InvalidMessage, "the body is not a MessagePack hub message: %s", cut(err.Error()))
 	}
 	if t != TypeInvocation {
 		return message{Type: t}, nil
 	}
 	inv, err := msgpackhub.ParseInvocation(body)
 	if err != nil {
-		return message{}, errorf(CodeInvalidMessage, "the MessagePack invocation is invalid: %s", cut(err.Error()))
+		return message{}, apierror.New(apierror.InvalidMessage, "the MessagePack invocation is invalid: %s", cut(err.Error()))
 	}
 	return message{Type: TypeInvocation, InvocationID: inv.InvocationID, Target: inv.Target, Arguments: inv.Arguments}, nil
 }

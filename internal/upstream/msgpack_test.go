@@ -9,6 +9,7 @@ import (
 
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/funcsignalr/funcsignalr/apierror"
 	"github.com/funcsignalr/funcsignalr/internal/msgpackhub/msgpacktest"
 )
 
@@ -42,19 +43,19 @@ func TestParseMessagePack(t *testing.T) {
 			want: Request{Type: TypeInvocation, InvocationID: "1", Target: "t", Arguments: []json.RawMessage{}},
 		},
 		{name: "empty body", category: "messages", event: "t", body: nil,
-			wantCode: CodeInvalidMessage, wantParts: []string{"empty"}},
+			wantCode: apierror.InvalidMessage, wantParts: []string{"empty"}},
 		{name: "not an array", category: "messages", event: "t", body: []byte{0x01},
-			wantCode: CodeInvalidMessage, wantParts: []string{"not a MessagePack hub message"}},
+			wantCode: apierror.InvalidMessage, wantParts: []string{"not a MessagePack hub message"}},
 		{name: "completion type", category: "messages", event: "t", body: msgpacktest.Message(t, 3, map[string]string{}, "1", 2),
-			wantCode: CodeInvalidMessage, wantParts: []string{"type 3"}},
+			wantCode: apierror.InvalidMessage, wantParts: []string{"type 3"}},
 		{name: "truncated", category: "messages", event: "t", body: msgpacktest.Message(t, 1, map[string]string{}, nil, "t", []any{"abc"})[:9],
-			wantCode: CodeInvalidMessage, wantParts: []string{"ends early"}},
+			wantCode: apierror.InvalidMessage, wantParts: []string{"ends early"}},
 		{name: "NaN argument", category: "messages", event: "t", body: msgpacktest.Message(t, 1, map[string]string{}, nil, "t", []any{math.NaN()}),
-			wantCode: CodeInvalidMessage, wantParts: []string{"argument 0", "NaN"}},
+			wantCode: apierror.InvalidMessage, wantParts: []string{"argument 0", "NaN"}},
 		{name: "target differs from event", category: "messages", event: "other", body: msgpacktest.Message(t, 1, map[string]string{}, nil, "t", []any{}),
-			wantCode: CodeInvalidMessage, wantParts: []string{`"t"`, `"other"`}},
+			wantCode: apierror.InvalidMessage, wantParts: []string{`"t"`, `"other"`}},
 		{name: "invocation on connected", category: "connections", event: "connected", body: msgpacktest.Message(t, 1, map[string]string{}, nil, "connected", []any{}),
-			wantCode: CodeInvalidMessage, wantParts: []string{"type 1", "type 10"}},
+			wantCode: apierror.InvalidMessage, wantParts: []string{"type 1", "type 10"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
+
+	"github.com/funcsignalr/funcsignalr/apierror"
 )
 
 // signaturePrefix starts every signature value.
@@ -33,7 +35,7 @@ func mac(connectionID, accessKey string) []byte {
 // ignored, the "sha256=" prefix and the hex digits are read in any letter
 // case, and one match with any key passes. Bytes are compared in constant
 // time. An empty key never matches.
-func verifySignature(values []string, connectionID string, keys []string) *Error {
+func verifySignature(values []string, connectionID string, keys []string) *apierror.Error {
 	var want [][]byte
 	for _, k := range keys {
 		if k != "" {
@@ -63,7 +65,7 @@ func verifySignature(values []string, connectionID string, keys []string) *Error
 		}
 	}
 	if !seen {
-		return errorf(CodeUnauthorized, "the %s header is missing", HeaderSignature)
+		return apierror.New(apierror.Unauthorized, "the %s header is missing", HeaderSignature)
 	}
-	return errorf(CodeUnauthorized, "%s matches none of the access keys of the SignalR connection", HeaderSignature)
+	return apierror.New(apierror.Unauthorized, "%s matches none of the access keys of the SignalR connection", HeaderSignature)
 }

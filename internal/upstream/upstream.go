@@ -21,6 +21,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/funcsignalr/funcsignalr/apierror"
 	"github.com/funcsignalr/funcsignalr/internal/jsonkind"
 )
 
@@ -127,7 +128,7 @@ type message struct {
 
 // Parse checks and decodes an upstream request: its headers h (keys in
 // canonical form, as net/http and http.Header.Add make them) and its body.
-// It returns an *Error when the request cannot be served, checking in this
+// It returns an *apierror.Error when the request cannot be served, checking in this
 // order:
 //
 //  1. X-ASRS-Connection-Id present and not empty, else InvalidMessage;
@@ -214,13 +215,13 @@ func (r *Request) readHeaders(h http.Header) error {
 	case strings.EqualFold(category, CategoryConnections):
 		r.Category = CategoryConnections
 		if !strings.EqualFold(r.Event, EventConnected) && !strings.EqualFold(r.Event, EventDisconnected) {
-			return errorf(CodeInvalidMessage, "%s is %s; the %s category has the events %s and %s",
+			return apierror.New(apierror.InvalidMessage, "%s is %s; the %s category has the events %s and %s",
 				HeaderEvent, quote(r.Event), CategoryConnections, EventConnected, EventDisconnected)
 		}
 	case strings.EqualFold(category, CategoryMessages):
 		r.Category = CategoryMessages
 	default:
-		return errorf(CodeInvalidMessage, "%s is %s; want %s or %s",
+		return apierror.New(apierror.InvalidMessage, "%s is %s; want %s or %s",
 			HeaderCategory, quote(category), CategoryConnections, CategoryMessages)
 	}
 
@@ -242,14 +243,14 @@ func (r *Request) readHeaders(h http.Header) error {
 func mediaTypeOf(h http.Header) (string, error) {
 	contentType := h.Get("Content-Type")
 	if contentType == "" {
-		return "", errorf(CodeUnsupportedMediaType, "Content-Type is missing; want %s or %s", ContentTypeJSON, ContentTypeMessagePack)
+		return "", apierror.New(apierror.UnsupportedMediaType, "Content-Type is missing; want %s or %s", ContentTypeJSON, ContentTypeMessagePack)
 	}
 	mediaType, _, err := mime.ParseMediaType(contentType)
 	if err != nil {
-		return "", errorf(CodeUnsupportedMediaType, "Content-Type %s is not a media type; want %s or %s", quote(contentType), ContentTypeJSON, ContentTypeMessagePack)
+		return "", apierror.New(apierror.UnsupportedMediaType, "Content-Type %s is not a media type; want %s or %s", quote(contentType), ContentTypeJSON, ContentTypeMessagePack)
 	}
 	if mediaType != ContentTypeJSON && mediaType != ContentTypeMessagePack {
-		return "", errorf(CodeUnsupportedMediaType, "Content-Type %s is not supported; want %s or %s", quote(mediaType), ContentTypeJSON, ContentTypeMessagePack)
+		return "", apierror.New(apierror.UnsupportedMediaType, "Content-Type %s is not supported; want %s or %s", quote(mediaType), ContentTypeJSON, ContentTypeMessagePack)
 	}
 	return mediaType, nil
 }
@@ -266,17 +267,17 @@ func (r *Request) setMessage(msg message) error {
 		want = TypeDisconnected
 	}
 	if msg.Type != want {
-		return errorf(CodeInvalidMessage, "the body is a message of type %d; a %s %s event carries type %d",
+		return apierror.New(apierror.InvalidMessage, "the body is a message of type %d; a %s %s event carries type %d",
 			msg.Type, r.Category, quote(r.Event), want)
 	}
 	r.Type = msg.Type
 	switch msg.Type {
 	case TypeInvocation:
 		if msg.Target == "" {
-			return errorf(CodeInvalidMessage, "the invocation has no target")
+			return apierror.New(apierror.InvalidMessage, "the invocation has no target")
 		}
 		if !strings.EqualFold(msg.Target, r.Event) {
-			return errorf(CodeInvalidMessage, "the invocation's target %s differs from %s %s",
+			return apierror.New(apierror.InvalidMessage, "the invocation's target %s differs from %s %s",
 				quote(msg.Target), HeaderEvent, quote(r.Event))
 		}
 		r.InvocationID, r.Target, r.Arguments = msg.InvocationID, msg.Target, msg.Arguments
@@ -309,14 +310,14 @@ func parseClaims(values []string) ([]Claim, error) {
 			}
 			if !ok {
 				if len(claims) == first {
-					return nil, errorf(CodeInvalidMessage, "%s item %s is not \"type: value\"", HeaderUserClaims, quote(item))
+					return nil, apierror.New(apierror.InvalidMessage, "%s item %s is not \"type: value\"", HeaderUserClaims, quote(item))
 				}
 				claims[len(claims)-1].Value += ", " + item
 				continue
 			}
 			typ = strings.TrimSpace(typ)
 			if typ == "" {
-				return nil, errorf(CodeInvalidMessage, "%s item %s has no claim type", HeaderUserClaims, quote(item))
+				return nil, apierror.New(apierror.InvalidMessage, "%s item %s has no claim type", HeaderUserClaims, quote(item))
 			}
 			claims = append(claims, Claim{Type: typ, Value: strings.TrimSpace(value)})
 		}
@@ -343,27 +344,27 @@ func parseJSON(body []byte, event string) (message, error) {
 		if strings.EqualFold(event, EventConnected) {
 			return message{Type: TypeConnected}, nil
 		}
-		return message{}, errorf(CodeInvalidMessage, "the body is empty; want a JSON message")
+		return message{}, apierror.New(apierror.InvalidMessage, "the body is empty; want a JSON message")
 	}
 	if !json.Valid(body) {
 		// Unmarshal says why json.Valid refused the body.
 		err := json.Unmarshal(body, new(any))
-		return message{}, errorf(CodeInvalidMessage, "the body is not valid JSON: %s", cut(fmt.Sprint(err)))
+		return message{}, apierror.New(apierror.InvalidMessage, "the body is not valid JSON: %s", cut(fmt.Sprint(err)))
 	}
 	if k := jsonkind.Of(body); k != "object" {
-		return message{}, errorf(CodeInvalidMessage, "the body is %s; want a JSON object", jsonkind.Article(k))
+		return message{}, apierror.New(apierror.InvalidMessage, "the body is %s; want a JSON object", jsonkind.Article(k))
 	}
 	var raw jsonMessage
 	if err := json.Unmarshal(body, &raw); err != nil {
-		return message{}, errorf(CodeInvalidMessage, "the body is not valid JSON: %s", cut(err.Error()))
+		return message{}, apierror.New(apierror.InvalidMessage, "the body is not valid JSON: %s", cut(err.Error()))
 	}
 
 	var msg message
 	if isNull(raw.Type) {
-		return message{}, errorf(CodeInvalidMessage, "the body has no type")
+		return message{}, apierror.New(apierror.InvalidMessage, "the body has no type")
 	}
 	if err := json.Unmarshal(raw.Type, &msg.Type); err != nil {
-		return message{}, errorf(CodeInvalidMessage, "type is %s; want an integer", quote(string(raw.Type)))
+		return message{}, apierror.New(apierror.InvalidMessage, "type is %s; want an integer", quote(string(raw.Type)))
 	}
 	var err error
 	if msg.InvocationID, err = jsonString(raw.InvocationID, "invocationId"); err != nil {
@@ -377,10 +378,10 @@ func parseJSON(body []byte, event string) (message, error) {
 	}
 	if !isNull(raw.Arguments) {
 		if k := jsonkind.Of(raw.Arguments); k != "array" {
-			return message{}, errorf(CodeInvalidMessage, "arguments is %s; want an array", jsonkind.Article(k))
+			return message{}, apierror.New(apierror.InvalidMessage, "arguments is %s; want an array", jsonkind.Article(k))
 		}
 		if err := json.Unmarshal(raw.Arguments, &msg.Arguments); err != nil {
-			return message{}, errorf(CodeInvalidMessage, "arguments: %s", cut(err.Error()))
+			return message{}, apierror.New(apierror.InvalidMessage, "arguments: %s", cut(err.Error()))
 		}
 	}
 	return msg, nil
@@ -393,7 +394,7 @@ func jsonString(raw json.RawMessage, name string) (string, error) {
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", errorf(CodeInvalidMessage, "%s is %s; want a string", name, jsonkind.Article(jsonkind.Of(raw)))
+		return "", apierror.New(apierror.InvalidMessage, "%s is %s; want a string", name, jsonkind.Article(jsonkind.Of(raw)))
 	}
 	return s, nil
 }
@@ -402,8 +403,8 @@ func isNull(raw json.RawMessage) bool {
 	return len(raw) == 0 || string(raw) == "null"
 }
 
-func missingHeader(name string) *Error {
-	return errorf(CodeInvalidMessage, "the %s header is missing", name)
+func missingHeader(name string) *apierror.Error {
+	return apierror.New(apierror.InvalidMessage, "the %s header is missing", name)
 }
 
 // maxEcho bounds, in bytes, a caller's value quoted back in a message.

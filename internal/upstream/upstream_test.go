@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/funcsignalr/funcsignalr/apierror"
 )
 
 const (
@@ -30,19 +32,16 @@ func requestHeaders(tb testing.TB, category, event string) http.Header {
 	return h
 }
 
-// wantError checks that err is an *Error with code, its status, and a
-// message holding every one of parts.
+// wantError checks that err is an *apierror.Error with code and a message
+// holding every one of parts.
 func wantError(tb testing.TB, err error, code string, parts ...string) {
 	tb.Helper()
-	var e *Error
+	var e *apierror.Error
 	if !errors.As(err, &e) {
-		tb.Fatalf("got error %v (%T), want *Error with code %s", err, err, code)
+		tb.Fatalf("got error %v (%T), want *apierror.Error with code %s", err, err, code)
 	}
 	if e.Code != code {
 		tb.Fatalf("got code %s (%s), want %s", e.Code, e.Message, code)
-	}
-	if want := statusOf[code]; e.Status != want {
-		tb.Errorf("got status %d, want %d", e.Status, want)
 	}
 	for _, p := range parts {
 		if !strings.Contains(e.Message, p) {
@@ -65,40 +64,40 @@ func TestParseChecks(t *testing.T) {
 	}{
 		{name: "valid", keys: []string{testKey}},
 		{name: "connection id missing", edit: func(h http.Header) { h.Del(HeaderConnectionID) }, keys: []string{testKey},
-			wantCode: CodeInvalidMessage, wantParts: []string{HeaderConnectionID, "missing"}},
+			wantCode: apierror.InvalidMessage, wantParts: []string{HeaderConnectionID, "missing"}},
 		{name: "connection id empty", edit: func(h http.Header) { h.Set(HeaderConnectionID, "") }, keys: []string{testKey},
-			wantCode: CodeInvalidMessage, wantParts: []string{HeaderConnectionID}},
+			wantCode: apierror.InvalidMessage, wantParts: []string{HeaderConnectionID}},
 		{name: "connection id checked before signature", edit: func(h http.Header) { h.Del(HeaderConnectionID); h.Del(HeaderSignature) },
-			keys: []string{testKey}, wantCode: CodeInvalidMessage, wantParts: []string{HeaderConnectionID}},
+			keys: []string{testKey}, wantCode: apierror.InvalidMessage, wantParts: []string{HeaderConnectionID}},
 		{name: "hub missing", edit: func(h http.Header) { h.Del(HeaderHub) }, keys: []string{testKey},
-			wantCode: CodeInvalidMessage, wantParts: []string{HeaderHub, "missing"}},
+			wantCode: apierror.InvalidMessage, wantParts: []string{HeaderHub, "missing"}},
 		{name: "category missing", edit: func(h http.Header) { h.Del(HeaderCategory) }, keys: []string{testKey},
-			wantCode: CodeInvalidMessage, wantParts: []string{HeaderCategory, "missing"}},
+			wantCode: apierror.InvalidMessage, wantParts: []string{HeaderCategory, "missing"}},
 		{name: "event missing", edit: func(h http.Header) { h.Del(HeaderEvent) }, keys: []string{testKey},
-			wantCode: CodeInvalidMessage, wantParts: []string{HeaderEvent, "missing"}},
+			wantCode: apierror.InvalidMessage, wantParts: []string{HeaderEvent, "missing"}},
 		{name: "signature checked before other headers", edit: func(h http.Header) { h.Del(HeaderHub); h.Del(HeaderSignature) },
-			keys: []string{testKey}, wantCode: CodeUnauthorized},
+			keys: []string{testKey}, wantCode: apierror.Unauthorized},
 		{name: "unknown category", category: "streams", keys: []string{testKey},
-			wantCode: CodeInvalidMessage, wantParts: []string{HeaderCategory, `"streams"`, "connections or messages"}},
+			wantCode: apierror.InvalidMessage, wantParts: []string{HeaderCategory, `"streams"`, "connections or messages"}},
 		{name: "unknown connection event", category: "connections", event: "reconnected", body: `{"type":10}`,
-			wantCode: CodeInvalidMessage, wantParts: []string{HeaderEvent, `"reconnected"`}},
+			wantCode: apierror.InvalidMessage, wantParts: []string{HeaderEvent, `"reconnected"`}},
 
 		// Signatures.
 		{name: "signature missing", edit: func(h http.Header) { h.Del(HeaderSignature) }, keys: []string{testKey},
-			wantCode: CodeUnauthorized, wantParts: []string{HeaderSignature, "missing"}},
+			wantCode: apierror.Unauthorized, wantParts: []string{HeaderSignature, "missing"}},
 		{name: "signature empty", edit: func(h http.Header) { h.Set(HeaderSignature, " , ") }, keys: []string{testKey},
-			wantCode: CodeUnauthorized, wantParts: []string{"missing"}},
+			wantCode: apierror.Unauthorized, wantParts: []string{"missing"}},
 		{name: "signature of a wrong key", edit: func(h http.Header) { h.Set(HeaderSignature, Sign(testConnID, "other")) },
-			keys: []string{testKey}, wantCode: CodeUnauthorized, wantParts: []string{"none of the access keys"}},
+			keys: []string{testKey}, wantCode: apierror.Unauthorized, wantParts: []string{"none of the access keys"}},
 		{name: "signature of another connection", edit: func(h http.Header) { h.Set(HeaderSignature, Sign("conn-2", testKey)) },
-			keys: []string{testKey}, wantCode: CodeUnauthorized},
+			keys: []string{testKey}, wantCode: apierror.Unauthorized},
 		{name: "signature without prefix", edit: func(h http.Header) {
 			h.Set(HeaderSignature, strings.TrimPrefix(Sign(testConnID, testKey), "sha256="))
-		}, keys: []string{testKey}, wantCode: CodeUnauthorized},
+		}, keys: []string{testKey}, wantCode: apierror.Unauthorized},
 		{name: "signature not hex", edit: func(h http.Header) { h.Set(HeaderSignature, "sha256=zz") }, keys: []string{testKey},
-			wantCode: CodeUnauthorized},
+			wantCode: apierror.Unauthorized},
 		{name: "signature truncated", edit: func(h http.Header) { h.Set(HeaderSignature, Sign(testConnID, testKey)[:40]) },
-			keys: []string{testKey}, wantCode: CodeUnauthorized},
+			keys: []string{testKey}, wantCode: apierror.Unauthorized},
 		{name: "signature lower-case hex", edit: func(h http.Header) { h.Set(HeaderSignature, strings.ToLower(Sign(testConnID, testKey))) },
 			keys: []string{testKey}},
 		{name: "signature upper-case prefix", edit: func(h http.Header) {
@@ -112,7 +111,7 @@ func TestParseChecks(t *testing.T) {
 		}, keys: []string{testKey}},
 		{name: "two signatures, none matches", edit: func(h http.Header) {
 			h.Set(HeaderSignature, Sign(testConnID, "a")+","+Sign(testConnID, "b"))
-		}, keys: []string{testKey}, wantCode: CodeUnauthorized},
+		}, keys: []string{testKey}, wantCode: apierror.Unauthorized},
 		{name: "rotated: signed with the second key", edit: func(h http.Header) { h.Set(HeaderSignature, Sign(testConnID, testSecondKey)) },
 			keys: []string{testKey, testSecondKey}},
 		{name: "rotated: both keys in one header", edit: func(h http.Header) {
@@ -125,41 +124,41 @@ func TestParseChecks(t *testing.T) {
 		{name: "no keys: signature not checked", edit: func(h http.Header) { h.Set(HeaderSignature, "sha256=00") }},
 		{name: "no keys: signature missing", edit: func(h http.Header) { h.Del(HeaderSignature) }},
 		{name: "empty key never matches", edit: func(h http.Header) { h.Set(HeaderSignature, Sign(testConnID, "")) },
-			keys: []string{""}, wantCode: CodeUnauthorized},
+			keys: []string{""}, wantCode: apierror.Unauthorized},
 
 		// Content-Type.
 		{name: "content type missing", edit: func(h http.Header) { h.Del("Content-Type") },
-			wantCode: CodeUnsupportedMediaType, wantParts: []string{"missing", "application/json"}},
+			wantCode: apierror.UnsupportedMediaType, wantParts: []string{"missing", "application/json"}},
 		{name: "content type plain", edit: func(h http.Header) { h.Set("Content-Type", "text/plain") },
-			wantCode: CodeUnsupportedMediaType, wantParts: []string{`"text/plain"`, "application/json"}},
+			wantCode: apierror.UnsupportedMediaType, wantParts: []string{`"text/plain"`, "application/json"}},
 		{name: "content type unparsable", edit: func(h http.Header) { h.Set("Content-Type", "application/json; =") },
-			wantCode: CodeUnsupportedMediaType, wantParts: []string{"not a media type"}},
+			wantCode: apierror.UnsupportedMediaType, wantParts: []string{"not a media type"}},
 		{name: "content type upper case", edit: func(h http.Header) { h.Set("Content-Type", "Application/JSON") }},
 		{name: "content type without charset", edit: func(h http.Header) { h.Set("Content-Type", "application/json") }},
 		{name: "content type messagepack, JSON body", edit: func(h http.Header) { h.Set("Content-Type", "application/x-msgpack") },
-			wantCode: CodeInvalidMessage, wantParts: []string{"MessagePack"}},
+			wantCode: apierror.InvalidMessage, wantParts: []string{"MessagePack"}},
 
 		// Body against headers.
 		{name: "target differs from event", event: "echo",
-			wantCode: CodeInvalidMessage, wantParts: []string{`"broadcast"`, `"echo"`, HeaderEvent}},
+			wantCode: apierror.InvalidMessage, wantParts: []string{`"broadcast"`, `"echo"`, HeaderEvent}},
 		{name: "target equals event in another case", event: "BroadCast"},
 		{name: "invocation without target", body: `{"type":1,"arguments":[]}`,
-			wantCode: CodeInvalidMessage, wantParts: []string{"no target"}},
+			wantCode: apierror.InvalidMessage, wantParts: []string{"no target"}},
 		{name: "connected body in messages", body: `{"type":10}`,
-			wantCode: CodeInvalidMessage, wantParts: []string{"type 10", "type 1"}},
+			wantCode: apierror.InvalidMessage, wantParts: []string{"type 10", "type 1"}},
 		{name: "invocation body on connected", category: "connections", event: "connected",
-			wantCode: CodeInvalidMessage, wantParts: []string{"type 1", "type 10"}},
+			wantCode: apierror.InvalidMessage, wantParts: []string{"type 1", "type 10"}},
 		{name: "disconnected body on connected", category: "connections", event: "connected", body: `{"type":11}`,
-			wantCode: CodeInvalidMessage, wantParts: []string{"type 11", "type 10"}},
+			wantCode: apierror.InvalidMessage, wantParts: []string{"type 11", "type 10"}},
 		{name: "connected body on disconnected", category: "connections", event: "disconnected", body: `{"type":10}`,
-			wantCode: CodeInvalidMessage},
+			wantCode: apierror.InvalidMessage},
 		{name: "completion type", body: `{"type":3,"invocationId":"1","result":1}`,
-			wantCode: CodeInvalidMessage, wantParts: []string{"type 3"}},
+			wantCode: apierror.InvalidMessage, wantParts: []string{"type 3"}},
 		{name: "connected with empty body", category: "connections", event: "connected", body: " "},
 		{name: "disconnected with empty body", category: "connections", event: "disconnected", body: " ",
-			wantCode: CodeInvalidMessage, wantParts: []string{"empty"}},
+			wantCode: apierror.InvalidMessage, wantParts: []string{"empty"}},
 		{name: "invocation with empty body", body: " ",
-			wantCode: CodeInvalidMessage, wantParts: []string{"empty"}},
+			wantCode: apierror.InvalidMessage, wantParts: []string{"empty"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -297,8 +296,8 @@ func TestParseBadBodies(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Parse(requestHeaders(t, CategoryMessages, "t"), []byte(tt.body), []string{testKey})
-			wantError(t, err, CodeInvalidMessage, tt.wantParts...)
-			if n := len(err.(*Error).Message); n > 600 {
+			wantError(t, err, apierror.InvalidMessage, tt.wantParts...)
+			if n := len(err.(*apierror.Error).Message); n > 600 {
 				t.Errorf("got a message of %d bytes, want it bounded", n)
 			}
 		})
@@ -307,7 +306,7 @@ func TestParseBadBodies(t *testing.T) {
 
 func TestParseDisconnectedErrorType(t *testing.T) {
 	_, err := Parse(requestHeaders(t, CategoryConnections, EventDisconnected), []byte(`{"type":11,"error":{"m":1}}`), nil)
-	wantError(t, err, CodeInvalidMessage, "error is an object", "want a string")
+	wantError(t, err, apierror.InvalidMessage, "error is an object", "want a string")
 }
 
 func TestParseContext(t *testing.T) {
@@ -411,7 +410,7 @@ func TestParseClaims(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := parseClaims(tt.values)
 			if tt.wantPart != "" {
-				wantError(t, err, CodeInvalidMessage, HeaderUserClaims, tt.wantPart)
+				wantError(t, err, apierror.InvalidMessage, HeaderUserClaims, tt.wantPart)
 				return
 			}
 			if err != nil {
@@ -428,5 +427,5 @@ func TestParseBadClaimsRefuseRequest(t *testing.T) {
 	h := requestHeaders(t, CategoryConnections, EventConnected)
 	h.Set(HeaderUserClaims, "garbage")
 	_, err := Parse(h, []byte(`{"type":10}`), []string{testKey})
-	wantError(t, err, CodeInvalidMessage, HeaderUserClaims)
+	wantError(t, err, apierror.InvalidMessage, HeaderUserClaims)
 }
