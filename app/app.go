@@ -22,9 +22,9 @@ import (
 	"github.com/funcsignalr/funcsignalr/settings"
 )
 
-// StandaloneAddr is where the handler listens without the Functions host,
+// defaultAddr is where the handler listens without the Functions host,
 // the address `func start` uses.
-const StandaloneAddr = "127.0.0.1:7071"
+const defaultAddr = "127.0.0.1:7071"
 
 // shutdownGrace bounds how long in-flight requests may take after SIGTERM
 // before they are stopped.
@@ -47,7 +47,7 @@ type Env struct {
 	// Functions is the app's code; nil is the ready-made negotiate and send.
 	Functions *Functions
 	// Addr is the standalone listen address unless the -addr flag gives
-	// one; default the FUNCSIGNALR_ADDR setting, else StandaloneAddr.
+	// one; default the FUNCSIGNALR_ADDR setting, else 127.0.0.1:7071.
 	Addr string
 	// Name is the program name in the usage text; default "funcsignalr".
 	Name string
@@ -147,7 +147,7 @@ func Run(ctx context.Context, env Env) error {
 
 // standaloneAddr is where the handler listens without the Functions host:
 // the -addr flag, Env.Addr, FUNCSIGNALR_ADDR (from the environment, else
-// local.settings.json or .env, as other settings), else StandaloneAddr.
+// local.settings.json or .env, as other settings), else defaultAddr.
 func standaloneAddr(env Env, cmd command) string {
 	if cmd.addr != "" {
 		return cmd.addr
@@ -162,7 +162,7 @@ func standaloneAddr(env Env, cmd command) string {
 			return v
 		}
 	}
-	return StandaloneAddr
+	return defaultAddr
 }
 
 func mode(port string) string {

@@ -136,7 +136,7 @@ func TestStandaloneAddr(t *testing.T) {
 		files   map[string]string
 		want    string
 	}{
-		{name: "default", want: StandaloneAddr},
+		{name: "default", want: defaultAddr},
 		{name: "environment", environ: []string{"FUNCSIGNALR_ADDR=127.0.0.1:9001"}, want: "127.0.0.1:9001"},
 		{name: "local.settings.json", files: map[string]string{"local.settings.json": `{"Values":{"FUNCSIGNALR_ADDR":"127.0.0.1:9002"}}`},
 			want: "127.0.0.1:9002"},
@@ -151,7 +151,7 @@ func TestStandaloneAddr(t *testing.T) {
 		{name: "flag over everything", flag: "127.0.0.1:9004", envAddr: "127.0.0.1:0",
 			environ: []string{"FUNCSIGNALR_ADDR=127.0.0.1:9001"}, want: "127.0.0.1:9004"},
 		{name: "unreadable local.settings.json is skipped", files: map[string]string{"local.settings.json": "{"},
-			want: StandaloneAddr},
+			want: defaultAddr},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

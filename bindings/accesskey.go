@@ -18,9 +18,9 @@ import (
 // connections: the service SDK refreshes its key every 55 minutes
 // (GetAccessKeyIntervalInMinute in Azure/azure-signalr's MicrosoftEntraAccessKey).
 const (
-	// KeyRefreshInterval is the age at which the key is refreshed in the
+	// keyRefreshInterval is the age at which the key is refreshed in the
 	// background while it keeps being used.
-	KeyRefreshInterval = 55 * time.Minute
+	keyRefreshInterval = 55 * time.Minute
 	// KeyLifetime is the age at which the key is no longer used: negotiate
 	// then waits for a new one.
 	KeyLifetime = 120 * time.Minute
@@ -48,7 +48,7 @@ type keyFetch struct {
 
 // keyCache holds the temporary signing key of a Microsoft Entra ID
 // connection: fetched on first use, shared by all negotiate calls, refreshed
-// in the background once KeyRefreshInterval old, unusable once KeyLifetime
+// in the background once keyRefreshInterval old, unusable once KeyLifetime
 // old. Reads of a valid key take no lock.
 type keyCache struct {
 	pipeline   runtime.Pipeline
@@ -122,14 +122,14 @@ func (k *keyCache) usable(now time.Time) (s *signer, due bool) {
 	if age >= KeyLifetime {
 		return nil, false
 	}
-	return held.signer, age >= KeyRefreshInterval
+	return held.signer, age >= keyRefreshInterval
 }
 
 // refreshIfDue starts a background exchange when the key is due for refresh,
 // none is running and the last failure is keyRetryAfterFailure old.
 func (k *keyCache) refreshIfDue(now time.Time) {
 	held := k.current.Load()
-	if held == nil || now.Sub(held.fetched) < KeyRefreshInterval {
+	if held == nil || now.Sub(held.fetched) < keyRefreshInterval {
 		return
 	}
 	k.mu.Lock()
@@ -143,7 +143,7 @@ func (k *keyCache) refreshIfDue(now time.Time) {
 func (k *keyCache) startLocked() *keyFetch {
 	f := &keyFetch{done: make(chan struct{})}
 	if k.life.Err() != nil {
-		f.err = apierror.Wrap(apierror.AuthenticationUnavailable, nil, "the SignalR client is closed: no access-key exchange")
+		f.err = apierror.New(apierror.AuthenticationUnavailable, "the SignalR client is closed: no access-key exchange")
 		close(f.done)
 		return f
 	}
@@ -250,13 +250,13 @@ func (k *keyCache) exchange(ctx context.Context) (*heldKey, error) {
 	// The answer holds a secret: no decoding error text (it may quote the
 	// body) is kept.
 	if json.Unmarshal(body, &a) != nil {
-		return nil, apierror.Wrap(apierror.AuthenticationUnavailable, nil, "access-key exchange with %s failed: the answer is not a JSON object", k.serverName)
+		return nil, apierror.New(apierror.AuthenticationUnavailable, "access-key exchange with %s failed: the answer is not a JSON object", k.serverName)
 	}
 	switch {
 	case a.KeyID == "":
-		return nil, apierror.Wrap(apierror.AuthenticationUnavailable, nil, "access-key exchange with %s failed: the answer has no KeyId", k.serverName)
+		return nil, apierror.New(apierror.AuthenticationUnavailable, "access-key exchange with %s failed: the answer has no KeyId", k.serverName)
 	case a.AccessKey == "":
-		return nil, apierror.Wrap(apierror.AuthenticationUnavailable, nil, "access-key exchange with %s failed: the answer has no AccessKey", k.serverName)
+		return nil, apierror.New(apierror.AuthenticationUnavailable, "access-key exchange with %s failed: the answer has no AccessKey", k.serverName)
 	}
 	return &heldKey{signer: newSigner(a.KeyID, []byte(a.AccessKey))}, nil
 }

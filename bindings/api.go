@@ -60,8 +60,8 @@ type Options struct {
 	RetryDelay time.Duration      // base back-off; default 800ms
 	Now        func() time.Time   // clock for tokens and the key cache; default time.Now
 	// TokenLifetime is the exp of client access tokens from Negotiate,
-	// 1 minute to 24 hours; default TokenLifetime. REST tokens always
-	// live TokenLifetime.
+	// 1 minute to 24 hours; default one hour. REST tokens always live one
+	// hour.
 	TokenLifetime time.Duration
 	// HealthInterval spaces the probes of offline endpoints (several
 	// endpoints only); default DefaultHealthInterval.
@@ -132,7 +132,7 @@ type endpoint struct {
 // The URL and the token are the chosen endpoint's.
 func (c *Client) Negotiate(ctx context.Context, userID string, claims map[string][]string) (ConnectionInfo, error) {
 	if problem := c.checkUserReach(userID); problem != "" {
-		return ConnectionInfo{}, apierror.Wrap(apierror.InvalidMessage, nil, "%s", problem)
+		return ConnectionInfo{}, apierror.New(apierror.InvalidMessage, "%s", problem)
 	}
 	ep := c.eps[0]
 	if len(c.eps) > 1 {
@@ -150,7 +150,7 @@ func (c *Client) Negotiate(ctx context.Context, userID string, claims map[string
 		return ConnectionInfo{}, apierror.Wrap(apierror.AuthenticationUnavailable, err, "could not sign the client access token")
 	}
 	if len(token) > MaxTokenLength {
-		return ConnectionInfo{}, apierror.Wrap(apierror.InvalidMessage, nil,
+		return ConnectionInfo{}, apierror.New(apierror.InvalidMessage,
 			"client access token would be %d characters long; the service accepts at most %d (user id or claims too long)",
 			len(token), MaxTokenLength)
 	}

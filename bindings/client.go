@@ -26,19 +26,19 @@ const MaxHubNameLength = 128
 // Its errors are *apierror.Error with apierror.ConfigurationError.
 func NewClient(conn *settings.Connection, hub string, opts Options) (*Client, error) {
 	if conn == nil {
-		return nil, apierror.Wrap(apierror.ConfigurationError, nil, "no SignalR connection")
+		return nil, apierror.New(apierror.ConfigurationError, "no SignalR connection")
 	}
 	if problem := checkHubName(hub); problem != "" {
-		return nil, apierror.Wrap(apierror.ConfigurationError, nil, "%s", problem)
+		return nil, apierror.New(apierror.ConfigurationError, "%s", problem)
 	}
 	if opts.TokenLifetime != 0 {
 		if err := settings.CheckAccessTokenLifetime(opts.TokenLifetime); err != nil {
-			return nil, apierror.Wrap(apierror.ConfigurationError, nil, "%v", err)
+			return nil, apierror.New(apierror.ConfigurationError, "%v", err)
 		}
 	}
 	services := conn.ServiceEndpoints()
 	if len(services) == 0 {
-		return nil, apierror.Wrap(apierror.ConfigurationError, nil, "SignalR connection %s has no endpoint", conn.Setting)
+		return nil, apierror.New(apierror.ConfigurationError, "SignalR connection %s has no endpoint", conn.Setting)
 	}
 	opts = withDefaults(opts)
 
@@ -104,7 +104,7 @@ func newEndpoint(s settings.ServiceEndpoint, hub string, opts Options, several b
 		return nil, named(err)
 	}
 	if s.Credential == nil && s.AccessKey == "" {
-		return nil, named(apierror.Wrap(apierror.ConfigurationError, nil,
+		return nil, named(apierror.New(apierror.ConfigurationError,
 			"SignalR connection %s has neither an access key nor a Microsoft Entra ID credential", endpointURL.Redacted()))
 	}
 	e := &endpoint{
@@ -127,7 +127,7 @@ func newEndpoint(s settings.ServiceEndpoint, hub string, opts Options, several b
 	if s.Credential != nil {
 		auth = newEntraPolicy(s.Credential)
 	} else {
-		e.signer = newSigner(AccessKeyID(s.AccessKey), []byte(s.AccessKey))
+		e.signer = newSigner(accessKeyID(s.AccessKey), []byte(s.AccessKey))
 		auth = &accessKeyPolicy{signer: e.signer, now: opts.Now}
 	}
 	e.pipeline = newPipeline(opts, auth)
@@ -154,7 +154,7 @@ func withDefaults(o Options) Options {
 		o.Now = time.Now
 	}
 	if o.TokenLifetime == 0 {
-		o.TokenLifetime = TokenLifetime
+		o.TokenLifetime = defaultTokenLifetime
 	}
 	if o.HealthInterval <= 0 {
 		o.HealthInterval = DefaultHealthInterval
@@ -176,7 +176,7 @@ func parseEndpoint(what, raw, fallback string) (*url.URL, error) {
 		raw = fallback
 	}
 	if raw == "" {
-		return nil, apierror.Wrap(apierror.ConfigurationError, nil, "SignalR connection has no %s", what)
+		return nil, apierror.New(apierror.ConfigurationError, "SignalR connection has no %s", what)
 	}
 	u, err := url.Parse(strings.TrimSuffix(raw, "/"))
 	if err != nil {
@@ -184,7 +184,7 @@ func parseEndpoint(what, raw, fallback string) (*url.URL, error) {
 	}
 	u.Scheme = strings.ToLower(u.Scheme)
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" {
-		return nil, apierror.Wrap(apierror.ConfigurationError, nil, "SignalR %s %s is not an absolute http or https URL", what, u.Redacted())
+		return nil, apierror.New(apierror.ConfigurationError, "SignalR %s %s is not an absolute http or https URL", what, u.Redacted())
 	}
 	// Only scheme, host and path are used: user info would leak to clients.
 	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""

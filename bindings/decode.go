@@ -41,7 +41,7 @@ type wireItem struct {
 func DecodeSend(body []byte) ([]Operation, error) {
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	if len(trimmed) == 0 {
-		return nil, apierror.Wrap(apierror.InvalidJSON, nil, "body is empty; want a JSON object or an array of objects")
+		return nil, apierror.New(apierror.InvalidJSON, "body is empty; want a JSON object or an array of objects")
 	}
 	if err := checkJSON(body); err != nil {
 		return nil, apierror.Wrap(apierror.InvalidJSON, err, "body is not valid JSON: %v", err)
@@ -58,14 +58,14 @@ func DecodeSend(body []byte) ([]Operation, error) {
 		if err := json.Unmarshal(body, &items); err != nil {
 			return nil, apierror.Wrap(apierror.InvalidJSON, err, "body is not valid JSON: %v", err)
 		}
-		if len(items) > MaxBatch {
-			return nil, apierror.Wrap(apierror.InvalidMessage, nil, "the batch holds %d objects; at most %d are allowed in one send", len(items), MaxBatch)
+		if len(items) > maxBatch {
+			return nil, apierror.New(apierror.InvalidMessage, "the batch holds %d objects; at most %d are allowed in one send", len(items), maxBatch)
 		}
 		// Shape first: an array holding a non-object is InvalidJson
 		// wherever it sits, before any item is judged as a message.
 		for i, raw := range items {
 			if k := jsonkind.Of(raw); k != "object" {
-				return nil, apierror.Wrap(apierror.InvalidJSON, nil, "item %d is %s; want an object", i, jsonkind.Article(k))
+				return nil, apierror.New(apierror.InvalidJSON, "item %d is %s; want an object", i, jsonkind.Article(k))
 			}
 		}
 		ops := make([]Operation, len(items))
@@ -78,7 +78,7 @@ func DecodeSend(body []byte) ([]Operation, error) {
 		}
 		return ops, nil
 	default:
-		return nil, apierror.Wrap(apierror.InvalidJSON, nil, "body is %s; want a JSON object or an array of objects", jsonkind.Article(jsonkind.Of(trimmed)))
+		return nil, apierror.New(apierror.InvalidJSON, "body is %s; want a JSON object or an array of objects", jsonkind.Article(jsonkind.Of(trimmed)))
 	}
 }
 

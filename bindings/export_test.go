@@ -56,3 +56,9 @@ func CredentialCause(err error) (credential, cause string) { return credentialCa
 
 // CredentialHint is credentialHint: what to do about a logged cause.
 func CredentialHint(cause string) string { return credentialHint(cause) }
+
+// AccessKeyID is the kid of tokens signed with accessKey.
+func AccessKeyID(accessKey string) string { return accessKeyID(accessKey) }
+
+// MaxBatch is the most objects one send carries out.
+const MaxBatch = maxBatch

@@ -7,9 +7,9 @@ import (
 	"time"
 )
 
-// MaxBatch is the most objects one send carries out: each is one REST call
+// maxBatch is the most objects one send carries out: each is one REST call
 // (one or more billed messages), made one after the other.
-const MaxBatch = 1000
+const maxBatch = 1000
 
 // tokenLength is the length of the token s.sign returns for aud at now
 // without user or claims: the REST tokens of access-key auth.
@@ -28,7 +28,7 @@ func (e *endpoint) restTokenLength(r *route, now time.Time) int {
 		return 0
 	}
 	u := e.requestURL(r)
-	return e.signer.tokenLength(restAudience(&u), now, TokenLifetime)
+	return e.signer.tokenLength(restAudience(&u), now, defaultTokenLifetime)
 }
 
 // checkReach returns why the REST call of op could not be authorised at

@@ -16,9 +16,9 @@ import (
 )
 
 const (
-	// APIVersion is the data-plane REST API version of every call
+	// apiVersion is the data-plane REST API version of every call
 	// (https://learn.microsoft.com/rest/api/signalr/).
-	APIVersion = "2022-06-01"
+	apiVersion = "2022-06-01"
 
 	// EntraScope is the Microsoft Entra ID scope of tokens for the service.
 	EntraScope = "https://signalr.azure.com/.default"
@@ -113,7 +113,7 @@ func (nonRetriable) NonRetriable()   {}
 func (e nonRetriable) Unwrap() error { return e.error }
 
 func (p *accessKeyPolicy) authorize(r *http.Request) error {
-	header, err := p.signer.sign("Bearer ", restAudience(r.URL), p.now(), TokenLifetime, "", nil)
+	header, err := p.signer.sign("Bearer ", restAudience(r.URL), p.now(), defaultTokenLifetime, "", nil)
 	if err != nil {
 		return err
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/funcsignalr/funcsignalr/internal/clip"
 )
 
-const apiVersionQuery = "api-version=" + APIVersion
+const apiVersionQuery = "api-version=" + apiVersion
 
 // Send carries out ops in order and returns how many were carried out.
 //
@@ -32,8 +32,8 @@ const apiVersionQuery = "api-version=" + APIVersion
 // stops, and the error (with the code of the first failure, in endpoint
 // order) names each failed endpoint by name and host.
 func (c *Client) Send(ctx context.Context, ops []Operation) (int, error) {
-	if len(ops) > MaxBatch {
-		return 0, apierror.Wrap(apierror.InvalidMessage, nil, "%d operations in one send; at most %d are allowed", len(ops), MaxBatch)
+	if len(ops) > maxBatch {
+		return 0, apierror.New(apierror.InvalidMessage, "%d operations in one send; at most %d are allowed", len(ops), maxBatch)
 	}
 	for i := range ops {
 		problem := checkOperation(&ops[i])
@@ -41,7 +41,7 @@ func (c *Client) Send(ctx context.Context, ops []Operation) (int, error) {
 			problem = c.checkReach(&ops[i])
 		}
 		if problem != "" {
-			return 0, apierror.Wrap(apierror.InvalidMessage, nil, "operation %d: %s", i, problem)
+			return 0, apierror.New(apierror.InvalidMessage, "operation %d: %s", i, problem)
 		}
 	}
 	if len(c.eps) > 1 {

@@ -20,10 +20,10 @@ import (
 )
 
 const (
-	// TokenLifetime is how long REST access tokens are valid, and client
+	// defaultTokenLifetime is how long REST access tokens are valid, and client
 	// access tokens unless Options.TokenLifetime says otherwise: the service
 	// SDK's default.
-	TokenLifetime = time.Hour
+	defaultTokenLifetime = time.Hour
 
 	// MaxTokenLength is the longest client access token the service's SDK
 	// issues; clients may carry it in a URL (access_token=).
@@ -93,11 +93,11 @@ func (m *keyedHS256) Sign(signingString string, _ any) ([]byte, error) {
 	return mac.Sum(nil), nil
 }
 
-// AccessKeyID is the kid of tokens signed with a connection string's access
+// accessKeyID is the kid of tokens signed with a connection string's access
 // key: the first 8 hex digits of its SHA-256, stable and not revealing the
 // key (the official SDK uses a per-process hash code, which the service
 // cannot rely on either).
-func AccessKeyID(accessKey string) string {
+func accessKeyID(accessKey string) string {
 	sum := sha256.Sum256([]byte(accessKey))
 	return hex.EncodeToString(sum[:4])
 }

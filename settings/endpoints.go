@@ -14,13 +14,13 @@ import (
 	"github.com/funcsignalr/funcsignalr/apierror"
 )
 
-// EndpointsPrefix is the section of named SignalR endpoints, as the
+// endpointsPrefix is the section of named SignalR endpoints, as the
 // official extension reads them: Azure:SignalR:Endpoints:<name> (a
 // connection string, primary), <name>:primary, <name>:secondary, or
 // <name>:serviceUri with the identity keys and <name>:type (the extension's
 // docs/sharding.md in Azure/azure-sdk-for-net,
 // sdk/signalr/Microsoft.Azure.WebJobs.Extensions.SignalRService).
-const EndpointsPrefix = "Azure:SignalR:Endpoints"
+const endpointsPrefix = "Azure:SignalR:Endpoints"
 
 // EndpointType says how negotiate picks an endpoint: a primary while any
 // is online, a secondary only when no primary is.
@@ -117,8 +117,8 @@ type namedEndpoint struct {
 func (r *resolver) namedEndpoints() ([]namedEndpoint, error) {
 	var eps []namedEndpoint
 	var errs []error
-	for _, name := range r.v.children(EndpointsPrefix) {
-		sub := &resolver{v: r.v, setting: EndpointsPrefix + ":" + name, opts: r.opts}
+	for _, name := range r.v.children(endpointsPrefix) {
+		sub := &resolver{v: r.v, setting: endpointsPrefix + ":" + name, opts: r.opts}
 		for _, k := range []string{sub.setting + ":clientSecret", sub.setting + ":clientCertificatePassword"} {
 			if s, _, ok := r.v.Get(k); ok {
 				sub.secrets = append(sub.secrets, s)

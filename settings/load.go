@@ -44,9 +44,9 @@ const (
 // hubNamePattern is the hub-name rule of Azure SignalR Service.
 var hubNamePattern = regexp.MustCompile("^[A-Za-z][A-Za-z0-9_`,.[\\]]{0,127}$")
 
-// ValidHubName reports whether Azure SignalR Service accepts name as a hub
+// validHubName reports whether Azure SignalR Service accepts name as a hub
 // name: a letter, then up to 127 letters, digits or any of _`,.[]
-func ValidHubName(name string) bool { return hubNamePattern.MatchString(name) }
+func validHubName(name string) bool { return hubNamePattern.MatchString(name) }
 
 // Load reads the process-wide settings, the fields of Settings.
 //
@@ -67,7 +67,7 @@ func Load(v *Values) (Settings, error) {
 	}
 
 	if hub, key, ok := v.Get(HubNameSetting); ok {
-		if ValidHubName(hub) {
+		if validHubName(hub) {
 			s.HubName = hub
 		} else {
 			invalid(key, "invalid hub name %q: it must start with a letter and hold at most 128 letters, digits or _`,.[]", hub)
@@ -82,7 +82,7 @@ func Load(v *Values) (Settings, error) {
 		}
 	}
 	if t, key, ok := v.Get(HTTPClientTimeoutSetting); ok {
-		if d, err := ParseTimeout(t); err != nil {
+		if d, err := parseTimeout(t); err != nil {
 			invalid(key, "%v", err)
 		} else {
 			s.HTTPClientTimeout = d
@@ -119,7 +119,7 @@ func Load(v *Values) (Settings, error) {
 // ("01:00:00") or a Go duration ("90m"), from MinAccessTokenLifetime to
 // MaxAccessTokenLifetime inclusive.
 func ParseAccessTokenLifetime(s string) (time.Duration, error) {
-	d, err := ParseTimeout(s)
+	d, err := parseTimeout(s)
 	if err != nil {
 		return 0, fmt.Errorf("invalid access token lifetime %q: want a .NET TimeSpan such as 01:00:00 or a Go duration such as 1h", strings.TrimSpace(s))
 	}
@@ -191,11 +191,11 @@ func splitList(s string) []string {
 // timeSpanPattern matches the .NET TimeSpan forms [d.]hh:mm[:ss[.fffffff]].
 var timeSpanPattern = regexp.MustCompile(`^(?:(\d{1,5})\.)?(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d{1,7}))?)?$`)
 
-// ParseTimeout parses AzureSignalRHttpClientTimeout: a .NET TimeSpan
+// parseTimeout parses AzureSignalRHttpClientTimeout: a .NET TimeSpan
 // ("00:00:30", "1.02:00:00", "00:01:30.5") as the official bindings read it,
 // or a Go duration ("30s", "1m30s"). The result must be positive. A bare
 // number is rejected: .NET reads "30" as 30 days, which is never meant.
-func ParseTimeout(s string) (time.Duration, error) {
+func parseTimeout(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
 	if m := timeSpanPattern.FindStringSubmatch(s); m != nil {
 		num := func(i int) int64 { n, _ := strconv.ParseInt(m[i], 10, 64); return n }

@@ -34,7 +34,7 @@ type Options struct {
 // DefaultConnectionStringSetting.
 //
 // For DefaultConnectionStringSetting, the endpoints under
-// Azure:SignalR:Endpoints (EndpointsPrefix) join the setting's own
+// Azure:SignalR:Endpoints (endpointsPrefix) join the setting's own
 // connection in Connection.Named, each with its own credential; the
 // connection is then configured when either is set. Two endpoints with one
 // URL are a ConfigurationError.

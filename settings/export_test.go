@@ -1,0 +1,7 @@
+package settings
+
+// Exported for the settings_test package only.
+var (
+	ParseTimeout = parseTimeout
+	ValidHubName = validHubName
+)
