@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -90,13 +91,25 @@ func (e *testEnv) restToken(escapedPath string) string {
 // headers and body.
 func (e *testEnv) do(method, target, token, body string, header http.Header) (int, http.Header, string) {
 	e.tb.Helper()
+	status, h, b, err := e.tryDo(method, target, token, body, header)
+	if err != nil {
+		e.tb.Fatalf("%s %s: %v", method, target, err)
+	}
+	return status, h, b
+}
+
+// tryDo is do returning the error instead of failing the test, so that it
+// may run on a goroutine of its own; it waits testTimeout at most.
+func (e *testEnv) tryDo(method, target, token, body string, header http.Header) (int, http.Header, string, error) {
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
-	req, err := http.NewRequest(method, e.base+target, rd)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, e.base+target, rd)
 	if err != nil {
-		e.tb.Fatal(err)
+		return 0, nil, "", err
 	}
 	for k, v := range header {
 		req.Header[k] = v
@@ -107,15 +120,16 @@ func (e *testEnv) do(method, target, token, body string, header http.Header) (in
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	defer cancel()
-	resp, err := http.DefaultClient.Do(req.WithContext(ctx))
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		e.tb.Fatalf("%s %s: %v", method, target, err)
+		return 0, nil, "", err
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header, string(b)
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, nil, "", fmt.Errorf("read the body: %w", err)
+	}
+	return resp.StatusCode, resp.Header, string(b), nil
 }
 
 // rest calls the REST API at target (escaped path and query) with a good token.

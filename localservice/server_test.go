@@ -2,45 +2,26 @@ package localservice
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/funcsignalr/funcsignalr/internal/testkit"
 )
 
-// logBuffer collects log output from many goroutines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// waitCount waits until the logs hold want occurrences of s.
-func (l *logBuffer) waitCount(tb testing.TB, s string, want int) {
+// waitLogCount waits until logs hold want occurrences of s.
+func waitLogCount(tb testing.TB, logs *testkit.Buffer, s string, want int) {
 	tb.Helper()
 	deadline := time.Now().Add(testTimeout)
-	for strings.Count(l.String(), s) != want {
+	for strings.Count(logs.String(), s) != want {
 		if time.Now().After(deadline) {
-			tb.Fatalf("got %d log lines with %q, want %d; logs:\n%s", strings.Count(l.String(), s), s, want, l)
+			tb.Fatalf("got %d log lines with %q, want %d; logs:\n%s", strings.Count(logs.String(), s), s, want, logs)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -151,14 +132,7 @@ func TestServeTimeouts(t *testing.T) {
 		c.waitClosed()
 	})
 	t.Run("long poll", func(t *testing.T) {
-		nr := e.negotiate("chat", "lp")
-		tok := e.clientToken("chat", "lp")
-		u := "/client/?hub=chat&id=" + url.QueryEscape(nr.ConnectionToken)
-		poll(e, u, tok)
-		e.do("POST", u, tok, `{"protocol":"json","version":1}`+"\x1e", nil)
-		if st, body := poll(e, u, tok); st != 200 || body != "{}\x1e" {
-			t.Fatalf("got %d %q, want the handshake response", st, body)
-		}
+		u, tok, _ := e.openLongPoll("chat", "lp")
 		if st, body := poll(e, u, tok); st != 200 || body != "" {
 			t.Fatalf("a poll that waits out its timeout: got %d %q, want 200 empty", st, body)
 		}
@@ -189,7 +163,7 @@ func TestServeTimeouts(t *testing.T) {
 // limit is logged once per episode: an episode ends when fewer than three
 // quarters of the limit are open.
 func TestServeConnectionLimit(t *testing.T) {
-	logs := &logBuffer{}
+	logs := &testkit.Buffer{}
 	e := newServedEnv(t, Options{MaxConnections: 4, Logger: slog.New(slog.NewTextHandler(logs, nil))}, nil, nil)
 	const reached, below = "connection limit reached", "below the limit again"
 	open := func() *rawConn {
@@ -201,7 +175,7 @@ func TestServeConnectionLimit(t *testing.T) {
 		return c
 	}
 	c := []*rawConn{open(), open(), open(), open()}
-	logs.waitCount(t, reached, 1)
+	waitLogCount(t, logs, reached, 1)
 	waiting := e.dialRaw()
 	waiting.write(healthRequest)
 	answered := make(chan error, 1)
@@ -223,10 +197,10 @@ func TestServeConnectionLimit(t *testing.T) {
 	}
 	c[1].Close() // 3 open
 	c[2].Close() // 2 open: the episode ends
-	logs.waitCount(t, below, 1)
+	waitLogCount(t, logs, below, 1)
 	open()
 	open() // 4 open again
-	logs.waitCount(t, reached, 2)
+	waitLogCount(t, logs, reached, 2)
 	if n := strings.Count(logs.String(), "level=WARN"); n != 2 {
 		t.Errorf("got %d warnings, want 2 (one per episode); logs:\n%s", n, logs)
 	}
@@ -258,7 +232,7 @@ func (l *failOnce) Accept() (net.Conn, error) {
 // TestServeErrorLog checks that the HTTP server's own errors, here an
 // accept error, reach the service's logger.
 func TestServeErrorLog(t *testing.T) {
-	logs := &logBuffer{}
+	logs := &testkit.Buffer{}
 	e := newServedEnv(t, Options{Logger: slog.New(slog.NewTextHandler(logs, nil))}, nil,
 		func(ln net.Listener) net.Listener { return &failOnce{Listener: ln} })
 	e.mustREST("HEAD", "/api/health", "", 200)

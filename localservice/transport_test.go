@@ -3,7 +3,6 @@ package localservice
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -81,6 +80,23 @@ func poll(e *testEnv, u, token string) (int, string) {
 	return status, body
 }
 
+// openLongPoll negotiates a connection to hub as user and opens it as the
+// JS client does over long polling: a first poll, the JSON handshake, and a
+// poll that must bring the handshake response. It returns the connection's
+// URL, the client token and the negotiate answer.
+func (e *testEnv) openLongPoll(hub, user string) (u, tok string, nr negotiateResponse) {
+	e.tb.Helper()
+	nr = e.negotiate(hub, user)
+	tok = e.clientToken(hub, user)
+	u = "/client/?hub=" + hub + "&id=" + url.QueryEscape(nr.ConnectionToken)
+	poll(e, u, tok)
+	e.do("POST", u, tok, handshakeJSON, nil)
+	if st, body := poll(e, u, tok); st != 200 || body != "{}\x1e" {
+		e.tb.Fatalf("got %d %q, want the handshake response", st, body)
+	}
+	return u, tok, nr
+}
+
 // pollResult is the answer to a long poll sent in the background.
 type pollResult struct {
 	status int
@@ -94,20 +110,8 @@ func startPoll(e *testEnv, u, token, connToken string) <-chan pollResult {
 	e.tb.Helper()
 	done := make(chan pollResult, 1)
 	go func() {
-		req, err := http.NewRequest("GET", e.base+u, nil)
-		if err != nil {
-			done <- pollResult{err: err}
-			return
-		}
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			done <- pollResult{err: err}
-			return
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		done <- pollResult{resp.StatusCode, string(body), err}
+		status, _, body, err := e.tryDo("GET", u, token, "", nil)
+		done <- pollResult{status, body, err}
 	}()
 	waitFor(e.tb, "the long poll to be held", func() bool {
 		c := e.svc.lookup(connToken)
@@ -183,14 +187,7 @@ func TestLongPolling(t *testing.T) {
 
 func TestLongPollingDelete(t *testing.T) {
 	e := newEnv(t, Options{}, nil)
-	nr := e.negotiate("chat", "u")
-	tok := e.clientToken("chat", "u")
-	u := "/client/?hub=chat&id=" + url.QueryEscape(nr.ConnectionToken)
-	poll(e, u, tok)
-	e.do("POST", u, tok, `{"protocol":"json","version":1}`+"\x1e", nil)
-	if st, body := poll(e, u, tok); st != 200 || body != "{}\x1e" {
-		t.Fatalf("got %d %q, want the handshake response", st, body)
-	}
+	u, tok, nr := e.openLongPoll("chat", "u")
 	done := startPoll(e, u, tok, nr.ConnectionToken)
 	if st, _, _ := e.do("DELETE", u, tok, "", nil); st != 202 {
 		t.Fatalf("DELETE: got %d, want 202", st)
@@ -203,11 +200,7 @@ func TestLongPollingDelete(t *testing.T) {
 
 func TestLongPollingIdle(t *testing.T) {
 	e := newEnv(t, Options{}, func(s *Service) { s.pollIdleTimeout = 50 * time.Millisecond })
-	nr := e.negotiate("chat", "u")
-	tok := e.clientToken("chat", "u")
-	u := "/client/?hub=chat&id=" + url.QueryEscape(nr.ConnectionToken)
-	poll(e, u, tok)
-	e.do("POST", u, tok, `{"protocol":"json","version":1}`+"\x1e", nil)
+	u, tok, nr := e.openLongPoll("chat", "u")
 	e.mustREST("HEAD", "/api/hubs/chat/connections/"+nr.ConnectionID+"?api-version=2022-06-01", "", 200)
 	waitStatus(t, e, "HEAD", "/api/hubs/chat/connections/"+nr.ConnectionID+"?api-version=2022-06-01", 404)
 	if st, _ := poll(e, u, tok); st != 404 {
@@ -226,12 +219,7 @@ func TestClose(t *testing.T) {
 		ws := e.dialWS("chat", "a")
 		sse, _ := e.dialSSE("chat", "b")
 		e.negotiate("chat", "never-connects")
-		nr := e.negotiate("chat", "lp")
-		tok := e.clientToken("chat", "lp")
-		u := "/client/?hub=chat&id=" + url.QueryEscape(nr.ConnectionToken)
-		poll(e, u, tok)
-		e.do("POST", u, tok, `{"protocol":"json","version":1}`+"\x1e", nil)
-		poll(e, u, tok)
+		u, tok, nr := e.openLongPoll("chat", "lp")
 		lp := startPoll(e, u, tok, nr.ConnectionToken)
 
 		closed := make(chan time.Duration, 1)
