@@ -138,7 +138,7 @@ func (s *Service) serveConnection(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		c.noteClient(r, claims)
-		s.serveWebSocket(w, r, c)
+		s.serveStream(w, r, c, transportWebSockets, s.serveWebSocket)
 		return
 	}
 	c := s.lookup(token)
@@ -159,9 +159,9 @@ func (s *Service) serveConnection(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case isWebSocket:
-		s.serveWebSocket(w, r, c)
+		s.serveStream(w, r, c, transportWebSockets, s.serveWebSocket)
 	case r.Method == http.MethodGet && strings.Contains(r.Header.Get("Accept"), "text/event-stream"):
-		s.serveSSE(w, r, c)
+		s.serveStream(w, r, c, transportServerSentEvents, s.serveSSE)
 	case r.Method == http.MethodGet:
 		s.servePoll(w, r, c)
 	case r.Method == http.MethodPost:
@@ -172,4 +172,17 @@ func (s *Service) serveConnection(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", "GET, POST, DELETE")
 		writeError(w, r, &apiError{http.StatusMethodNotAllowed, "Error.MethodNotAllowed", "method " + r.Method + " is not allowed here"})
 	}
+}
+
+// serveStream attaches c to the streaming transport t (WebSockets or
+// Server-Sent Events), or answers why it cannot, and runs serve for as long
+// as the stream lasts; the connection ends with it.
+func (s *Service) serveStream(w http.ResponseWriter, r *http.Request, c *conn, t transportKind, serve func(http.ResponseWriter, *http.Request, *conn)) {
+	if _, e := c.attach(t); e != nil {
+		writeError(w, r, e)
+		return
+	}
+	defer s.wg.Done()
+	defer c.cancel()
+	serve(w, r, c)
 }

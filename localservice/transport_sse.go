@@ -45,15 +45,10 @@ func (k *sseSink) write(ctx context.Context, p []byte) error {
 	return k.rc.Flush()
 }
 
-// serveSSE runs c over Server-Sent Events: this request streams what the
-// service sends; the client sends with POST to the same URL.
+// serveSSE runs c, attached by serveStream, over Server-Sent Events: this
+// request streams what the service sends; the client sends with POST to the
+// same URL.
 func (s *Service) serveSSE(w http.ResponseWriter, r *http.Request, c *conn) {
-	if _, e := c.attach(transportServerSentEvents); e != nil {
-		writeError(w, r, e)
-		return
-	}
-	defer s.wg.Done()
-	defer c.cancel()
 	// The stream outlives the server's write timeout: each write sets its
 	// own deadline instead (sseSink).
 	liftWriteDeadline(w, 0)

@@ -28,15 +28,9 @@ func (k wsSink) write(ctx context.Context, p []byte) error {
 	return k.ws.Write(ctx, typ, p)
 }
 
-// serveWebSocket runs c over a WebSocket: this request writes, a second
-// goroutine reads, until the connection closes.
+// serveWebSocket runs c, attached by serveStream, over a WebSocket: this
+// request writes, a second goroutine reads, until the connection closes.
 func (s *Service) serveWebSocket(w http.ResponseWriter, r *http.Request, c *conn) {
-	if _, e := c.attach(transportWebSockets); e != nil {
-		writeError(w, r, e)
-		return
-	}
-	defer s.wg.Done()
-	defer c.cancel()
 	// Any origin may connect, as with the service; the token is the guard.
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil {
