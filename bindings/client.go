@@ -11,6 +11,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/funcsignalr/funcsignalr/apierror"
+	"github.com/funcsignalr/funcsignalr/internal/clip"
 	"github.com/funcsignalr/funcsignalr/settings"
 )
 
@@ -225,4 +226,4 @@ func checkHubName(hub string) string {
 	return ""
 }
 
-func quoteShort(s string) string { return strconv.Quote(shorten(s)) }
+func quoteShort(s string) string { return strconv.Quote(clip.String(s)) }

@@ -8,9 +8,9 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf16"
-	"unicode/utf8"
 
 	"github.com/funcsignalr/funcsignalr/apierror"
+	"github.com/funcsignalr/funcsignalr/internal/clip"
 	"github.com/funcsignalr/funcsignalr/internal/jsonkind"
 )
 
@@ -134,7 +134,7 @@ func decodeItem(raw []byte, index int) (Operation, error) {
 		case fields[0] == "":
 			return Operation{}, itemError(index, "action is empty; want add, remove or removeAll")
 		case action == "":
-			return Operation{}, itemError(index, "unknown action %q; want add, remove or removeAll", shorten(fields[0]))
+			return Operation{}, itemError(index, "unknown action %q; want add, remove or removeAll", clip.String(fields[0]))
 		}
 		g := &GroupAction{Action: action, UserID: fields[1], GroupName: fields[2], ConnectionID: fields[3]}
 		if problem := checkGroupAction(g); problem != "" {
@@ -239,7 +239,7 @@ func checkGroupAction(g *GroupAction) string {
 	action := canonicalAction(g.Action)
 	switch action {
 	case "":
-		return fmt.Sprintf("unknown action %q; want add, remove or removeAll", shorten(g.Action))
+		return fmt.Sprintf("unknown action %q; want add, remove or removeAll", clip.String(g.Action))
 	case ActionAdd, ActionRemove:
 		if g.GroupName == "" {
 			return fmt.Sprintf("groupName is required for action %s", action)
@@ -284,17 +284,4 @@ func checkID(name, v string) string {
 		return fmt.Sprintf("groupName is %d characters long; the service allows at most %d", n, MaxGroupNameLength)
 	}
 	return ""
-}
-
-// shorten bounds a caller's value quoted back in a message.
-func shorten(s string) string {
-	const limit = 64
-	if len(s) <= limit {
-		return s
-	}
-	i := limit
-	for i > 0 && !utf8.RuneStart(s[i]) {
-		i--
-	}
-	return s[:i] + "…"
 }

@@ -162,7 +162,7 @@ func TestDecodeSendErrors(t *testing.T) {
 		{"dot groupName", `{"action":"add","groupName":".","userId":"u"}`, apierror.InvalidMessage, []string{"groupName", `"."`}},
 
 		{"unknown action", `{"action":"join","groupName":"g","userId":"u"}`, apierror.InvalidMessage, []string{`unknown action "join"`}},
-		{"long unknown action quoted short", `{"action":"` + strings.Repeat("ü", 100) + `","groupName":"g","userId":"u"}`, apierror.InvalidMessage, []string{"unknown action", "…"}},
+		{"long unknown action quoted short", `{"action":"` + strings.Repeat("ü", 300) + `","groupName":"g","userId":"u"}`, apierror.InvalidMessage, []string{"unknown action", "…"}},
 		{"empty action", `{"action":"","groupName":"g","userId":"u"}`, apierror.InvalidMessage, []string{"action is empty"}},
 		{"action not a string", `{"action":["add"],"groupName":"g","userId":"u"}`, apierror.InvalidMessage, []string{"action must be a string"}},
 		{"add without groupName", `{"action":"add","userId":"u"}`, apierror.InvalidMessage, []string{"groupName is required", "add"}},

@@ -4,8 +4,8 @@
 // copies it whole lets anyone inflate responses and logs at will.
 package clip
 
-// maxRunes is how many characters of an echoed value are kept.
-const maxRunes = 200
+// MaxRunes is how many characters of an echoed value are kept.
+const MaxRunes = 200
 
 // Ellipsis marks a value that was cut.
 const Ellipsis = "…"
@@ -14,12 +14,12 @@ const Ellipsis = "…"
 // 200 characters followed by Ellipsis. It never splits a UTF-8
 // sequence; invalid bytes count as one character each.
 func String(s string) string {
-	if len(s) <= maxRunes {
-		return s // at most maxRunes bytes: at most maxRunes characters
+	if len(s) <= MaxRunes {
+		return s // at most MaxRunes bytes: at most MaxRunes characters
 	}
 	n := 0
 	for i := range s {
-		if n == maxRunes {
+		if n == MaxRunes {
 			return s[:i] + Ellipsis
 		}
 		n++

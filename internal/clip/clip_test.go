@@ -12,11 +12,11 @@ func TestString(t *testing.T) {
 	}{
 		{"empty", "", ""},
 		{"short", "user-1", "user-1"},
-		{"exactly the bound", strings.Repeat("a", maxRunes), strings.Repeat("a", maxRunes)},
-		{"one over", strings.Repeat("a", maxRunes+1), strings.Repeat("a", maxRunes) + Ellipsis},
-		{"multi-byte within the bound", strings.Repeat("é", maxRunes), strings.Repeat("é", maxRunes)},
-		{"multi-byte over", strings.Repeat("é", 700), strings.Repeat("é", maxRunes) + Ellipsis},
-		{"600 KB", strings.Repeat("x", 600<<10), strings.Repeat("x", maxRunes) + Ellipsis},
+		{"exactly the bound", strings.Repeat("a", MaxRunes), strings.Repeat("a", MaxRunes)},
+		{"one over", strings.Repeat("a", MaxRunes+1), strings.Repeat("a", MaxRunes) + Ellipsis},
+		{"multi-byte within the bound", strings.Repeat("é", MaxRunes), strings.Repeat("é", MaxRunes)},
+		{"multi-byte over", strings.Repeat("é", 700), strings.Repeat("é", MaxRunes) + Ellipsis},
+		{"600 KB", strings.Repeat("x", 600<<10), strings.Repeat("x", MaxRunes) + Ellipsis},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -37,8 +37,8 @@ func FuzzString(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		got := String(s)
-		if n := utf8.RuneCountInString(got); n > maxRunes+1 {
-			t.Fatalf("got %d characters, want at most %d", n, maxRunes+1)
+		if n := utf8.RuneCountInString(got); n > MaxRunes+1 {
+			t.Fatalf("got %d characters, want at most %d", n, MaxRunes+1)
 		}
 		if got != s && !strings.HasSuffix(got, Ellipsis) {
 			t.Fatalf("got %q cut without %q", got, Ellipsis)

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/funcsignalr/funcsignalr/apierror"
+	"github.com/funcsignalr/funcsignalr/internal/clip"
 )
 
 // FuzzParse feeds arbitrary headers and bodies to Parse. It never panics; a
@@ -63,9 +64,10 @@ func FuzzParse(f *testing.F) {
 			default:
 				t.Fatalf("got code %q, want InvalidMessage, Unauthorized or UnsupportedMediaType", e.Code)
 			}
-			// Fixed text plus at most two quoted echoes of maxEcho bytes,
-			// each escaped byte at most four characters long.
-			if len(e.Message) > 2*(4*maxEcho+10)+200 {
+			// Fixed text plus at most two quoted echoes of clip.MaxRunes
+			// characters (plus the ellipsis), each quoted in at most ten
+			// bytes (\U0010ffff).
+			if len(e.Message) > 2*(10*(clip.MaxRunes+1)+2)+200 {
 				t.Fatalf("got a message of %d bytes, want it bounded", len(e.Message))
 			}
 			echoed := strings.Join([]string{connID, hub, category, event, claims, query, contentType, string(body)}, "\n")

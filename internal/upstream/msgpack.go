@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/funcsignalr/funcsignalr/apierror"
+	"github.com/funcsignalr/funcsignalr/internal/clip"
 	"github.com/funcsignalr/funcsignalr/internal/msgpackhub"
 )
 
@@ -19,14 +20,14 @@ func parseMsgpack(body []byte) (message, error) {
 	}
 	t, err := msgpackhub.MessageType(body)
 	if err != nil {
-		return message{}, apierror.New(apierror.InvalidMessage, "the body is not a MessagePack hub message: %s", cut(err.Error()))
+		return message{}, apierror.New(apierror.InvalidMessage, "the body is not a MessagePack hub message: %s", clip.String(err.Error()))
 	}
 	if t != TypeInvocation {
 		return message{Type: t}, nil
 	}
 	inv, err := msgpackhub.ParseInvocation(body)
 	if err != nil {
-		return message{}, apierror.New(apierror.InvalidMessage, "the MessagePack invocation is invalid: %s", cut(err.Error()))
+		return message{}, apierror.New(apierror.InvalidMessage, "the MessagePack invocation is invalid: %s", clip.String(err.Error()))
 	}
 	return message{Type: TypeInvocation, InvocationID: inv.InvocationID, Target: inv.Target, Arguments: inv.Arguments}, nil
 }

@@ -19,9 +19,9 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/funcsignalr/funcsignalr/apierror"
+	"github.com/funcsignalr/funcsignalr/internal/clip"
 	"github.com/funcsignalr/funcsignalr/internal/jsonkind"
 )
 
@@ -349,14 +349,14 @@ func parseJSON(body []byte, event string) (message, error) {
 	if !json.Valid(body) {
 		// Unmarshal says why json.Valid refused the body.
 		err := json.Unmarshal(body, new(any))
-		return message{}, apierror.New(apierror.InvalidMessage, "the body is not valid JSON: %s", cut(fmt.Sprint(err)))
+		return message{}, apierror.New(apierror.InvalidMessage, "the body is not valid JSON: %s", clip.String(fmt.Sprint(err)))
 	}
 	if k := jsonkind.Of(body); k != "object" {
 		return message{}, apierror.New(apierror.InvalidMessage, "the body is %s; want a JSON object", jsonkind.Article(k))
 	}
 	var raw jsonMessage
 	if err := json.Unmarshal(body, &raw); err != nil {
-		return message{}, apierror.New(apierror.InvalidMessage, "the body is not valid JSON: %s", cut(err.Error()))
+		return message{}, apierror.New(apierror.InvalidMessage, "the body is not valid JSON: %s", clip.String(err.Error()))
 	}
 
 	var msg message
@@ -381,7 +381,7 @@ func parseJSON(body []byte, event string) (message, error) {
 			return message{}, apierror.New(apierror.InvalidMessage, "arguments is %s; want an array", jsonkind.Article(k))
 		}
 		if err := json.Unmarshal(raw.Arguments, &msg.Arguments); err != nil {
-			return message{}, apierror.New(apierror.InvalidMessage, "arguments: %s", cut(err.Error()))
+			return message{}, apierror.New(apierror.InvalidMessage, "arguments: %s", clip.String(err.Error()))
 		}
 	}
 	return msg, nil
@@ -407,23 +407,8 @@ func missingHeader(name string) *apierror.Error {
 	return apierror.New(apierror.InvalidMessage, "the %s header is missing", name)
 }
 
-// maxEcho bounds, in bytes, a caller's value quoted back in a message.
-const maxEcho = 200
-
-// cut bounds s to maxEcho bytes, ending it with "…" when it was longer.
-func cut(s string) string {
-	if len(s) <= maxEcho {
-		return s
-	}
-	i := maxEcho
-	for i > 0 && !utf8.RuneStart(s[i]) {
-		i--
-	}
-	return s[:i] + "…"
-}
-
 // quote bounds s and quotes it as Go does, so that control characters
 // cannot forge log lines.
 func quote(s string) string {
-	return fmt.Sprintf("%q", cut(s))
+	return fmt.Sprintf("%q", clip.String(s))
 }
