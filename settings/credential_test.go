@@ -131,10 +131,7 @@ func TestCredentialsAgainstFakeAuthority(t *testing.T) {
 			} else {
 				kv = append(kv, "AZURE_AUTHORITY_HOST", a.URL)
 			}
-			c, err := settings.Resolve(valuesOf(t, kv...), P, opts)
-			if err != nil {
-				t.Fatalf("Resolve: got error %v, want nil", err)
-			}
+			c := mustResolve(t, P, opts, kv...)
 			tok, err := getToken(t, c)
 			if err != nil {
 				t.Fatalf("GetToken: got error %v, want nil (requests %q, refused %q)", err, a.Requests(), tr.refusedHosts())
@@ -200,13 +197,9 @@ func TestDisableInstanceDiscoveryMatters(t *testing.T) {
 		t.Run("disableInstanceDiscovery="+disable, func(t *testing.T) {
 			a := newFakeAuthority(t)
 			opts, tr := authorityOptions(a, true)
-			v := valuesOf(t, P, "Endpoint=https://x.service.signalr.net;AuthType=azure.app;TenantId=t;ClientId=c;ClientSecret=s",
+			c := mustResolve(t, P, opts, P, "Endpoint=https://x.service.signalr.net;AuthType=azure.app;TenantId=t;ClientId=c;ClientSecret=s",
 				P+"__disableInstanceDiscovery", disable)
-			c, err := settings.Resolve(v, P, opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = getToken(t, c)
+			_, err := getToken(t, c)
 			refused := tr.refusedHosts()
 			if disable == "true" {
 				if err != nil || len(refused) > 0 {
@@ -244,10 +237,7 @@ func TestDefaultAzureCredentialFallback(t *testing.T) {
 			t.Setenv("AZURE_AUTHORITY_HOST", "https://wrong.invalid/") // the settings' value wins
 			opts, tr := authorityOptions(a, false)
 			kv := append(tt.kv, P+"__disableInstanceDiscovery", "true", "AZURE_AUTHORITY_HOST", a.URL)
-			c, err := settings.Resolve(valuesOf(t, kv...), P, opts)
-			if err != nil {
-				t.Fatalf("Resolve: got error %v, want nil", err)
-			}
+			c := mustResolve(t, P, opts, kv...)
 			if c.Auth != "DefaultAzureCredential" {
 				t.Errorf("Auth: got %q, want DefaultAzureCredential", c.Auth)
 			}
@@ -308,11 +298,8 @@ func TestManagedIdentityAgainstFakeEndpoint(t *testing.T) {
 			t.Setenv("MSI_ENDPOINT", "")
 			t.Setenv("IDENTITY_SERVER_THUMBPRINT", "")
 
-			c, err := settings.Resolve(valuesOf(t, tt.kv...), P, settings.Options{
-				ClientOptions: azcore.ClientOptions{Retry: policy.RetryOptions{MaxRetries: -1}}})
-			if err != nil {
-				t.Fatalf("Resolve: got error %v, want nil", err)
-			}
+			c := mustResolve(t, P, settings.Options{
+				ClientOptions: azcore.ClientOptions{Retry: policy.RetryOptions{MaxRetries: -1}}}, tt.kv...)
 			if c.Auth != tt.wantAuth {
 				t.Errorf("Auth: got %q, want %q", c.Auth, tt.wantAuth)
 			}

@@ -6,14 +6,17 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"log/slog"
 	"math/big"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/funcsignalr/funcsignalr/apierror"
 	"github.com/funcsignalr/funcsignalr/internal/testkit"
 	"github.com/funcsignalr/funcsignalr/settings"
 )
@@ -118,3 +121,44 @@ func (c testCert) pfx(tb testing.TB, password string) []byte {
 type fakeAuthority = testkit.Authority
 
 func newFakeAuthority(tb testing.TB) *fakeAuthority { return testkit.NewAuthority(tb) }
+
+// checkError asserts err is a *apierror.Error for key whose text holds
+// every want and no notWant.
+func checkError(tb testing.TB, err error, key string, want, notWant []string) {
+	tb.Helper()
+	var e *apierror.Error
+	if !errors.As(err, &e) {
+		tb.Fatalf("got error %v (%T), want *apierror.Error", err, err)
+	}
+	if e.Key != key {
+		tb.Errorf("Key: got %q, want %q (error %q)", e.Key, key, err)
+	}
+	checkText(tb, "error", err.Error(), want, notWant)
+}
+
+// checkText asserts that got, the text of what (an error, a log), holds
+// every want and no notWant.
+func checkText(tb testing.TB, what, got string, want, notWant []string) {
+	tb.Helper()
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			tb.Errorf("%s: got %q, want it to contain %q", what, got, w)
+		}
+	}
+	for _, nw := range notWant {
+		if strings.Contains(got, nw) {
+			tb.Errorf("%s: got %q, want it not to contain %q", what, got, nw)
+		}
+	}
+}
+
+// mustResolve resolves the connection of setting from kv (key, value
+// pairs) and fails the test on an error.
+func mustResolve(tb testing.TB, setting string, opts settings.Options, kv ...string) *settings.Connection {
+	tb.Helper()
+	c, err := settings.Resolve(valuesOf(tb, kv...), setting, opts)
+	if err != nil {
+		tb.Fatalf("Resolve: got error %v, want nil", err)
+	}
+	return c
+}

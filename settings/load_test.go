@@ -146,11 +146,7 @@ func TestAccessTokenLifetime(t *testing.T) {
 				}
 				return
 			}
-			var se *apierror.Error
-			if !errors.As(s.AccessTokenLifetimeError, &se) || se.Key != "AzureSignalRAccessTokenLifetime" ||
-				!strings.Contains(se.Message, tt.wantErr) {
-				t.Errorf("got error %v, want a *apierror.Error naming AzureSignalRAccessTokenLifetime and saying %q", s.AccessTokenLifetimeError, tt.wantErr)
-			}
+			checkError(t, s.AccessTokenLifetimeError, "AzureSignalRAccessTokenLifetime", []string{tt.wantErr}, nil)
 			if s.AccessTokenLifetime != time.Hour {
 				t.Errorf("lifetime after an error: got %s, want the default 1h", s.AccessTokenLifetime)
 			}

@@ -45,10 +45,7 @@ func TestLocalConnection(t *testing.T) {
 				t.Errorf("localservice.ConnectionString: got %q, want %q", cs, wantCS)
 			}
 			// The logged connection string resolves to the same connection.
-			r, err := settings.Resolve(valuesOf(t, "AzureSignalRConnectionString", cs), "", settings.Options{})
-			if err != nil {
-				t.Fatalf("Resolve(%q): got error %v", cs, err)
-			}
+			r := mustResolve(t, "", settings.Options{}, "AzureSignalRConnectionString", cs)
 			if r.Endpoint != c.Endpoint || r.AccessKey != c.AccessKey {
 				t.Errorf("Resolve(%q): got %s with key %q, want %s with the local key", cs, r.Endpoint, r.AccessKey, c.Endpoint)
 			}
