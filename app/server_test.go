@@ -18,43 +18,6 @@ import (
 	"github.com/funcsignalr/funcsignalr/internal/testkit"
 )
 
-// runApp runs Run in-process with env (its handler on any free port) and
-// returns the handler's address, a cancel that stands for SIGTERM and
-// Run's result.
-func runApp(tb testing.TB, env Env) (addr string, cancel context.CancelFunc, done <-chan error) {
-	tb.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	addrs := make(chan string, 2)
-	env.Addr = "127.0.0.1:0"
-	env.Environ = append([]string{"FUNCSIGNALR_LOCAL_ADDR=127.0.0.1:0"}, env.Environ...)
-	env.Listening = func(name, a string) {
-		if name == "handler" {
-			addrs <- a
-		}
-	}
-	result, finished := make(chan error, 1), make(chan struct{})
-	go func() {
-		result <- Run(ctx, env)
-		close(finished)
-	}()
-	select {
-	case addr = <-addrs:
-	case err := <-result:
-		tb.Fatalf("Run returned early: %v", err)
-	case <-time.After(10 * time.Second):
-		tb.Fatal("Run did not start listening")
-	}
-	tb.Cleanup(func() {
-		cancel()
-		select {
-		case <-finished:
-		case <-time.After(15 * time.Second):
-			tb.Error("Run did not return after cancel")
-		}
-	})
-	return addr, cancel, result
-}
-
 // TestShutdownStopsSendsAtTheGrace checks that a send still running when
 // the shutdown grace is over is stopped, answers the error with the count
 // of objects it carried out, and that Run then returns nil (exit 0).
@@ -71,51 +34,36 @@ func TestShutdownStopsSendsAtTheGrace(t *testing.T) {
 		w.WriteHeader(http.StatusAccepted)
 	}))
 	defer svc.Close()
-	stdout, stderr := &testkit.Buffer{}, &testkit.Buffer{}
-	addr, cancel, done := runApp(t, Env{
-		Dir: appDir(t, nil), Stdout: stdout, Stderr: stderr, ShutdownGrace: 200 * time.Millisecond,
+	r := startEnv(t, Env{
+		Dir: appDir(t, nil), ShutdownGrace: 200 * time.Millisecond,
 		Environ: []string{"AzureSignalRConnectionString=Endpoint=" + svc.URL + ";AccessKey=" + strings.Repeat("k", 44) + ";Version=1.0;"},
-	})
+	}, 1)
+	addr, stdout, stderr := r.addrs["handler"], r.stdout, r.stderr
 
-	type answer struct {
-		status int
-		body   string
-		err    error
-	}
-	answered := make(chan answer, 1)
-	go func() {
-		body := `[{"target":"a"},{"target":"b"},{"target":"c"},{"target":"d"},{"target":"e"}]`
-		resp, err := http.Post("http://"+addr+"/api/send", "application/json", strings.NewReader(body))
-		if err != nil {
-			answered <- answer{err: err}
-			return
-		}
-		defer resp.Body.Close()
-		raw, err := io.ReadAll(resp.Body)
-		answered <- answer{resp.StatusCode, string(raw), err}
-	}()
+	body := `[{"target":"a"},{"target":"b"},{"target":"c"},{"target":"d"},{"target":"e"}]`
+	answered := testkit.StartRequest(t, "POST", "http://"+addr+"/api/send", http.Header{"Content-Type": {"application/json"}}, strings.NewReader(body))
 	select {
 	case <-third:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the third operation never reached the service")
 	}
 	start := time.Now()
-	cancel()
+	r.cancel()
 
 	a := <-answered
-	if a.err != nil {
-		t.Fatalf("got %v, want an answer (logs: %s %s)", a.err, stdout, stderr)
+	if a.Err != nil {
+		t.Fatalf("got %v, want an answer (logs: %s %s)", a.Err, stdout, stderr)
 	}
 	var e struct {
 		Error struct{ Code, Message string }
 		Sent  *int
 	}
-	json.Unmarshal([]byte(a.body), &e)
-	if a.status != http.StatusGatewayTimeout || e.Error.Code != "ServiceTimeout" || e.Sent == nil || *e.Sent != 2 {
-		t.Errorf("got %d %s, want 504 ServiceTimeout with sent 2", a.status, a.body)
+	json.Unmarshal([]byte(a.Body), &e)
+	if a.Status != http.StatusGatewayTimeout || e.Error.Code != "ServiceTimeout" || e.Sent == nil || *e.Sent != 2 {
+		t.Errorf("got %d %s, want 504 ServiceTimeout with sent 2", a.Status, a.Body)
 	}
 	select {
-	case err := <-done:
+	case err := <-r.done:
 		if err != nil {
 			t.Errorf("Run returned %v, want nil: a shutdown past its grace is still a clean exit", err)
 		}
@@ -136,8 +84,8 @@ func TestShutdownStopsSendsAtTheGrace(t *testing.T) {
 // the episode goes on.
 func TestConnectionCapWaitsAndLogsOnce(t *testing.T) {
 	const max = 8
-	stdout := &testkit.Buffer{}
-	addr, _, _ := runApp(t, Env{Dir: appDir(t, nil), Stdout: stdout, Stderr: &testkit.Buffer{}, MaxConns: max})
+	r := startEnv(t, Env{Dir: appDir(t, nil), MaxConns: max}, 2) // the handler and the local service
+	addr, stdout := r.addrs["handler"], r.stdout
 	reached := func() int { return strings.Count(stdout.String(), "connection limit reached") }
 
 	var held []net.Conn

@@ -16,27 +16,26 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/funcsignalr/funcsignalr/internal/testkit"
 )
 
 // chatDir is the example's source: main.go, host.json, the function folders.
 var chatDir = filepath.Join("..", "examples", "chat")
 
-// The example app, built once for the tests that need it.
-var (
-	chatOnce sync.Once
-	chatRoot string
-	chatErr  error
-)
+// chatApp builds the example app beside appRoot, once for the tests that
+// need it, and returns its root.
+var chatApp = sync.OnceValues(func() (string, error) { return buildChat(filepath.Join(filepath.Dir(appRoot), "chat")) })
 
 // startChat runs examples/chat standalone, as `cd examples/chat && go run .`
 // does, on free ports.
 func startChat(tb testing.TB) *signalRApp {
 	tb.Helper()
-	chatOnce.Do(func() { chatRoot, chatErr = buildChat(filepath.Join(filepath.Dir(appRoot), "chat")) })
-	if chatErr != nil {
-		tb.Fatalf("build examples/chat: %v", chatErr)
+	root, err := chatApp()
+	if err != nil {
+		tb.Fatalf("build examples/chat: %v", err)
 	}
-	return startStandaloneApp(tb, chatRoot, "chat")
+	return startStandaloneApp(tb, root, "chat")
 }
 
 // buildChat lays the example out in root as it is deployed: the binary
@@ -335,7 +334,7 @@ func TestChatExampleWithNodeClients(t *testing.T) {
 		}
 	})
 	t.Run("messages posts to everyone", func(t *testing.T) {
-		status, _, body := doRequest(t, "POST", a.base+"/api/messages",
+		status, _, body := testkit.Do(t, "POST", a.base+"/api/messages",
 			http.Header{"Content-Type": {"application/json"}, "X-Ms-Client-Principal-Id": {"carol"}}, strings.NewReader(`{"text":"from HTTP"}`))
 		if status != http.StatusAccepted || body != `{"sent":1}` {
 			t.Fatalf("got %d %s, want 202 {\"sent\":1}", status, body)

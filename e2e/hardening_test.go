@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/funcsignalr/funcsignalr/internal/signalrtest"
+	"github.com/funcsignalr/funcsignalr/internal/testkit"
 )
 
 // TestSIGTERMStopsABigBatchWithItsCount sends a batch of 1,000 messages to
@@ -40,25 +42,8 @@ func TestSIGTERMStopsABigBatchWithItsCount(t *testing.T) {
 		ops[i] = map[string]any{"target": "newMessage", "arguments": []any{i}}
 	}
 	body, _ := json.Marshal(ops)
-	type result struct {
-		status int
-		body   string
-		err    error
-	}
-	done := make(chan result, 1)
-	go func() {
-		req, _ := http.NewRequest("POST", h.URL+"/api/send", strings.NewReader(string(body)))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-Functions-Key", h.FunctionKey)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			done <- result{err: err}
-			return
-		}
-		defer resp.Body.Close()
-		raw, err := io.ReadAll(resp.Body)
-		done <- result{resp.StatusCode, string(raw), err}
-	}()
+	answer := testkit.StartRequest(t, "POST", h.URL+"/api/send",
+		http.Header{"Content-Type": {"application/json"}, "X-Functions-Key": {h.FunctionKey}}, bytes.NewReader(body))
 	select {
 	case <-stalled:
 	case <-time.After(30 * time.Second):
@@ -69,22 +54,22 @@ func TestSIGTERMStopsABigBatchWithItsCount(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var r result
+	var r testkit.Answer
 	select {
-	case r = <-done:
+	case r = <-answer:
 	case <-time.After(30 * time.Second):
 		t.Fatal("no answer 30 s after SIGTERM")
 	}
-	if r.err != nil {
-		t.Fatalf("got %v, want an answer with the count sent\nhandler output:\n%s%s", r.err, h.Stdout(), h.Stderr())
+	if r.Err != nil {
+		t.Fatalf("got %v, want an answer with the count sent\nhandler output:\n%s%s", r.Err, h.Stdout(), h.Stderr())
 	}
 	var e struct {
 		Error struct{ Code, Message string }
 		Sent  *int
 	}
-	json.Unmarshal([]byte(r.body), &e)
-	if r.status != http.StatusGatewayTimeout || e.Error.Code != "ServiceTimeout" || e.Sent == nil || *e.Sent != answered {
-		t.Errorf("got %d %s, want 504 ServiceTimeout with \"sent\":%d", r.status, r.body, answered)
+	json.Unmarshal([]byte(r.Body), &e)
+	if r.Status != http.StatusGatewayTimeout || e.Error.Code != "ServiceTimeout" || e.Sent == nil || *e.Sent != answered {
+		t.Errorf("got %d %s, want 504 ServiceTimeout with \"sent\":%d", r.Status, r.Body, answered)
 	}
 	if err := h.Wait(15 * time.Second); err != nil {
 		t.Errorf("handler exit: %v, want exit status 0\nhandler output:\n%s%s", err, h.Stdout(), h.Stderr())

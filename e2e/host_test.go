@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"sort"
 	"strings"
@@ -204,32 +203,11 @@ func TestGracefulShutdownFinishesInFlightSends(t *testing.T) {
 		w.WriteHeader(http.StatusAccepted)
 	})
 	h := startHost(t, false, "AzureSignalRConnectionString=Endpoint="+svc.URL+";AccessKey="+testAccessKey+";Version=1.0;")
-	type result struct {
-		status int
-		body   string
-		err    error
-	}
-	done := make(chan result, 1)
-	go func() { // no t.Fatal here: it must run on the test's goroutine
-		req, err := http.NewRequest("POST", h.URL+"/api/send", strings.NewReader(`{"target":"t"}`))
-		if err != nil {
-			done <- result{err: err}
-			return
-		}
-		req.Header.Set("X-Functions-Key", "test-function-key")
-		resp, err := httpClient.Do(req)
-		if err != nil {
-			done <- result{err: err}
-			return
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		done <- result{resp.StatusCode, string(body), err}
-	}()
+	answer := testkit.StartRequest(t, "POST", h.URL+"/api/send", http.Header{"X-Functions-Key": {"test-function-key"}}, strings.NewReader(`{"target":"t"}`))
 	select {
 	case <-arrived:
-	case r := <-done:
-		t.Fatalf("the send ended (%d %s, %v) before it reached the service", r.status, r.body, r.err)
+	case r := <-answer:
+		t.Fatalf("the send ended (%d %s, %v) before it reached the service", r.Status, r.Body, r.Err)
 	case <-time.After(5 * time.Second):
 		t.Fatal("the send never reached the service")
 	}
@@ -237,9 +215,9 @@ func TestGracefulShutdownFinishesInFlightSends(t *testing.T) {
 		t.Fatal(err)
 	}
 	select {
-	case r := <-done:
-		if r.err != nil || r.status != 202 {
-			t.Errorf("in-flight send = %d %s (%v), want 202", r.status, r.body, r.err)
+	case r := <-answer:
+		if r.Err != nil || r.Status != 202 {
+			t.Errorf("in-flight send = %d %s (%v), want 202", r.Status, r.Body, r.Err)
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("the in-flight send did not end within 15 s of SIGTERM")

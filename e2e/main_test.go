@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -53,29 +52,7 @@ func startHost(tb testing.TB, payloadMode bool, settings ...string) *funchost.Ho
 // call sends one request to the host's public URL.
 func call(tb testing.TB, h *funchost.Host, method, path string, header http.Header, body string) (int, http.Header, string) {
 	tb.Helper()
-	return doRequest(tb, method, h.URL+path, header, strings.NewReader(body))
-}
-
-// doRequest sends one request and returns status, headers and body.
-func doRequest(tb testing.TB, method, u string, header http.Header, body io.Reader) (int, http.Header, string) {
-	tb.Helper()
-	req, err := http.NewRequest(method, u, body)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for k, vs := range header {
-		req.Header[k] = vs
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		tb.Fatalf("%s %s: %v", method, u, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		tb.Fatalf("%s %s: read body: %v", method, u, err)
-	}
-	return resp.StatusCode, resp.Header, string(raw)
+	return testkit.Do(tb, method, h.URL+path, header, strings.NewReader(body))
 }
 
 // errorCode returns the code of a JSON error body, or "".

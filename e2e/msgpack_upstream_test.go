@@ -1,22 +1,14 @@
 package e2e
 
 import (
-	"bufio"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/funcsignalr/funcsignalr/handler"
 	"github.com/funcsignalr/funcsignalr/internal/upstream"
@@ -69,62 +61,6 @@ func (u *echoUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Write(completion)
 }
 
-// startLocalServiceWithUpstream runs `funcsignalr local-service` on a free
-// port with -upstream url and returns the service's base URL.
-func startLocalServiceWithUpstream(tb testing.TB, upstreamURL string) string {
-	tb.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, filepath.Join(appRoot, "funcsignalr"), "local-service", "-addr", "127.0.0.1:0", "-upstream", upstreamURL)
-	cmd.Dir = appRoot
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "FUNCSIGNALR_LOG_LEVEL=debug"}
-	cmd.WaitDelay = 5 * time.Second
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var mu sync.Mutex
-	var logs strings.Builder
-	cmd.Stderr = writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return logs.Write(p) })
-	if err := cmd.Start(); err != nil {
-		cancel()
-		tb.Fatalf("start local-service: %v", err)
-	}
-	tb.Cleanup(func() {
-		cancel()
-		cmd.Wait()
-		if tb.Failed() {
-			mu.Lock()
-			tb.Logf("local-service log:\n%s", logs.String())
-			mu.Unlock()
-		}
-	})
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			mu.Lock()
-			logs.WriteString(sc.Text() + "\n")
-			mu.Unlock()
-			if m := connectionStringEndpoint.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case found <- "http://127.0.0.1:" + m[1]:
-				default:
-				}
-			}
-		}
-	}()
-	select {
-	case base := <-found:
-		return base
-	case <-time.After(30 * time.Second):
-		tb.Fatal("local-service printed no connection string within 30 s")
-		return ""
-	}
-}
-
-// connectionStringEndpoint matches the connection string local-service prints.
-var connectionStringEndpoint = regexp.MustCompile(`Endpoint=http://(?:localhost|127\.0\.0\.1);Port=(\d+);`)
-
 // TestMessagePackInvokeThroughUpstream has the official MessagePack client
 // invoke hub methods of `funcsignalr local-service -upstream`: the service
 // forwards the invocation as application/x-msgpack, the upstream (built on
@@ -136,13 +72,8 @@ func TestMessagePackInvokeThroughUpstream(t *testing.T) {
 	up := &echoUpstream{}
 	srv := httptest.NewServer(up)
 	t.Cleanup(srv.Close)
-	base := startLocalServiceWithUpstream(t, srv.URL+"/api/signalr")
-	token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
-		"aud": "http://127.0.0.1/client/?hub=chat", "exp": time.Now().Add(time.Hour).Unix(), "asrs.s.uid": "carol",
-	}).SignedString([]byte(devAccessKey))
-	if err != nil {
-		t.Fatal(err)
-	}
+	base := startLocalServiceCmd(t, srv.URL+"/api/signalr")
+	token := clientToken(t, "chat", "carol")
 	args := `[42,9223372036854775807,18446744073709551615,1.5,"text",true,null,[1,{"k":"v"}]]`
 	for _, transport := range []string{"WebSockets", "LongPolling"} {
 		t.Run(transport, func(t *testing.T) {

@@ -132,13 +132,9 @@ func serviceBase(tb testing.TB, clientURL string) string {
 // with key, as bindings does.
 func restToken(tb testing.TB, key, u string) string {
 	tb.Helper()
-	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+	return signWith(tb, jwt.SigningMethodHS256, []byte(key), jwt.MapClaims{
 		"aud": u, "iat": time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix(),
-	}).SignedString([]byte(key))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return tok
+	})
 }
 
 // dial connects a signalrtest client through the host's negotiate function.

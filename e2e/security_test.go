@@ -14,6 +14,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/funcsignalr/funcsignalr/internal/testkit"
 	"github.com/funcsignalr/funcsignalr/localservice"
 )
 
@@ -54,7 +55,7 @@ func checkErrorShape(ct, body string) string {
 // rawCall sends a request to u and returns status, Content-Type and body.
 func rawCall(tb testing.TB, method, u string, header http.Header, body io.Reader) (int, string, string) {
 	tb.Helper()
-	status, h, b := doRequest(tb, method, u, header, body)
+	status, h, b := testkit.Do(tb, method, u, header, body)
 	return status, h.Get("Content-Type"), b
 }
 
@@ -186,23 +187,11 @@ func TestMalformedRequestsGetContractErrors(t *testing.T) {
 			if status != 200 || !strings.HasPrefix(ct, "application/json") {
 				t.Fatalf("invocation = %d %s, want 200 application/json", status, ct)
 			}
-			var inv struct {
-				Outputs struct {
-					Res struct {
-						StatusCode int               `json:"statusCode"`
-						Headers    map[string]string `json:"headers"`
-						Body       string            `json:"body"`
-					} `json:"res"`
-				}
+			status, ct, body := unwrapInvocation(status, ct, raw)
+			if status != 400 || errorCode(body) != "InvalidJson" {
+				t.Errorf("Outputs.res = %d %s, want 400 InvalidJson", status, body)
 			}
-			if err := json.Unmarshal([]byte(raw), &inv); err != nil {
-				t.Fatalf("invocation answer %s: %v", raw, err)
-			}
-			res := inv.Outputs.Res
-			if res.StatusCode != 400 || errorCode(res.Body) != "InvalidJson" {
-				t.Errorf("Outputs.res = %d %s, want 400 InvalidJson", res.StatusCode, res.Body)
-			}
-			if problem := checkErrorShape(res.Headers["Content-Type"], res.Body); problem != "" {
+			if problem := checkErrorShape(ct, body); problem != "" {
 				t.Errorf("Outputs.res: %s", problem)
 			}
 		})
@@ -249,6 +238,7 @@ type tokenCase struct {
 	mint func(tb testing.TB, aud string) string
 }
 
+// signWith signs claims with key by method, as a token a test presents.
 func signWith(tb testing.TB, method jwt.SigningMethod, key any, claims jwt.MapClaims) string {
 	tb.Helper()
 	s, err := jwt.NewWithClaims(method, claims).SignedString(key)

@@ -354,11 +354,7 @@ func TestLocalServiceRefusesBadTokens(t *testing.T) {
 	now := time.Now()
 	mint := func(key, aud string, exp time.Time) string {
 		claims := jwt.MapClaims{"aud": aud, "iat": now.Add(-2 * time.Hour).Unix(), "exp": exp.Unix(), "asrs.s.uid": "mallory"}
-		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(key))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
+		return signWith(t, jwt.SigningMethodHS256, []byte(key), claims)
 	}
 	tests := []struct {
 		name    string

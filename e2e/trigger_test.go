@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
@@ -17,29 +16,22 @@ import (
 	"github.com/funcsignalr/funcsignalr/internal/signalrtest"
 )
 
-var (
-	triggerAppOnce sync.Once
-	triggerAppRoot string
-	triggerAppErr  error
-)
+// triggerApp builds e2e/testdata/triggerapp beside appRoot, once for the
+// tests that need it, and returns its root.
+var triggerApp = sync.OnceValues(func() (string, error) {
+	return funchost.Build("testdata/triggerapp", filepath.Join(filepath.Dir(appRoot), "triggerapp"))
+})
 
-// buildTriggerApp builds e2e/testdata/triggerapp, a function app whose
-// SignalR trigger functions return values, fail, record order, refuse a
-// connection and report disconnections.
+// buildTriggerApp returns the root of e2e/testdata/triggerapp, a function
+// app whose SignalR trigger functions return values, fail, record order,
+// refuse a connection and report disconnections.
 func buildTriggerApp(tb testing.TB) string {
 	tb.Helper()
-	triggerAppOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "funcsignalr-triggerapp-")
-		if err != nil {
-			triggerAppErr = err
-			return
-		}
-		triggerAppRoot, triggerAppErr = funchost.Build("testdata/triggerapp", dir)
-	})
-	if triggerAppErr != nil {
-		tb.Fatalf("build the trigger app: %v", triggerAppErr)
+	root, err := triggerApp()
+	if err != nil {
+		tb.Fatalf("build the trigger app: %v", err)
 	}
-	return triggerAppRoot
+	return root
 }
 
 // TestSignalRTriggerWithTheOfficialClient runs e2e/node/trigger.mjs against

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/funcsignalr/funcsignalr/internal/testkit"
 	"github.com/funcsignalr/funcsignalr/internal/upstream"
 )
 
@@ -216,41 +216,8 @@ func startLocalServiceCmd(tb testing.TB, upstreamURL string) string {
 	cmd := exec.Command(filepath.Join(appRoot, "funcsignalr"), "local-service", "-addr", "127.0.0.1:0", "-upstream", upstreamURL)
 	cmd.Dir = appRoot
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "FUNCSIGNALR_LOG_LEVEL=debug"}
-	var mu sync.Mutex
-	var logs bytes.Buffer
-	cmd.Stdout = writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return logs.Write(p) })
-	cmd.Stderr = cmd.Stdout
-	readLogs := func() string { mu.Lock(); defer mu.Unlock(); return logs.String() }
-	if err := cmd.Start(); err != nil {
-		tb.Fatalf("start %s: %v", cmd.Path, err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	tb.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-exited:
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-		if tb.Failed() {
-			tb.Logf("local-service output:\n%s", readLogs())
-		}
-	})
-	deadline := time.After(30 * time.Second)
-	for {
-		if m := localServiceLine.FindStringSubmatch(readLogs()); m != nil {
-			return "http://127.0.0.1:" + m[1]
-		}
-		select {
-		case <-exited:
-			tb.Fatalf("local-service exited before it listened:\n%s", readLogs())
-		case <-deadline:
-			tb.Fatalf("local-service printed no connection string within 30s:\n%s", readLogs())
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
+	m := testkit.StartProcess(tb, cmd).WaitOutput(tb, localServiceLine, 30*time.Second)
+	return "http://127.0.0.1:" + m[1]
 }
 
 // clientToken is a client access token of user for hub on the local
@@ -258,14 +225,10 @@ func startLocalServiceCmd(tb testing.TB, upstreamURL string) string {
 func clientToken(tb testing.TB, hub, user string) string {
 	tb.Helper()
 	now := time.Now()
-	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+	return signWith(tb, jwt.SigningMethodHS256, devKey, jwt.MapClaims{
 		"aud": "http://127.0.0.1/client/?hub=" + hub, "iat": now.Unix(), "nbf": now.Unix(),
 		"exp": now.Add(time.Hour).Unix(), "asrs.s.uid": user, "role": "tester",
-	}).SignedString([]byte(devAccessKey))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return tok
+	})
 }
 
 // TestUpstreamOfficialClient has the official client invoke and send

@@ -82,61 +82,50 @@ func newApp(now func() time.Time) *functions.App {
 		}
 		return nil, send(ctx, chat, newMessage(inv, text))
 	})
-	method("sendToUser", func(ctx context.Context, inv *functions.InvocationContext) (any, error) {
-		var userID, text string
-		if err := bind(inv, arg{"userId", &userID}, arg{"text", &text}); err != nil {
-			return nil, err
+	// sendTo makes a method that sends the caller's text to the one user,
+	// group or connection that its first argument, param, names.
+	sendTo := func(param string, address func(m *functions.Message, to string)) functions.SignalRFunc {
+		return func(ctx context.Context, inv *functions.InvocationContext) (any, error) {
+			var to, text string
+			if err := bind(inv, arg{param, &to}, arg{"text", &text}); err != nil {
+				return nil, err
+			}
+			m := newMessage(inv, text)
+			address(&m, to)
+			return nil, send(ctx, chat, m)
 		}
-		m := newMessage(inv, text)
-		m.UserID = userID
-		return nil, send(ctx, chat, m)
-	})
-	method("sendToGroup", func(ctx context.Context, inv *functions.InvocationContext) (any, error) {
-		var group, text string
-		if err := bind(inv, arg{"group", &group}, arg{"text", &text}); err != nil {
-			return nil, err
+	}
+	method("sendToUser", sendTo("userId", func(m *functions.Message, to string) { m.UserID = to }))
+	method("sendToGroup", sendTo("group", func(m *functions.Message, to string) { m.GroupName = to }))
+	method("sendToConnection", sendTo("connectionId", func(m *functions.Message, to string) { m.ConnectionID = to }))
+
+	// connectionToGroup makes a method that adds the caller's connection to
+	// the group its argument names, or removes it.
+	connectionToGroup := func(action functions.GroupActionKind) functions.SignalRFunc {
+		return func(ctx context.Context, inv *functions.InvocationContext) (any, error) {
+			var group string
+			if err := bind(inv, arg{"group", &group}); err != nil {
+				return nil, err
+			}
+			return nil, send(ctx, chat, functions.GroupAction{Action: action, GroupName: group, ConnectionID: inv.ConnectionID})
 		}
-		m := newMessage(inv, text)
-		m.GroupName = group
-		return nil, send(ctx, chat, m)
-	})
-	method("sendToConnection", func(ctx context.Context, inv *functions.InvocationContext) (any, error) {
-		var connectionID, text string
-		if err := bind(inv, arg{"connectionId", &connectionID}, arg{"text", &text}); err != nil {
-			return nil, err
+	}
+	method("joinGroup", connectionToGroup(functions.AddToGroup))
+	method("leaveGroup", connectionToGroup(functions.RemoveFromGroup))
+
+	// userToGroup makes a method that adds the user its first argument
+	// names to the group its second names, or removes them.
+	userToGroup := func(action functions.GroupActionKind) functions.SignalRFunc {
+		return func(ctx context.Context, inv *functions.InvocationContext) (any, error) {
+			var userID, group string
+			if err := bind(inv, arg{"userId", &userID}, arg{"group", &group}); err != nil {
+				return nil, err
+			}
+			return nil, send(ctx, chat, functions.GroupAction{Action: action, GroupName: group, UserID: userID})
 		}
-		m := newMessage(inv, text)
-		m.ConnectionID = connectionID
-		return nil, send(ctx, chat, m)
-	})
-	method("joinGroup", func(ctx context.Context, inv *functions.InvocationContext) (any, error) {
-		var group string
-		if err := bind(inv, arg{"group", &group}); err != nil {
-			return nil, err
-		}
-		return nil, send(ctx, chat, functions.GroupAction{Action: functions.AddToGroup, GroupName: group, ConnectionID: inv.ConnectionID})
-	})
-	method("leaveGroup", func(ctx context.Context, inv *functions.InvocationContext) (any, error) {
-		var group string
-		if err := bind(inv, arg{"group", &group}); err != nil {
-			return nil, err
-		}
-		return nil, send(ctx, chat, functions.GroupAction{Action: functions.RemoveFromGroup, GroupName: group, ConnectionID: inv.ConnectionID})
-	})
-	method("joinUserToGroup", func(ctx context.Context, inv *functions.InvocationContext) (any, error) {
-		var userID, group string
-		if err := bind(inv, arg{"userId", &userID}, arg{"group", &group}); err != nil {
-			return nil, err
-		}
-		return nil, send(ctx, chat, functions.GroupAction{Action: functions.AddToGroup, GroupName: group, UserID: userID})
-	})
-	method("leaveUserFromGroup", func(ctx context.Context, inv *functions.InvocationContext) (any, error) {
-		var userID, group string
-		if err := bind(inv, arg{"userId", &userID}, arg{"group", &group}); err != nil {
-			return nil, err
-		}
-		return nil, send(ctx, chat, functions.GroupAction{Action: functions.RemoveFromGroup, GroupName: group, UserID: userID})
-	})
+	}
+	method("joinUserToGroup", userToGroup(functions.AddToGroup))
+	method("leaveUserFromGroup", userToGroup(functions.RemoveFromGroup))
 	method("whoami", func(ctx context.Context, inv *functions.InvocationContext) (any, error) {
 		if err := bind(inv); err != nil {
 			return nil, err

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -68,28 +67,6 @@ func startChat(tb testing.TB) string {
 	return base
 }
 
-// do sends one request and returns its status, headers and body.
-func do(tb testing.TB, method, url string, header http.Header, body string) (int, http.Header, string) {
-	tb.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		tb.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return resp.StatusCode, resp.Header, string(raw)
-}
-
 func errorCode(body string) string {
 	var e struct {
 		Error struct{ Code, Message string }
@@ -124,7 +101,7 @@ func TestPageAndScripts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			status, h, body := do(t, tt.method, base+tt.path, nil, "")
+			status, h, body := testkit.Do(t, tt.method, base+tt.path, nil, nil)
 			if status != tt.wantStatus {
 				t.Fatalf("got status %d (%.200s), want %d", status, body, tt.wantStatus)
 			}
@@ -153,7 +130,7 @@ func TestPageAndScripts(t *testing.T) {
 func TestNegotiate(t *testing.T) {
 	base := startChat(t)
 	for _, method := range []string{"GET", "POST"} {
-		status, _, body := do(t, method, base+"/api/negotiate", http.Header{"X-Ms-Client-Principal-Id": {"alice"}}, "")
+		status, _, body := testkit.Do(t, method, base+"/api/negotiate", http.Header{"X-Ms-Client-Principal-Id": {"alice"}}, nil)
 		var info struct{ URL, AccessToken string }
 		if status != 200 || json.Unmarshal([]byte(body), &info) != nil {
 			t.Fatalf("%s negotiate: got %d %s, want 200 with connection info", method, status, body)
@@ -223,7 +200,7 @@ func invoke(tb testing.TB, base string, from *listener, category, event string, 
 		h.Set(upstream.HeaderUserID, from.user)
 	}
 	h.Set(upstream.HeaderSignature, upstream.Sign(from.ConnectionID(), settings.LocalAccessKey))
-	status, _, answer := do(tb, "POST", base+"/api/signalr", h, string(body))
+	status, _, answer := testkit.Do(tb, "POST", base+"/api/signalr", h, bytes.NewReader(body))
 	if answer == "" {
 		return status, "", ""
 	}
@@ -338,8 +315,8 @@ func TestHubMethods(t *testing.T) {
 	t.Run("ticker", func(t *testing.T) {
 		// The host's payload invocation of the timer (standalone, it also
 		// fires every 5 s: the same function, the same fixed clock).
-		status, _, body := do(t, "POST", base+"/ticker", http.Header{"Content-Type": {"application/json"}},
-			`{"Data":{"timer":{"Schedule":{"AdjustForDST":true},"ScheduleStatus":null,"IsPastDue":false}},"Metadata":{}}`)
+		status, _, body := testkit.Do(t, "POST", base+"/ticker", http.Header{"Content-Type": {"application/json"}},
+			strings.NewReader(`{"Data":{"timer":{"Schedule":{"AdjustForDST":true},"ScheduleStatus":null,"IsPastDue":false}},"Metadata":{}}`))
 		if status != 200 {
 			t.Fatalf("ticker: got %d %s, want 200", status, body)
 		}
@@ -423,7 +400,7 @@ func TestMessagesFunction(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			status, h, body := do(t, "POST", base+"/api/messages", tt.header, tt.body)
+			status, h, body := testkit.Do(t, "POST", base+"/api/messages", tt.header, strings.NewReader(tt.body))
 			if status != tt.wantStatus {
 				t.Fatalf("got %d %s, want %d", status, body, tt.wantStatus)
 			}
@@ -446,13 +423,13 @@ func TestMessagesFunction(t *testing.T) {
 		})
 	}
 	// The refused posts sent nothing: bob's next newMessage is this one.
-	if status, _, body := do(t, "POST", base+"/api/messages", jsonType, `{"text":"last"}`); status != 202 {
+	if status, _, body := testkit.Do(t, "POST", base+"/api/messages", jsonType, strings.NewReader(`{"text":"last"}`)); status != 202 {
 		t.Fatalf("post: got %d %s, want 202", status, body)
 	}
 	if got, want := bob.next(t, "newMessage"), `[{"sender":"anonymous","connectionId":"","text":"last"}]`; got != want {
 		t.Errorf("bob got %s, want %s first", got, want)
 	}
-	if status, _, body := do(t, "GET", base+"/api/messages", nil, ""); status != 405 || errorCode(body) != "MethodNotAllowed" {
+	if status, _, body := testkit.Do(t, "GET", base+"/api/messages", nil, nil); status != 405 || errorCode(body) != "MethodNotAllowed" {
 		t.Errorf("GET messages: got %d %s, want 405 MethodNotAllowed", status, body)
 	}
 }
