@@ -14,8 +14,16 @@ import (
 	"github.com/funcsignalr/funcsignalr/settings"
 )
 
-func BenchmarkNegotiateAccessKey(b *testing.B) {
-	c := mustNewClient(b, &settings.Connection{Endpoint: "https://x.service.signalr.net", AccessKey: testKey}, "chat", bindings.Options{})
+// benchKeyClient is a Client with access-key auth for hub "chat", for
+// benchmarks that never reach the service.
+func benchKeyClient(b *testing.B) *bindings.Client {
+	b.Helper()
+	return mustNewClient(b, &settings.Connection{Endpoint: "https://x.service.signalr.net", AccessKey: testKey}, "chat", bindings.Options{})
+}
+
+// benchNegotiate measures c.Negotiate for one user.
+func benchNegotiate(b *testing.B, c *bindings.Client) {
+	b.Helper()
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -25,26 +33,24 @@ func BenchmarkNegotiateAccessKey(b *testing.B) {
 	}
 }
 
+func BenchmarkNegotiateAccessKey(b *testing.B) {
+	benchNegotiate(b, benchKeyClient(b))
+}
+
 func BenchmarkNegotiateEntraCachedKey(b *testing.B) {
 	ks := newKeyService(b, 0)
 	c := entraClient(b, ks, &fake.TokenCredential{}, time.Now)
-	ctx := context.Background()
-	if _, err := c.Negotiate(ctx, "", nil); err != nil { // fetch the key once
+	if _, err := c.Negotiate(context.Background(), "", nil); err != nil { // fetch the key once
 		b.Fatal(err)
 	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := c.Negotiate(ctx, "user-12345", nil); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchNegotiate(b, c)
 	if got := ks.exchanges(); got != 1 {
 		b.Fatalf("exchanges: got %d, want 1", got)
 	}
 }
 
 func BenchmarkNegotiateAccessKeyParallel(b *testing.B) {
-	c := mustNewClient(b, &settings.Connection{Endpoint: "https://x.service.signalr.net", AccessKey: testKey}, "chat", bindings.Options{})
+	c := benchKeyClient(b)
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -56,7 +62,7 @@ func BenchmarkNegotiateAccessKeyParallel(b *testing.B) {
 }
 
 func BenchmarkBuildSendRequest(b *testing.B) {
-	c := mustNewClient(b, &settings.Connection{Endpoint: "https://x.service.signalr.net", AccessKey: testKey}, "chat", bindings.Options{})
+	c := benchKeyClient(b)
 	op := msg(bindings.Message{Target: "newMessage", UserID: "user-12345", Arguments: raws(`"hello"`, `{"from":"alice","n":1}`)})
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -83,14 +89,7 @@ func BenchmarkNegotiateEndpoints(b *testing.B) {
 	for _, n := range []int{1, 3} {
 		b.Run(fmt.Sprintf("endpoints=%d", n), func(b *testing.B) {
 			specs := []endpointSpec{{name: ""}, {name: "east"}, {name: "west"}}[:n]
-			c := mustNewClient(b, multiConn(b, specs...), "chat", bindings.Options{Logger: slog.New(slog.DiscardHandler)})
-			ctx := context.Background()
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := c.Negotiate(ctx, "user-12345", nil); err != nil {
-					b.Fatal(err)
-				}
-			}
+			benchNegotiate(b, mustNewClient(b, multiConn(b, specs...), "chat", bindings.Options{Logger: slog.New(slog.DiscardHandler)}))
 		})
 	}
 }

@@ -30,10 +30,11 @@ func (refusingTransport) Do(r *http.Request) (*http.Response, error) {
 	return nil, &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")}
 }
 
-// fakeAzureCLI puts an `az` on PATH that prints stderr and exits 1, as the
-// Azure CLI does when no one is logged in; an empty script means no `az`
-// at all. Not parallel: it changes PATH for the process.
-func fakeAzureCLI(tb testing.TB, stderr string) {
+// fakeAzureCLICredential is an Azure CLI credential whose `az` prints
+// stderr and exits 1, as the Azure CLI does when no one is logged in; an
+// empty stderr means no `az` on PATH at all. Not parallel: it changes PATH
+// for the process.
+func fakeAzureCLICredential(tb testing.TB, stderr string) azcore.TokenCredential {
 	tb.Helper()
 	dir := tb.TempDir()
 	if stderr != "" {
@@ -43,6 +44,11 @@ func fakeAzureCLI(tb testing.TB, stderr string) {
 		}
 	}
 	tb.Setenv("PATH", dir)
+	cred, err := azidentity.NewAzureCLICredential(nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return cred
 }
 
 // TestEntraFailureDiagnostics: when the token or the access-key exchange
@@ -85,12 +91,7 @@ func TestEntraFailureDiagnostics(t *testing.T) {
 		{
 			name: "Azure CLI not installed",
 			credential: func(t *testing.T, _ fakeAuthority) azcore.TokenCredential {
-				fakeAzureCLI(t, "")
-				cred, err := azidentity.NewAzureCLICredential(nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return cred
+				return fakeAzureCLICredential(t, "")
 			},
 			wantLog:    []string{"credential=AzureCLICredential", "executable not found on path", "is not installed or not on PATH"},
 			wantAnswer: "could not get a Microsoft Entra ID token",
@@ -98,12 +99,7 @@ func TestEntraFailureDiagnostics(t *testing.T) {
 		{
 			name: "Azure CLI not logged in",
 			credential: func(t *testing.T, _ fakeAuthority) azcore.TokenCredential {
-				fakeAzureCLI(t, "ERROR: Please run az login to setup account.")
-				cred, err := azidentity.NewAzureCLICredential(nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return cred
+				return fakeAzureCLICredential(t, "ERROR: Please run az login to setup account.")
 			},
 			wantLog:    []string{"credential=AzureCLICredential", "Please run az login", `hint="run az login`},
 			wantAnswer: "could not get a Microsoft Entra ID token",

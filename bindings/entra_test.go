@@ -349,20 +349,22 @@ func TestEntraKeyLifetime(t *testing.T) {
 		kid, _ := tok.Header["kid"].(string)
 		return kid
 	}
-
-	token, err := negotiate(t)
-	if err != nil {
-		t.Fatalf("first negotiate: %v", err)
+	// negotiateWithKey negotiates, which must succeed with a token signed
+	// with temporary key n.
+	negotiateWithKey := func(t *testing.T, n int) {
+		t.Helper()
+		token, err := negotiate(t)
+		if err != nil {
+			t.Fatalf("negotiate: %v", err)
+		}
+		checkKid(t, token, n)
 	}
-	checkKid(t, token, 1)
+
+	negotiateWithKey(t, 1)
 
 	t.Run("held key used until 55 min", func(t *testing.T) {
 		clock.Advance(54 * time.Minute)
-		token, err := negotiate(t)
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkKid(t, token, 1)
+		negotiateWithKey(t, 1)
 		if got := ks.exchanges(); got != 1 {
 			t.Errorf("exchanges: got %d, want 1", got)
 		}
@@ -387,11 +389,7 @@ func TestEntraKeyLifetime(t *testing.T) {
 			token, err := negotiate(t)
 			return err == nil && kidOf(t, token) == "kid-2"
 		})
-		token, err = negotiate(t)
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkKid(t, token, 2)
+		negotiateWithKey(t, 2)
 		if got := ks.exchanges(); got != 2 {
 			t.Errorf("exchanges: got %d, want 2", got)
 		}
@@ -400,11 +398,7 @@ func TestEntraKeyLifetime(t *testing.T) {
 	t.Run("a failed background refresh keeps the key and waits 5 min", func(t *testing.T) {
 		ks.mode.Store(keyForbidden)
 		clock.Advance(60 * time.Minute) // key 2 is 60 min old
-		token, err := negotiate(t)
-		if err != nil {
-			t.Fatalf("with a 60-min-old key: %v", err)
-		}
-		checkKid(t, token, 2)
+		negotiateWithKey(t, 2)
 		eventually(t, "the failed refresh", func() bool { return ks.exchanges() == 3 })
 		eventually(t, "the failure to be recorded", func() bool { return bindings.KeyExchangeIdle(c) })
 		for range 5 {
@@ -440,11 +434,7 @@ func TestEntraKeyLifetime(t *testing.T) {
 
 	t.Run("recovers with a new key fetched synchronously", func(t *testing.T) {
 		ks.mode.Store(keyOK)
-		token, err := negotiate(t)
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkKid(t, token, 3)
+		negotiateWithKey(t, 3)
 	})
 }
 

@@ -1,10 +1,12 @@
 package bindings_test
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -90,6 +92,21 @@ func (f *fakeService) requests() []recorded {
 	return append([]recorded(nil), f.reqs...)
 }
 
+// sendOne sends op with c and returns the one request srv received for it;
+// the send must succeed.
+func sendOne(tb testing.TB, c *bindings.Client, srv *fakeService, op bindings.Operation) recorded {
+	tb.Helper()
+	n, err := c.Send(context.Background(), []bindings.Operation{op})
+	if err != nil || n != 1 {
+		tb.Fatalf("Send: got %d, %v, want 1, nil", n, err)
+	}
+	reqs := srv.requests()
+	if len(reqs) != 1 {
+		tb.Fatalf("requests: got %d, want 1", len(reqs))
+	}
+	return reqs[0]
+}
+
 // testOptions makes retries fast and the transport the fake's.
 func testOptions(srv *httptest.Server) bindings.Options {
 	return bindings.Options{Transport: srv.Client(), Timeout: 5 * time.Second, RetryDelay: time.Millisecond}
@@ -122,6 +139,26 @@ func verifyToken(tb testing.TB, token string, key string) (map[string]any, jwt.M
 		tb.Fatalf("token %q does not verify with the key: %v", token, err)
 	}
 	return tok.Header, claims
+}
+
+// tokenClaims are the claims of a token for aud issued at iat (Unix
+// seconds) and valid for lifetime.
+func tokenClaims(aud string, iat float64, lifetime time.Duration) map[string]any {
+	return map[string]any{"aud": aud, "iat": iat, "nbf": iat, "exp": iat + lifetime.Seconds()}
+}
+
+// checkAccessKeyToken verifies token with testKey and checks its header
+// (HS256, JWT and the key's kid) and that its claims are exactly want.
+func checkAccessKeyToken(tb testing.TB, token string, want map[string]any) {
+	tb.Helper()
+	header, claims := verifyToken(tb, token, testKey)
+	wantHeader := map[string]any{"alg": "HS256", "typ": "JWT", "kid": bindings.AccessKeyID(testKey)}
+	if !reflect.DeepEqual(header, wantHeader) {
+		tb.Errorf("header: got %v, want %v", header, wantHeader)
+	}
+	if !reflect.DeepEqual(map[string]any(claims), want) {
+		tb.Errorf("claims: got %v, want %v", claims, want)
+	}
 }
 
 // bearer returns the token of an "Authorization: Bearer <token>" header.

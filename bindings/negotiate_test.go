@@ -2,7 +2,7 @@ package bindings_test
 
 import (
 	"context"
-	"reflect"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -18,100 +18,92 @@ func TestNegotiateAccessKey(t *testing.T) {
 	clock := newFakeClock()
 	iat := float64(clock.Now().Unix())
 	tests := []struct {
-		name       string
-		conn       settings.Connection
-		hub        string
-		userID     string
-		claims     map[string][]string
-		lifetime   time.Duration
-		wantURL    string
-		wantClaims map[string]any
+		name           string
+		endpoint       string // of a connection with access key testKey
+		clientEndpoint string
+		serverEndpoint string
+		hub            string
+		userID         string
+		claims         map[string][]string
+		lifetime       time.Duration
+		wantURL        string
+		wantAud        string         // "" means wantURL
+		wantMore       map[string]any // claims besides aud, iat, nbf, exp and the user id's asrs.s.uid and nameid
 	}{
 		{
-			name:    "anonymous",
-			conn:    settings.Connection{Endpoint: "https://x.service.signalr.net", AccessKey: testKey},
-			hub:     "chat",
-			wantURL: "https://x.service.signalr.net/client/?hub=chat",
-			wantClaims: map[string]any{"aud": "https://x.service.signalr.net/client/?hub=chat",
-				"iat": iat, "nbf": iat, "exp": iat + 3600},
+			name:     "anonymous",
+			endpoint: "https://x.service.signalr.net",
+			hub:      "chat",
+			wantURL:  "https://x.service.signalr.net/client/?hub=chat",
 		},
 		{
-			name:    "user id in asrs.s.uid and nameid, hub lower-cased",
-			conn:    settings.Connection{Endpoint: "https://x.service.signalr.net/", AccessKey: testKey},
-			hub:     "Chat_Room",
-			userID:  "alice@contoso.com",
-			wantURL: "https://x.service.signalr.net/client/?hub=chat_room",
-			wantClaims: map[string]any{"aud": "https://x.service.signalr.net/client/?hub=chat_room",
-				"iat": iat, "nbf": iat, "exp": iat + 3600,
-				"asrs.s.uid": "alice@contoso.com", "nameid": "alice@contoso.com"},
+			name:     "user id in asrs.s.uid and nameid, hub lower-cased",
+			endpoint: "https://x.service.signalr.net/",
+			hub:      "Chat_Room",
+			userID:   "alice@contoso.com",
+			wantURL:  "https://x.service.signalr.net/client/?hub=chat_room",
 		},
 		{
-			name:    "port kept in url, dropped from aud",
-			conn:    settings.Connection{Endpoint: "http://localhost:8888", AccessKey: testKey},
-			hub:     "default",
-			userID:  "u",
-			wantURL: "http://localhost:8888/client/?hub=default",
-			wantClaims: map[string]any{"aud": "http://localhost/client/?hub=default",
-				"iat": iat, "nbf": iat, "exp": iat + 3600, "asrs.s.uid": "u", "nameid": "u"},
+			name:     "port kept in url, dropped from aud",
+			endpoint: "http://localhost:8888",
+			hub:      "default",
+			userID:   "u",
+			wantURL:  "http://localhost:8888/client/?hub=default",
+			wantAud:  "http://localhost/client/?hub=default",
 		},
 		{
-			name: "url from client endpoint, aud from endpoint",
-			conn: settings.Connection{Endpoint: "https://X.service.signalr.net:443", ClientEndpoint: "https://edge.contoso.com:8443/signalr/",
-				ServerEndpoint: "https://internal:9443", AccessKey: testKey},
-			hub:     "h",
-			wantURL: "https://edge.contoso.com:8443/signalr/client/?hub=h",
-			wantClaims: map[string]any{"aud": "https://x.service.signalr.net/client/?hub=h",
-				"iat": iat, "nbf": iat, "exp": iat + 3600},
+			name:           "url from client endpoint, aud from endpoint",
+			endpoint:       "https://X.service.signalr.net:443",
+			clientEndpoint: "https://edge.contoso.com:8443/signalr/",
+			serverEndpoint: "https://internal:9443",
+			hub:            "h",
+			wantURL:        "https://edge.contoso.com:8443/signalr/client/?hub=h",
+			wantAud:        "https://x.service.signalr.net/client/?hub=h",
 		},
 		{
-			name:    "IPv6 endpoint",
-			conn:    settings.Connection{Endpoint: "http://[::1]:8888", AccessKey: testKey},
-			hub:     "h",
-			wantURL: "http://[::1]:8888/client/?hub=h",
-			wantClaims: map[string]any{"aud": "http://[::1]/client/?hub=h",
-				"iat": iat, "nbf": iat, "exp": iat + 3600},
+			name:     "IPv6 endpoint",
+			endpoint: "http://[::1]:8888",
+			hub:      "h",
+			wantURL:  "http://[::1]:8888/client/?hub=h",
+			wantAud:  "http://[::1]/client/?hub=h",
 		},
 		{
-			name:   "extra claims: ours win, registered names renamed",
-			conn:   settings.Connection{Endpoint: "https://x", AccessKey: testKey},
-			hub:    "h",
-			userID: "u",
+			name:     "extra claims: ours win, registered names renamed",
+			endpoint: "https://x",
+			hub:      "h",
+			userID:   "u",
 			claims: map[string][]string{"role": {"admin"}, "aud": {"evil"}, "exp": {"0"}, "asrs.s.uid": {"mallory"},
 				"nameid": {"mallory"}, "": {"skipped"}, "unicode": {"ü\"\n"}, "none": {}},
-			wantURL: "https://x/client/?hub=h",
-			wantClaims: map[string]any{"aud": "https://x/client/?hub=h", "iat": iat, "nbf": iat, "exp": iat + 3600,
-				"asrs.s.uid": "u", "nameid": "u", "role": "admin", "asrs.u.aud": "evil", "asrs.u.exp": "0", "unicode": "ü\"\n"},
+			wantURL:  "https://x/client/?hub=h",
+			wantMore: map[string]any{"role": "admin", "asrs.u.aud": "evil", "asrs.u.exp": "0", "unicode": "ü\"\n"},
 		},
 		{
-			name:    "several values of one claim type: a JSON array",
-			conn:    settings.Connection{Endpoint: "https://x", AccessKey: testKey},
-			hub:     "h",
-			claims:  map[string][]string{"roles": {"reader", "writer", "ü"}, "email": {"a@contoso.com"}},
-			wantURL: "https://x/client/?hub=h",
-			wantClaims: map[string]any{"aud": "https://x/client/?hub=h", "iat": iat, "nbf": iat, "exp": iat + 3600,
-				"roles": []any{"reader", "writer", "ü"}, "email": "a@contoso.com"},
+			name:     "several values of one claim type: a JSON array",
+			endpoint: "https://x",
+			hub:      "h",
+			claims:   map[string][]string{"roles": {"reader", "writer", "ü"}, "email": {"a@contoso.com"}},
+			wantURL:  "https://x/client/?hub=h",
+			wantMore: map[string]any{"roles": []any{"reader", "writer", "ü"}, "email": "a@contoso.com"},
 		},
 		{
-			name:       "token lifetime from the options",
-			conn:       settings.Connection{Endpoint: "https://x", AccessKey: testKey},
-			hub:        "h",
-			lifetime:   24 * time.Hour,
-			wantURL:    "https://x/client/?hub=h",
-			wantClaims: map[string]any{"aud": "https://x/client/?hub=h", "iat": iat, "nbf": iat, "exp": iat + 86400},
+			name:     "token lifetime from the options",
+			endpoint: "https://x",
+			hub:      "h",
+			lifetime: 24 * time.Hour,
+			wantURL:  "https://x/client/?hub=h",
 		},
 		{
-			name:    "user id needing JSON escapes",
-			conn:    settings.Connection{Endpoint: "https://x", AccessKey: testKey},
-			hub:     "h",
-			userID:  "\"quoted\" \\ ü \x01",
-			wantURL: "https://x/client/?hub=h",
-			wantClaims: map[string]any{"aud": "https://x/client/?hub=h", "iat": iat, "nbf": iat, "exp": iat + 3600,
-				"asrs.s.uid": "\"quoted\" \\ ü \x01", "nameid": "\"quoted\" \\ ü \x01"},
+			name:     "user id needing JSON escapes",
+			endpoint: "https://x",
+			hub:      "h",
+			userID:   "\"quoted\" \\ ü \x01",
+			wantURL:  "https://x/client/?hub=h",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := mustNewClient(t, &tt.conn, tt.hub, bindings.Options{Now: clock.Now, TokenLifetime: tt.lifetime})
+			conn := &settings.Connection{Endpoint: tt.endpoint, ClientEndpoint: tt.clientEndpoint, ServerEndpoint: tt.serverEndpoint, AccessKey: testKey}
+			c := mustNewClient(t, conn, tt.hub, bindings.Options{Now: clock.Now, TokenLifetime: tt.lifetime})
 			info, err := c.Negotiate(context.Background(), tt.userID, tt.claims)
 			if err != nil {
 				t.Fatalf("Negotiate: %v", err)
@@ -119,14 +111,19 @@ func TestNegotiateAccessKey(t *testing.T) {
 			if info.URL != tt.wantURL {
 				t.Errorf("url: got %q, want %q", info.URL, tt.wantURL)
 			}
-			header, claims := verifyToken(t, info.AccessToken, testKey)
-			wantHeader := map[string]any{"alg": "HS256", "typ": "JWT", "kid": bindings.AccessKeyID(testKey)}
-			if !reflect.DeepEqual(header, wantHeader) {
-				t.Errorf("header: got %v, want %v", header, wantHeader)
+			aud, lifetime := tt.wantAud, tt.lifetime
+			if aud == "" {
+				aud = tt.wantURL
 			}
-			if !reflect.DeepEqual(map[string]any(claims), tt.wantClaims) {
-				t.Errorf("claims: got %v, want %v", claims, tt.wantClaims)
+			if lifetime == 0 {
+				lifetime = time.Hour
 			}
+			want := tokenClaims(aud, iat, lifetime)
+			if tt.userID != "" {
+				want["asrs.s.uid"], want["nameid"] = tt.userID, tt.userID
+			}
+			maps.Copy(want, tt.wantMore)
+			checkAccessKeyToken(t, info.AccessToken, want)
 		})
 	}
 }
@@ -167,11 +164,8 @@ func TestRESTTokenLifetimeFixed(t *testing.T) {
 	clock := newFakeClock()
 	opts := testOptions(srv.Server)
 	opts.Now, opts.TokenLifetime = clock.Now, 5*time.Minute
-	c := keyClient(t, srv.Server, "h", opts)
-	if _, err := c.Send(context.Background(), []bindings.Operation{msg(bindings.Message{Target: "t"})}); err != nil {
-		t.Fatalf("Send: %v", err)
-	}
-	_, claims := verifyToken(t, bearer(t, srv.requests()[0].Header), testKey)
+	r := sendOne(t, keyClient(t, srv.Server, "h", opts), srv, msg(bindings.Message{Target: "t"}))
+	_, claims := verifyToken(t, bearer(t, r.Header), testKey)
 	if got, want := claims["exp"].(float64)-claims["iat"].(float64), 3600.0; got != want {
 		t.Errorf("REST token exp - iat: got %v, want %v", got, want)
 	}

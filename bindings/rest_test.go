@@ -74,27 +74,10 @@ func TestSendAccessKey(t *testing.T) {
 			srv := newFakeService(t, nil)
 			opts := testOptions(srv.Server)
 			opts.Now = clock.Now
-			c := keyClient(t, srv.Server, "Chat", opts)
-			n, err := c.Send(context.Background(), []bindings.Operation{tt.op})
-			if err != nil || n != 1 {
-				t.Fatalf("Send: got %d, %v, want 1, nil", n, err)
-			}
-			reqs := srv.requests()
-			if len(reqs) != 1 {
-				t.Fatalf("requests: got %d, want 1", len(reqs))
-			}
-			r := reqs[0]
+			r := sendOne(t, keyClient(t, srv.Server, "Chat", opts), srv, tt.op)
 			checkRequest(t, r, tt.method, tt.path, tt.wantBody)
-
-			header, claims := verifyToken(t, bearer(t, r.Header), testKey)
-			if got, want := header["kid"], bindings.AccessKeyID(testKey); got != want {
-				t.Errorf("kid: got %v, want %v", got, want)
-			}
 			iat := float64(clock.Now().Unix())
-			wantClaims := map[string]any{"aud": srv.URL + tt.path, "iat": iat, "nbf": iat, "exp": iat + 3600}
-			if !reflect.DeepEqual(map[string]any(claims), wantClaims) {
-				t.Errorf("claims: got %v, want %v", claims, wantClaims)
-			}
+			checkAccessKeyToken(t, bearer(t, r.Header), tokenClaims(srv.URL+tt.path, iat, time.Hour))
 		})
 	}
 }
@@ -104,46 +87,40 @@ func TestSendEntra(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := newFakeService(t, nil)
 			conn := &settings.Connection{Endpoint: srv.URL, Credential: &fake.TokenCredential{}}
-			c := mustNewClient(t, conn, "Chat", testOptions(srv.Server))
-			n, err := c.Send(context.Background(), []bindings.Operation{tt.op})
-			if err != nil || n != 1 {
-				t.Fatalf("Send: got %d, %v, want 1, nil", n, err)
-			}
-			reqs := srv.requests()
-			if len(reqs) != 1 {
-				t.Fatalf("requests: got %d, want 1", len(reqs))
-			}
-			checkRequest(t, reqs[0], tt.method, tt.path, tt.wantBody)
-			if got, want := reqs[0].Header.Get("Authorization"), "Bearer fake_token"; got != want {
+			r := sendOne(t, mustNewClient(t, conn, "Chat", testOptions(srv.Server)), srv, tt.op)
+			checkRequest(t, r, tt.method, tt.path, tt.wantBody)
+			if got, want := r.Header.Get("Authorization"), "Bearer fake_token"; got != want {
 				t.Errorf("Authorization: got %q, want %q", got, want)
 			}
 		})
 	}
 }
 
-func checkRequest(t *testing.T, r recorded, method, path, body string) {
-	t.Helper()
+// checkRequest checks the method, escaped path, api-version, body and its
+// Content-Type of a REST call.
+func checkRequest(tb testing.TB, r recorded, method, path, body string) {
+	tb.Helper()
 	if r.Method != method {
-		t.Errorf("method: got %s, want %s", r.Method, method)
+		tb.Errorf("method: got %s, want %s", r.Method, method)
 	}
 	if r.EscapedPath != path {
-		t.Errorf("path on the wire: got %s, want %s", r.EscapedPath, path)
+		tb.Errorf("path on the wire: got %s, want %s", r.EscapedPath, path)
 	}
 	if r.Query != "api-version=2022-06-01" {
-		t.Errorf("query: got %q, want api-version=2022-06-01", r.Query)
+		tb.Errorf("query: got %q, want api-version=2022-06-01", r.Query)
 	}
 	if r.Body != body {
-		t.Errorf("body: got %s, want %s", r.Body, body)
+		tb.Errorf("body: got %s, want %s", r.Body, body)
 	}
 	wantType := ""
 	if body != "" {
 		wantType = "application/json"
 		if !json.Valid([]byte(r.Body)) {
-			t.Errorf("body %s is not valid JSON", r.Body)
+			tb.Errorf("body %s is not valid JSON", r.Body)
 		}
 	}
 	if got := r.Header.Get("Content-Type"); got != wantType {
-		t.Errorf("Content-Type: got %q, want %q", got, wantType)
+		tb.Errorf("Content-Type: got %q, want %q", got, wantType)
 	}
 }
 
@@ -152,11 +129,7 @@ func checkRequest(t *testing.T, r recorded, method, path, body string) {
 func TestSendEscapedPathDecodes(t *testing.T) {
 	srv := newFakeService(t, nil)
 	c := keyClient(t, srv.Server, "h", testOptions(srv.Server))
-	op := group(bindings.GroupAction{Action: "add", GroupName: "ü", UserID: "a/b c"})
-	if _, err := c.Send(context.Background(), []bindings.Operation{op}); err != nil {
-		t.Fatalf("Send: %v", err)
-	}
-	r := srv.requests()[0]
+	r := sendOne(t, c, srv, group(bindings.GroupAction{Action: "add", GroupName: "ü", UserID: "a/b c"}))
 	if got, want := r.Path, "/api/hubs/h/users/a/b c/groups/ü"; got != want {
 		t.Errorf("decoded path: got %q, want %q", got, want)
 	}
@@ -172,11 +145,8 @@ func TestSendEscapedPathDecodes(t *testing.T) {
 func TestSendServerEndpointWithPath(t *testing.T) {
 	srv := newFakeService(t, nil)
 	conn := &settings.Connection{Endpoint: "https://x.service.signalr.net", ServerEndpoint: srv.URL + "/proxy/", AccessKey: testKey}
-	c := mustNewClient(t, conn, "h", testOptions(srv.Server))
-	if _, err := c.Send(context.Background(), []bindings.Operation{msg(bindings.Message{Target: "t"})}); err != nil {
-		t.Fatalf("Send: %v", err)
-	}
-	if got, want := srv.requests()[0].EscapedPath, "/proxy/api/hubs/h/:send"; got != want {
+	r := sendOne(t, mustNewClient(t, conn, "h", testOptions(srv.Server)), srv, msg(bindings.Message{Target: "t"}))
+	if got, want := r.EscapedPath, "/proxy/api/hubs/h/:send"; got != want {
 		t.Errorf("path: got %s, want %s", got, want)
 	}
 }
@@ -477,11 +447,7 @@ func TestSendLongIDs(t *testing.T) {
 	srv := newFakeService(t, nil)
 	c := keyClient(t, srv.Server, "h", testOptions(srv.Server))
 	// Long, and escaped three times over, yet within the REST token's limit.
-	op := group(bindings.GroupAction{Action: "add", GroupName: strings.Repeat("😀", 100), UserID: strings.Repeat("u", 1000)})
-	if _, err := c.Send(context.Background(), []bindings.Operation{op}); err != nil {
-		t.Fatalf("Send: %v", err)
-	}
-	r := srv.requests()[0]
+	r := sendOne(t, c, srv, group(bindings.GroupAction{Action: "add", GroupName: strings.Repeat("😀", 100), UserID: strings.Repeat("u", 1000)}))
 	_, claims := verifyToken(t, bearer(t, r.Header), testKey)
 	if got, want := claims["aud"], srv.URL+r.EscapedPath; got != want {
 		t.Errorf("aud: got %v, want %v", got, want)
