@@ -1,20 +1,12 @@
 package settings_test
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"log/slog"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/funcsignalr/funcsignalr/apierror"
 	"github.com/funcsignalr/funcsignalr/internal/testkit"
@@ -51,69 +43,6 @@ func writeFile(tb testing.TB, dir, name string, content []byte) string {
 		tb.Fatal(err)
 	}
 	return path
-}
-
-// testCert is a self-signed RSA certificate with its key.
-type testCert struct {
-	cert *x509.Certificate
-	key  *rsa.PrivateKey
-}
-
-var (
-	testCertOnce sync.Once
-	testCertVal  testCert
-	testCertErr  error
-)
-
-// newTestCert returns a self-signed RSA certificate, generated once per test binary.
-func newTestCert(tb testing.TB) testCert {
-	tb.Helper()
-	testCertOnce.Do(func() {
-		key, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			testCertErr = err
-			return
-		}
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(1),
-			Subject:      pkix.Name{CommonName: "funcsignalr test"},
-			NotBefore:    time.Now().Add(-time.Hour),
-			NotAfter:     time.Now().Add(24 * time.Hour),
-			KeyUsage:     x509.KeyUsageDigitalSignature,
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-		if err != nil {
-			testCertErr = err
-			return
-		}
-		cert, err := x509.ParseCertificate(der)
-		testCertVal, testCertErr = testCert{cert: cert, key: key}, err
-	})
-	if testCertErr != nil {
-		tb.Fatal(testCertErr)
-	}
-	return testCertVal
-}
-
-// pem is the certificate and its PKCS#8 key in PEM.
-func (c testCert) pem(tb testing.TB) []byte {
-	tb.Helper()
-	der, err := x509.MarshalPKCS8PrivateKey(c.key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	out := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.cert.Raw})
-	return append(out, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})...)
-}
-
-// pfx is the certificate and its key in a legacy (SHA-1 MAC) PKCS#12 file.
-func (c testCert) pfx(tb testing.TB, password string) []byte {
-	tb.Helper()
-	b, err := encodeLegacyPFX(c.cert, c.key, password)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return b
 }
 
 // fakeAuthority is a Microsoft Entra authority on loopback TLS: it answers

@@ -1,17 +1,9 @@
 package settings_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha1"
-	"crypto/x509"
-	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/funcsignalr/funcsignalr/apierror"
@@ -100,49 +92,6 @@ func miConn(endpoint, client string) wantConn {
 // defaultConn is a connection with DefaultAzureCredential.
 func defaultConn(endpoint string) wantConn {
 	return wantConn{endpoint: endpoint, auth: "DefaultAzureCredential", cred: credDefault}
-}
-
-// certFiles are certificate files in a temporary directory.
-type certFiles struct {
-	dir        string
-	pem        string // certificate + PKCS#8 key
-	pfx        string // password "pfx-pass"
-	thumbprint string // lower-case; <DIR>/<UPPER>.p12 exists, no password
-	garbage    string
-	ecdsa      string // PEM with an ECDSA key
-	missing    string
-}
-
-const pfxPassword = "pfx-pass"
-
-func newCertFiles(tb testing.TB) certFiles {
-	tb.Helper()
-	c := newTestCert(tb)
-	dir := tb.TempDir()
-	sum := sha1.Sum(c.cert.Raw)
-	thumb := hex.EncodeToString(sum[:])
-	writeFile(tb, dir, strings.ToUpper(thumb)+".p12", c.pfx(tb, ""))
-
-	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ecDER, err := x509.MarshalPKCS8PrivateKey(ecKey)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ecPEM := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.cert.Raw}),
-		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: ecDER})...)
-
-	return certFiles{
-		dir:        dir,
-		pem:        writeFile(tb, dir, "cert.pem", c.pem(tb)),
-		pfx:        writeFile(tb, dir, "cert.pfx", c.pfx(tb, pfxPassword)),
-		thumbprint: thumb,
-		garbage:    writeFile(tb, dir, "garbage.pem", []byte("not a certificate")),
-		ecdsa:      writeFile(tb, dir, "ecdsa.pem", ecPEM),
-		missing:    filepath.Join(dir, "missing.pem"),
-	}
 }
 
 func TestResolveConnectionString(t *testing.T) {
