@@ -292,6 +292,9 @@ type upstreamAnswer struct {
 	status   int
 	body     []byte
 	tooLarge bool // a 200 body over maxUpstreamResponse
+	// aborted: Close cancelled the request; the client gets the close
+	// message, not a completion.
+	aborted bool
 }
 
 // postUpstream sends one event of c upstream and waits for its answer,
@@ -329,7 +332,7 @@ func (c *conn) postUpstream(ctx context.Context, category, event string, body []
 		if s.invokeCtx.Err() == nil || category != upstream.CategoryMessages {
 			s.log.Warn("upstream request failed", "hub", c.hub, "category", category, "event", event, "connectionId", c.id, "error", upstreamError(err))
 		}
-		return upstreamAnswer{status: http.StatusInternalServerError}
+		return upstreamAnswer{status: http.StatusInternalServerError, aborted: s.invokeCtx.Err() != nil}
 	}
 	defer resp.Body.Close()
 	a := upstreamAnswer{status: resp.StatusCode}
@@ -554,8 +557,8 @@ func (c *conn) forwardInvocation(inv upstreamInvocation) bool {
 		return false
 	}
 	a := c.postUpstream(c.s.invokeCtx, upstream.CategoryMessages, inv.target, inv.body, inv.contentType, inv.hasID)
-	if !inv.hasID || c.isClosed() {
-		return !c.isClosed()
+	if !inv.hasID || c.isClosed() || a.aborted {
+		return !c.isClosed() && !a.aborted
 	}
 	var f []byte
 	switch {
