@@ -29,25 +29,28 @@ func classify(err error) (code, message string) {
 	return apierror.InternalError, "internal error"
 }
 
-// writeError answers err as {"error":{"code","message"}}; sent >= 0 adds the
-// count of send objects already carried out.
-func writeError(w http.ResponseWriter, err error, sent int) int {
-	code, message := classify(err)
-	status := apierror.Status(code)
-	var body errorBody
-	body.Error.Code = code
-	body.Error.Message = message
-	if sent >= 0 {
-		body.Sent = &sent
-	}
-	writeJSON(w, status, body)
-	return status
-}
-
 // Respond answers err as the functions do: {"error":{"code","message"}}
 // with the status of its code. An error of no known type is answered 500
 // InternalError without its text.
-func Respond(w http.ResponseWriter, err error) { writeError(w, err, -1) }
+func Respond(w http.ResponseWriter, err error) {
+	code, message := classify(err)
+	writeJSON(w, apierror.Status(code), newErrorBody(code, message, nil))
+}
+
+// writeError answers a send that failed after sent objects were carried
+// out: Respond's answer plus the count.
+func writeError(w http.ResponseWriter, err error, sent int) {
+	code, message := classify(err)
+	writeJSON(w, apierror.Status(code), newErrorBody(code, message, &sent))
+}
+
+func newErrorBody(code, message string, sent *int) errorBody {
+	var body errorBody
+	body.Error.Code = code
+	body.Error.Message = message
+	body.Sent = sent
+	return body
+}
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	raw, err := json.Marshal(v)

@@ -57,13 +57,13 @@ func (f *negotiateFunc) claims(r *http.Request) map[string][]string {
 
 func (f *negotiateFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if f.cfg.ConfigError != nil {
-		writeError(w, f.cfg.ConfigError, -1)
+		Respond(w, f.cfg.ConfigError)
 		return
 	}
 	info, err := f.cfg.Negotiator.Negotiate(r.Context(), f.userID.eval(r), f.claims(r))
 	if err != nil {
 		logFailure(f.cfg.Logger, r, "negotiate", err)
-		writeError(w, err, -1)
+		Respond(w, err)
 		return
 	}
 	// Negotiate is the hot path (every client connection starts here):
@@ -106,21 +106,21 @@ type sendResult struct {
 
 func (f *sendFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if f.cfg.ConfigError != nil {
-		writeError(w, f.cfg.ConfigError, -1)
+		Respond(w, f.cfg.ConfigError)
 		return
 	}
 	if err := checkJSONContentType(r.Header.Get("Content-Type"), f.cfg.Standalone || isStandalone(r)); err != nil {
-		writeError(w, err, -1)
+		Respond(w, err)
 		return
 	}
 	body, err := readBody(w, r)
 	if err != nil {
-		writeError(w, err, -1)
+		Respond(w, err)
 		return
 	}
 	ops, err := bindings.DecodeSend(body)
 	if err != nil {
-		writeError(w, err, -1)
+		Respond(w, err)
 		return
 	}
 	sent, err := f.cfg.Sender.Send(r.Context(), ops)

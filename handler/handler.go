@@ -131,7 +131,7 @@ func New(cfg Config) (http.Handler, error) {
 
 	r := mux.NewRouter()
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, apierror.New(apierror.NotFound, "no function at %s", clip.String(r.URL.Path)), -1)
+		Respond(w, apierror.New(apierror.NotFound, "no function at %s", clip.String(r.URL.Path)))
 	})
 	r.MatcherFunc(exactPath("/")).Methods(http.MethodGet, http.MethodHead).HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
@@ -228,7 +228,7 @@ func methodCheck(fn Function, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !fn.Allows(r.Method) {
 			w.Header().Set("Allow", allow)
-			writeError(w, apierror.New(apierror.MethodNotAllowed, "%s does not accept %s; it accepts %s", fn.Name, clip.String(r.Method), allow), -1)
+			Respond(w, apierror.New(apierror.MethodNotAllowed, "%s does not accept %s; it accepts %s", fn.Name, clip.String(r.Method), allow))
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -329,7 +329,7 @@ func isStandalone(r *http.Request) bool {
 func jsonOnly(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := checkJSONContentType(r.Header.Get("Content-Type"), true); err != nil {
-			writeError(w, err, -1)
+			Respond(w, err)
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -37,12 +37,12 @@ func invocationHandler(fn Function, invoke InvokeFunc, logger *slog.Logger) http
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
-			writeError(w, apierror.New(apierror.MethodNotAllowed, "the invocation endpoint /%s accepts POST", fn.Name), -1)
+			Respond(w, apierror.New(apierror.MethodNotAllowed, "the invocation endpoint /%s accepts POST", fn.Name))
 			return
 		}
 		req, err := decodeEnvelope(http.MaxBytesReader(w, r.Body, maxEnvelopeBytes))
 		if err != nil {
-			writeError(w, err, -1)
+			Respond(w, err)
 			return
 		}
 		res, err := callInvoke(r.Context(), fn, invoke, req, logger)
@@ -54,7 +54,7 @@ func invocationHandler(fn Function, invoke InvokeFunc, logger *slog.Logger) http
 			} else if code, _ := classify(err); code == apierror.InternalError {
 				err = apierror.New(apierror.InternalError, "the function %s failed: %s", fn.Name, clip.String(err.Error()))
 			}
-			writeError(w, err, -1)
+			Respond(w, err)
 			return
 		}
 		if res == nil {
@@ -99,7 +99,7 @@ func recoverHTTP(name string, logger *slog.Logger, next http.Handler) http.Handl
 			}
 			LogPanic(r.Context(), logger, name, v)
 			if !tw.wrote {
-				writeError(w, apierror.New(apierror.InternalError, "the function %s panicked; see the log", name), -1)
+				Respond(w, apierror.New(apierror.InternalError, "the function %s panicked; see the log", name))
 				return
 			}
 			panic(http.ErrAbortHandler) // part of the answer is out: cut the connection

@@ -149,7 +149,7 @@ func payloadHandler(fn Function, forwarded http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
-			writeError(w, apierror.New(apierror.MethodNotAllowed, "the invocation endpoint /%s accepts POST", fn.Name), -1)
+			Respond(w, apierror.New(apierror.MethodNotAllowed, "the invocation endpoint /%s accepts POST", fn.Name))
 			return
 		}
 		rec := newRecorder()
@@ -159,14 +159,14 @@ func payloadHandler(fn Function, forwarded http.Handler) http.Handler {
 		case errors.As(err, &ae) && ae.Code == apierror.PayloadTooLarge:
 			// The caller's body is too large: answer it as the function's
 			// response, since the host turns a failed invocation into a bare 500.
-			writeError(rec, err, -1)
+			Respond(rec, err)
 		case err != nil:
-			writeError(w, err, -1) // a malformed envelope is the host's fault, not the caller's
+			Respond(w, err) // a malformed envelope is the host's fault, not the caller's
 			return
 		default:
 			inner, err := d.toHTTPRequest(r)
 			if err != nil {
-				writeError(w, err, -1)
+				Respond(w, err)
 				return
 			}
 			forwarded.ServeHTTP(rec, inner)
