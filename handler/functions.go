@@ -17,11 +17,11 @@ const (
 	TriggerTimer = "timertrigger"
 )
 
-// OfficialSignalRBindings are the binding types of the official SignalR
+// officialSignalRBindings are the binding types of the official SignalR
 // extension (Microsoft.Azure.WebJobs.Extensions.SignalRService). A custom
 // handler only gets them through an extension bundle, where the host runs
 // them itself; funcsignalr declares them in Go instead.
-var OfficialSignalRBindings = []string{"signalRConnectionInfo", "signalR", "signalRTrigger"}
+var officialSignalRBindings = []string{"signalRConnectionInfo", "signalR", "signalRTrigger"}
 
 // Function is one function as declared by its folder's function.json: the
 // folder name is the function name.
@@ -41,7 +41,7 @@ type Function struct {
 	UseMonitor   *bool // nil when function.json leaves it out
 
 	// Official lists the official SignalR extension's binding types that the
-	// folder declares (see OfficialSignalRBindings).
+	// folder declares: signalRConnectionInfo, signalR or signalRTrigger.
 	Official []string
 }
 
@@ -162,7 +162,7 @@ func loadFunction(path string) (Function, error) {
 	fn := Function{Name: name}
 	var triggers, httpOutputs []string
 	for _, b := range f.Bindings {
-		for _, official := range OfficialSignalRBindings {
+		for _, official := range officialSignalRBindings {
 			if strings.EqualFold(b.Type, official) {
 				fn.Official = append(fn.Official, official)
 			}

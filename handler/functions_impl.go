@@ -39,7 +39,7 @@ func (f *negotiateFunc) claims(r *http.Request) map[string][]string {
 	if len(types) == 0 {
 		return nil
 	}
-	h := r.Header[PrincipalHeader]
+	h := r.Header[principalHeader]
 	if len(h) == 0 || h[0] == "" {
 		return nil
 	}

@@ -108,14 +108,14 @@ func recoverHTTP(name string, logger *slog.Logger, next http.Handler) http.Handl
 	})
 }
 
-// PanicMessage is the log message of a recovered panic.
-const PanicMessage = "function panicked"
+// panicMessage is the log message of a recovered panic.
+const panicMessage = "function panicked"
 
 // LogPanic logs a panic recovered from function name, with its value and
 // stack, at error level: function code owns what it panics with, and the
 // log is where its author finds it.
 func LogPanic(ctx context.Context, logger *slog.Logger, name string, v any) {
-	logger.LogAttrs(ctx, slog.LevelError, PanicMessage,
+	logger.LogAttrs(ctx, slog.LevelError, panicMessage,
 		slog.String("function", name), slog.String("panic", clip.String(fmt.Sprint(v))),
 		slog.String("stack", string(debug.Stack())))
 }

@@ -7,11 +7,11 @@ import (
 	"strings"
 )
 
-// PrincipalHeader is the header in which App Service Authentication passes
+// principalHeader is the header in which App Service Authentication passes
 // the signed-in user's claims to the app (and strips from callers):
 // base64 JSON {"auth_typ","name_typ","role_typ","claims":[{"typ","val"}]}.
 // https://learn.microsoft.com/azure/app-service/configure-authentication-user-identities
-const PrincipalHeader = "X-Ms-Client-Principal"
+const principalHeader = "X-Ms-Client-Principal"
 
 // maxPrincipalHeader bounds the header decoded: App Service passes the
 // token's claims, well under the 16 KiB that headers of a request may hold.
