@@ -32,8 +32,8 @@ type negotiateFunc struct {
 // lists. An undecodable header gives none: the caller still gets a token,
 // and the first such header is logged.
 func (f *negotiateFunc) claims(r *http.Request) map[string][]string {
-	types := f.cfg.ClaimTypes
-	if ct, ok := f.cfg.Negotiator.(ClaimTyper); ok && types == nil {
+	var types []string
+	if ct, ok := f.cfg.Negotiator.(ClaimTyper); ok {
 		types = ct.ClaimTypes()
 	}
 	if len(types) == 0 {
@@ -56,10 +56,6 @@ func (f *negotiateFunc) claims(r *http.Request) map[string][]string {
 }
 
 func (f *negotiateFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if f.cfg.ConfigError != nil {
-		Respond(w, f.cfg.ConfigError)
-		return
-	}
 	info, err := f.cfg.Negotiator.Negotiate(r.Context(), f.userID.eval(r), f.claims(r))
 	if err != nil {
 		logFailure(f.cfg.Logger, r, "negotiate", err)
@@ -105,11 +101,7 @@ type sendResult struct {
 }
 
 func (f *sendFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if f.cfg.ConfigError != nil {
-		Respond(w, f.cfg.ConfigError)
-		return
-	}
-	if err := checkJSONContentType(r.Header.Get("Content-Type"), f.cfg.Standalone || isStandalone(r)); err != nil {
+	if err := checkJSONContentType(r.Header.Get("Content-Type"), isStandalone(r)); err != nil {
 		Respond(w, err)
 		return
 	}

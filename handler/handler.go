@@ -33,8 +33,11 @@ type Negotiator interface {
 	Negotiate(ctx context.Context, userID string, claims map[string][]string) (bindings.ConnectionInfo, error)
 }
 
-// ClaimTyper is a Negotiator that knows its claim types only once it is
-// resolved: negotiate asks it when Config.ClaimTypes is nil.
+// ClaimTyper is a Negotiator with claim types: the claim types of
+// x-ms-client-principal that negotiate copies into the client token (the
+// official binding's claimTypeList), asked on every request because they
+// are known only once the binding is resolved. A Negotiator without them
+// gets no claims: the header is not read.
 type ClaimTyper interface {
 	ClaimTypes() []string
 }
@@ -57,14 +60,9 @@ type Config struct {
 	// folder name: the host POSTs /<name> with {"Data","Metadata"}.
 	Invocations map[string]InvokeFunc
 
-	Negotiator  Negotiator // may be nil when ConfigError is set
-	Sender      Sender     // may be nil when ConfigError is set
-	ConfigError error      // when set, negotiate and send answer it as ConfigurationError
-	UserID      string     // negotiate's userId expression; default DefaultUserID
-	// ClaimTypes are the claim types of x-ms-client-principal that negotiate
-	// copies into the client token (the official binding's claimTypeList);
-	// none: the header is not read.
-	ClaimTypes  []string
+	Negotiator  Negotiator // may implement ClaimTyper
+	Sender      Sender
+	UserID      string   // negotiate's userId expression; default DefaultUserID
 	CORSOrigins []string // standalone only: allowed origins, or "*"
 	// Standalone is set when no Functions host stands in front: send has
 	// no function key then, so it only takes bodies declared as JSON.

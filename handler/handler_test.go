@@ -30,11 +30,15 @@ type fakeBindings struct {
 
 // fakeAnswers is what fakeBindings answers.
 type fakeAnswers struct {
-	info      bindings.ConnectionInfo
-	negErr    error
-	sendErr   error
-	sentOnErr int
+	info       bindings.ConnectionInfo
+	negErr     error
+	sendErr    error
+	sentOnErr  int
+	claimTypes []string
 }
+
+// ClaimTypes makes fakeBindings a ClaimTyper.
+func (f *fakeBindings) ClaimTypes() []string { return f.claimTypes }
 
 func (f *fakeBindings) Negotiate(ctx context.Context, userID string, claims map[string][]string) (bindings.ConnectionInfo, error) {
 	f.mu.Lock()
@@ -172,6 +176,7 @@ func invoke(tb testing.TB, h http.Handler, payload bool, method, target string, 
 
 func TestFunctionsAnswerAlikeInBothModes(t *testing.T) {
 	jsonCT := http.Header{"Content-Type": {"application/json"}}
+	_, notConfigured := settings.Resolve(settings.NewValues(nil), "AlertsSignalR", settings.Options{})
 	tests := []struct {
 		name       string
 		fb         fakeAnswers
@@ -194,9 +199,7 @@ func TestFunctionsAnswerAlikeInBothModes(t *testing.T) {
 			method: "GET", target: "/api/negotiate", wantStatus: 503, wantCode: "AuthenticationUnavailable"},
 		{name: "negotiate unknown error", fb: fakeAnswers{negErr: errors.New("secret-looking internals")},
 			method: "GET", target: "/api/negotiate", wantStatus: 500, wantCode: "InternalError"},
-		{name: "negotiate not configured", cfg: func(c *Config) {
-			_, c.ConfigError = settings.Resolve(settings.NewValues(nil), "AlertsSignalR", settings.Options{})
-		},
+		{name: "negotiate not configured", fb: fakeAnswers{negErr: notConfigured},
 			method: "GET", target: "/api/negotiate", wantStatus: 500, wantCode: "ConfigurationError"},
 		{name: "send one message", method: "POST", target: "/api/send", header: jsonCT,
 			body: `{"target":"newMessage","arguments":["hi"]}`, wantStatus: 202, wantBody: `{"sent":1}`},
@@ -215,9 +218,7 @@ func TestFunctionsAnswerAlikeInBothModes(t *testing.T) {
 			method: "POST", target: "/api/send", body: `[{"target":"a"},{"target":"b"}]`, wantStatus: 502, wantCode: "ServiceError"},
 		{name: "send timeout", fb: fakeAnswers{sendErr: &apierror.Error{Code: apierror.ServiceTimeout, Message: "no answer"}},
 			method: "POST", target: "/api/send", body: `{"target":"a"}`, wantStatus: 504, wantCode: "ServiceTimeout"},
-		{name: "send config error", cfg: func(c *Config) {
-			c.ConfigError = apierror.Setting("AzureSignalRConnectionString", "unknown AuthType \"foo\"")
-		},
+		{name: "send config error", fb: fakeAnswers{sendErr: apierror.Setting("AzureSignalRConnectionString", "unknown AuthType \"foo\"")},
 			method: "POST", target: "/api/send", body: `{"target":"a"}`, wantStatus: 500, wantCode: "ConfigurationError"},
 	}
 	for _, tt := range tests {

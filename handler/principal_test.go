@@ -42,8 +42,8 @@ func TestNegotiateClaimsFromClientPrincipal(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, payload := range []bool{false, true} {
-				fb := &fakeBindings{}
-				h := newTestHandler(t, fb, func(c *Config) { c.ClaimTypes = tt.types })
+				fb := &fakeBindings{fakeAnswers: fakeAnswers{claimTypes: tt.types}}
+				h := newTestHandler(t, fb, nil)
 				header := http.Header{"X-Ms-Client-Principal-Id": {"alice"}}
 				if tt.header != "" {
 					header.Set("X-MS-CLIENT-PRINCIPAL", tt.header)
@@ -61,9 +61,8 @@ func TestNegotiateClaimsFromClientPrincipal(t *testing.T) {
 
 func TestUndecodablePrincipalWarnedOnce(t *testing.T) {
 	var logs bytes.Buffer
-	fb := &fakeBindings{}
+	fb := &fakeBindings{fakeAnswers: fakeAnswers{claimTypes: []string{"roles"}}}
 	h := newTestHandler(t, fb, func(c *Config) {
-		c.ClaimTypes = []string{"roles"}
 		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	})
 	const secretish = "not-base64-but-private!"
