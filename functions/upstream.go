@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -15,10 +14,6 @@ import (
 	"github.com/funcsignalr/funcsignalr/internal/clip"
 	"github.com/funcsignalr/funcsignalr/internal/upstream"
 )
-
-// maxUpstreamBody bounds an upstream request's body: Azure SignalR Service
-// carries client messages of at most 1 MiB.
-const maxUpstreamBody = handler.MaxBodyBytes
 
 // upstreamFunction is the signalr HTTP function: it checks an upstream
 // request from Azure SignalR Service (or the embedded local service),
@@ -69,14 +64,10 @@ func (u *upstreamFunction) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		handler.Respond(w, apierror.New(apierror.MethodNotAllowed, "the SignalR upstream endpoint accepts POST"))
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxUpstreamBody))
+	// Azure SignalR Service carries client messages of at most 1 MiB.
+	body, err := handler.ReadBody(w, r, apierror.InvalidMessage)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			handler.Respond(w, apierror.New(apierror.PayloadTooLarge, "the upstream request body is larger than %d bytes", maxUpstreamBody))
-			return
-		}
-		handler.Respond(w, apierror.New(apierror.InvalidMessage, "could not read the upstream request body"))
+		handler.Respond(w, err)
 		return
 	}
 	req, err := upstream.Parse(r.Header, body, u.app.upstreamKeys(r.Header.Get(upstream.HeaderHub)))

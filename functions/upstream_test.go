@@ -188,6 +188,7 @@ func TestUpstreamAnswersInBothModes(t *testing.T) {
 		{"missing hub header", upstreamCall{conn: "c1", category: "messages", event: "echo", body: `{"type":1,"target":"echo","arguments":[1]}`}, 400, "application/json", "InvalidMessage"},
 		{"unsupported media type", upstreamCall{conn: "c1", hub: "chat", category: "messages", event: "echo", contentType: "text/plain", body: `x`}, 415, "application/json", "UnsupportedMediaType"},
 		{"unreadable body", msg("echo", `{"type":1,`), 400, "application/json", "InvalidMessage"},
+		{"body over 1 MiB", msg("echo", `{"type":1,"target":"echo","arguments":["`+strings.Repeat("x", handler.MaxBodyBytes)+`"]}`), 413, "application/json", "PayloadTooLarge"},
 		{"no function for the event", msg("nosuch", `{"type":1,"invocationId":"1","target":"nosuch","arguments":[]}`), 404, "application/json", "NotFound"},
 		{"no function for the hub", upstreamCall{conn: "c1", hub: "other", category: "messages", event: "echo", body: `{"type":1,"target":"echo","arguments":[]}`}, 404, "application/json", "NotFound"},
 	}

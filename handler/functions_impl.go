@@ -105,7 +105,7 @@ func (f *sendFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Respond(w, err)
 		return
 	}
-	body, err := readBody(w, r)
+	body, err := ReadBody(w, r, apierror.InvalidJSON)
 	if err != nil {
 		Respond(w, err)
 		return

@@ -20,8 +20,9 @@ import (
 	"github.com/funcsignalr/funcsignalr/internal/clip"
 )
 
-// MaxBodyBytes is the largest send body accepted: the service's own
-// message limit.
+// MaxBodyBytes is the largest body ReadBody accepts (a send, or an
+// upstream request from the service): the service's own message limit,
+// 1 MiB.
 const MaxBodyBytes = 1 << 20
 
 // DefaultUserID is the negotiate binding's default userId expression: the
@@ -282,8 +283,10 @@ func logRequests(logger *slog.Logger, next http.Handler) http.Handler {
 	})
 }
 
-// readBody reads at most MaxBodyBytes of r's body.
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+// ReadBody reads r's body, at most MaxBodyBytes: a larger one (announced
+// by Content-Length or found while reading) is a PayloadTooLarge
+// *apierror.Error, and a failed read is one with code readErrCode.
+func ReadBody(w http.ResponseWriter, r *http.Request, readErrCode string) ([]byte, error) {
 	if r.ContentLength > MaxBodyBytes {
 		return nil, tooLarge()
 	}
@@ -293,7 +296,7 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 		if errors.As(err, &mbe) {
 			return nil, tooLarge()
 		}
-		return nil, apierror.New(apierror.InvalidJSON, "read body: %v", err)
+		return nil, apierror.New(readErrCode, "could not read the body: %v", err)
 	}
 	return body, nil
 }
