@@ -5,21 +5,10 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/vmihailenco/msgpack/v5"
-
 	"github.com/funcsignalr/funcsignalr/internal/msgpackhub"
+	"github.com/funcsignalr/funcsignalr/internal/msgpackhub/msgpacktest"
 	"github.com/funcsignalr/funcsignalr/internal/upstream"
 )
-
-// msgpackMessage encodes the elements of a MessagePack hub message.
-func msgpackMessage(tb testing.TB, elems ...any) []byte {
-	tb.Helper()
-	b, err := msgpack.Marshal(elems)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return b
-}
 
 func TestMessagePackInvocationsGoUpstream(t *testing.T) {
 	resultCompletion, _ := upstream.Completion(upstream.ProtocolMessagePack, "1", []byte(`{"ok":[1,2.5]}`), "")
@@ -31,31 +20,31 @@ func TestMessagePackInvocationsGoUpstream(t *testing.T) {
 	}{
 		{
 			name:    "invoke: the upstream's completion as it is",
-			msg:     msgpackMessage(t, 1, map[string]string{}, "1", "echo", []any{1, "x"}),
+			msg:     msgpacktest.Message(t, 1, map[string]string{}, "1", "echo", []any{1, "x"}),
 			respond: func(w http.ResponseWriter, _ *http.Request, _ upRequest) { w.Write(resultCompletion) },
 			want:    []any{int8(msgCompletion), [][2]any{}, "1", int8(3), [][2]any{{"ok", []any{int8(1), 2.5}}}},
 		},
 		{
 			name:    "invoke answered by an empty 200: a completion without result",
-			msg:     msgpackMessage(t, 1, map[string]string{}, "2", "echo", []any{}),
+			msg:     msgpacktest.Message(t, 1, map[string]string{}, "2", "echo", []any{}),
 			respond: func(http.ResponseWriter, *http.Request, upRequest) {},
 			want:    []any{int8(msgCompletion), [][2]any{}, "2", int8(2)},
 		},
 		{
 			name:    "invoke answered by 204",
-			msg:     msgpackMessage(t, 1, map[string]string{}, "3", "echo", []any{}),
+			msg:     msgpacktest.Message(t, 1, map[string]string{}, "3", "echo", []any{}),
 			respond: func(w http.ResponseWriter, _ *http.Request, _ upRequest) { w.WriteHeader(http.StatusNoContent) },
 			want:    []any{int8(msgCompletion), [][2]any{}, "3", int8(2)},
 		},
 		{
 			name:    "invoke answered by 404: a completion with the error",
-			msg:     msgpackMessage(t, 1, map[string]string{}, "4", "echo", []any{}),
+			msg:     msgpacktest.Message(t, 1, map[string]string{}, "4", "echo", []any{}),
 			respond: func(w http.ResponseWriter, _ *http.Request, _ upRequest) { w.WriteHeader(http.StatusNotFound) },
 			want:    []any{int8(msgCompletion), [][2]any{}, "4", int8(1), "Invocation failed, status code 404"},
 		},
 		{
 			name:    "send: no completion",
-			msg:     msgpackMessage(t, 1, map[string]string{}, nil, "echo", []any{true}),
+			msg:     msgpacktest.Message(t, 1, map[string]string{}, nil, "echo", []any{true}),
 			respond: func(w http.ResponseWriter, _ *http.Request, _ upRequest) { w.Write(resultCompletion) },
 		},
 	}
@@ -99,10 +88,10 @@ func TestMessagePackInvocationRefused(t *testing.T) {
 		msg       []byte
 		wantClose string
 	}{
-		{"stream ids", msgpackMessage(t, 1, map[string]string{}, "1", "upload", []any{}, []string{"s"}), reasonStreaming},
-		{"target not a string", msgpackMessage(t, 1, map[string]string{}, "1", 5, []any{}),
+		{"stream ids", msgpacktest.Message(t, 1, map[string]string{}, "1", "upload", []any{}, []string{"s"}), reasonStreaming},
+		{"target not a string", msgpacktest.Message(t, 1, map[string]string{}, "1", 5, []any{}),
 			"Connection closed with an error. InvalidDataException: the invocation target is not a string"},
-		{"stream invocation", msgpackMessage(t, 4, map[string]string{}, "1", "s", []any{}), reasonStreaming},
+		{"stream invocation", msgpacktest.Message(t, 4, map[string]string{}, "1", "s", []any{}), reasonStreaming},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
