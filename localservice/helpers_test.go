@@ -563,6 +563,3 @@ func expectNoGoroutineLeak(tb testing.TB, f func()) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
-
-// newServer serves svc on loopback.
-func newServer(svc *Service) *httptest.Server { return httptest.NewServer(svc) }

@@ -2,8 +2,8 @@ package localservice
 
 import (
 	"context"
-	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -213,7 +213,7 @@ func TestLongPollingIdle(t *testing.T) {
 func TestClose(t *testing.T) {
 	expectNoGoroutineLeak(t, func() {
 		svc := New(Options{PingInterval: 10 * time.Millisecond})
-		srv := newServer(svc)
+		srv := httptest.NewServer(svc)
 		defer srv.Close()
 		e := &testEnv{tb: t, svc: svc, srv: srv, base: srv.URL}
 		ws := e.dialWS("chat", "a")
@@ -276,27 +276,4 @@ func TestCloseStuckClient(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("Close did not return")
 	}
-}
-
-func TestConnectionString(t *testing.T) {
-	const key = "AccessKey=" + DevAccessKey + ";Version=1.0;"
-	tests := []struct{ addr, want string }{
-		{"127.0.0.1:8888", "Endpoint=http://127.0.0.1;Port=8888;" + key},
-		{"0.0.0.0:8888", "Endpoint=http://localhost;Port=8888;" + key},
-		{":8888", "Endpoint=http://localhost;Port=8888;" + key},
-		{"[::]:9000", "Endpoint=http://localhost;Port=9000;" + key},
-		{"[::1]:9000", "Endpoint=http://[::1];Port=9000;" + key},
-		{"localhost:1", "Endpoint=http://localhost;Port=1;" + key},
-		{"myhost", "Endpoint=http://myhost;" + key},
-	}
-	for _, tt := range tests {
-		if got := ConnectionString(tt.addr); got != tt.want {
-			t.Errorf("ConnectionString(%q): got %q, want %q", tt.addr, got, tt.want)
-		}
-	}
-}
-
-func ExampleConnectionString() {
-	fmt.Println(ConnectionString("0.0.0.0:8888"))
-	// Output: Endpoint=http://localhost;Port=8888;AccessKey=ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH;Version=1.0;
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -511,7 +512,7 @@ func TestUpstreamCloseInFlight(t *testing.T) {
 		u.holdEvent("stuck") // until Close cancels it
 		up, _ := ParseUpstream(u.URL)
 		svc := New(Options{Upstream: up})
-		srv := newServer(svc)
+		srv := httptest.NewServer(svc)
 		defer srv.Close()
 		e := &testEnv{tb: t, svc: svc, srv: srv, base: srv.URL}
 		var clients []hubClient
