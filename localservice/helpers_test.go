@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -91,45 +90,27 @@ func (e *testEnv) restToken(escapedPath string) string {
 // headers and body.
 func (e *testEnv) do(method, target, token, body string, header http.Header) (int, http.Header, string) {
 	e.tb.Helper()
-	status, h, b, err := e.tryDo(method, target, token, body, header)
-	if err != nil {
-		e.tb.Fatalf("%s %s: %v", method, target, err)
-	}
-	return status, h, b
-}
-
-// tryDo is do returning the error instead of failing the test, so that it
-// may run on a goroutine of its own; it waits testTimeout at most.
-func (e *testEnv) tryDo(method, target, token, body string, header http.Header) (int, http.Header, string, error) {
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, e.base+target, rd)
-	if err != nil {
-		return 0, nil, "", err
-	}
-	for k, v := range header {
-		req.Header[k] = v
+	return testkit.Do(e.tb, method, e.base+target, requestHeader(token, body, header), rd)
+}
+
+// requestHeader is a copy of header with the bearer token, if any, and the
+// JSON Content-Type when there is a body.
+func requestHeader(token, body string, header http.Header) http.Header {
+	h := header.Clone()
+	if h == nil {
+		h = http.Header{}
 	}
 	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+		h.Set("Authorization", "Bearer "+token)
 	}
 	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
+		h.Set("Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, nil, "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, nil, "", fmt.Errorf("read the body: %w", err)
-	}
-	return resp.StatusCode, resp.Header, string(b), nil
+	return h
 }
 
 // rest calls the REST API at target (escaped path and query) with a good token.

@@ -3,6 +3,7 @@ package localservice
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -18,13 +19,7 @@ import (
 // waitLogCount waits until logs hold want occurrences of s.
 func waitLogCount(tb testing.TB, logs *testkit.Buffer, s string, want int) {
 	tb.Helper()
-	deadline := time.Now().Add(testTimeout)
-	for strings.Count(logs.String(), s) != want {
-		if time.Now().After(deadline) {
-			tb.Fatalf("got %d log lines with %q, want %d; logs:\n%s", strings.Count(logs.String(), s), s, want, logs)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitFor(tb, fmt.Sprintf("%d log lines with %q", want, s), func() bool { return strings.Count(logs.String(), s) == want })
 }
 
 // newServedEnv runs a Service with Serve on a loopback listener, ln

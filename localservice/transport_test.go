@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/funcsignalr/funcsignalr/internal/testkit"
 )
 
 func TestServerSentEvents(t *testing.T) {
@@ -97,22 +99,11 @@ func (e *testEnv) openLongPoll(hub, user string) (u, tok string, nr negotiateRes
 	return u, tok, nr
 }
 
-// pollResult is the answer to a long poll sent in the background.
-type pollResult struct {
-	status int
-	body   string
-	err    error
-}
-
 // startPoll sends one long poll in the background and waits until the
 // service holds it for the connection whose token is connToken.
-func startPoll(e *testEnv, u, token, connToken string) <-chan pollResult {
+func startPoll(e *testEnv, u, token, connToken string) <-chan testkit.Answer {
 	e.tb.Helper()
-	done := make(chan pollResult, 1)
-	go func() {
-		status, _, body, err := e.tryDo("GET", u, token, "", nil)
-		done <- pollResult{status, body, err}
-	}()
+	done := testkit.StartRequest(e.tb, "GET", e.base+u, requestHeader(token, "", nil), nil)
 	waitFor(e.tb, "the long poll to be held", func() bool {
 		c := e.svc.lookup(connToken)
 		if c == nil {
@@ -126,14 +117,14 @@ func startPoll(e *testEnv, u, token, connToken string) <-chan pollResult {
 }
 
 // waitPoll waits for the answer to a poll started by startPoll.
-func waitPoll(tb testing.TB, done <-chan pollResult) (int, string) {
+func waitPoll(tb testing.TB, done <-chan testkit.Answer) (int, string) {
 	tb.Helper()
 	select {
-	case r := <-done:
-		if r.err != nil {
-			tb.Fatalf("long poll: %v", r.err)
+	case a := <-done:
+		if a.Err != nil {
+			tb.Fatalf("long poll: %v", a.Err)
 		}
-		return r.status, r.body
+		return a.Status, a.Body
 	case <-time.After(testTimeout):
 		tb.Fatal("the long poll did not end")
 		return 0, ""
