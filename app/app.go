@@ -44,8 +44,6 @@ type Env struct {
 	Setenv func(key, value string) error
 	// Listening, if set, is told each address once it accepts connections.
 	Listening func(name, addr string)
-	// Functions is the app's code; nil is the ready-made negotiate and send.
-	Functions *Functions
 	// Addr is the standalone listen address unless the -addr flag gives
 	// one; default the FUNCSIGNALR_ADDR setting, else 127.0.0.1:7071.
 	Addr string
@@ -58,12 +56,12 @@ type Env struct {
 	MaxConns int
 }
 
-// Run runs the custom handler (or, with the argument local-service, only
-// the local SignalR service) until ctx is done, then shuts down gracefully.
-// -h or --help prints the usage on stdout and returns nil; an unknown flag
-// or argument prints the mistake and the usage on stderr and returns an
-// error wrapping ErrUsage.
-func Run(ctx context.Context, env Env) error {
+// Run runs the custom handler with the app's code fns (or, with the
+// argument local-service, only the local SignalR service) until ctx is
+// done, then shuts down gracefully. -h or --help prints the usage on stdout
+// and returns nil; an unknown flag or argument prints the mistake and the
+// usage on stderr and returns an error wrapping ErrUsage.
+func Run(ctx context.Context, env Env, fns *Functions) error {
 	cmd, err := parseArgs(env.Args)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "%s\n\n", err)
@@ -76,6 +74,9 @@ func Run(ctx context.Context, env Env) error {
 	}
 	if cmd.localService {
 		return runLocalService(ctx, env, cmd.addr, cmd.upstream)
+	}
+	if fns == nil {
+		return errors.New("app.Run: no Functions: the handler has no code to serve (functions.App.Run passes the registered functions)")
 	}
 	lookupEnv := environMap(env.Environ)
 	port := lookupEnv["FUNCTIONS_CUSTOMHANDLER_PORT"]
@@ -109,7 +110,7 @@ func Run(ctx context.Context, env Env) error {
 			"so anyone who reaches this address can send to every client; listen on 127.0.0.1 unless that is intended",
 			"addr", ln.Addr().String())
 	}
-	stop, err := build(ctx, env, port == "", ready, logger, ln.Addr().String())
+	stop, err := build(ctx, env, fns, port == "", ready, logger, ln.Addr().String())
 	if err != nil {
 		srv.Close()
 		return err
@@ -177,11 +178,7 @@ func mode(port string) string {
 // answers ConfigurationError wherever it is used, and functions that do not
 // use it keep working. A mismatch between function folders and code does
 // stop it: that is a programming error.
-func build(ctx context.Context, env Env, standalone bool, ready *readiness, logger *slog.Logger, handlerAddr string) (stop func(), err error) {
-	fns := env.Functions
-	if fns == nil {
-		fns = defaultFunctions()
-	}
+func build(ctx context.Context, env Env, fns *Functions, standalone bool, ready *readiness, logger *slog.Logger, handlerAddr string) (stop func(), err error) {
 	if fns.Logger != nil {
 		fns.Logger(logger)
 	}
@@ -262,8 +259,7 @@ func build(ctx context.Context, env Env, standalone bool, ready *readiness, logg
 
 // Functions is a function app's code as the functions package registers it:
 // Run wires it to the function folders, the SignalR bindings and the
-// handler. A nil Env.Functions is the ready-made app: negotiate and send on
-// the default binding.
+// handler.
 type Functions struct {
 	// Check compares the function folders with the code; its error stops
 	// start-up.
@@ -411,37 +407,6 @@ func (r *resolver) connection(setting string) connResult {
 	}
 	r.conns[k] = connResult{conn, err}
 	return r.conns[k]
-}
-
-// defaultFunctions is the ready-made app: negotiate and send on the default
-// binding, for callers of Run that register no code of their own.
-func defaultFunctions() *Functions {
-	hub := &lateBinding{}
-	negotiate, _ := handler.NegotiateHandler(handler.Config{Negotiator: hub}) // the default user id parses
-	return &Functions{
-		HTTP:     map[string]http.Handler{"negotiate": negotiate, "send": handler.SendHandler(handler.Config{Sender: hub})},
-		Bindings: []Binding{{Resolved: func(rb ResolvedBinding) { hub.rb = rb }}},
-	}
-}
-
-// lateBinding is a binding resolved at start-up, before the handler serves.
-type lateBinding struct{ rb ResolvedBinding }
-
-func (b *lateBinding) Negotiate(ctx context.Context, userID string, claims map[string][]string) (bindings.ConnectionInfo, error) {
-	if err := errors.Join(b.rb.Err, b.rb.NegotiateErr); err != nil {
-		return bindings.ConnectionInfo{}, err
-	}
-	return b.rb.Client.Negotiate(ctx, userID, claims)
-}
-
-// ClaimTypes are the claim types negotiate copies into client tokens.
-func (b *lateBinding) ClaimTypes() []string { return b.rb.ClaimTypes }
-
-func (b *lateBinding) Send(ctx context.Context, ops []bindings.Operation) (int, error) {
-	if b.rb.Err != nil {
-		return 0, b.rb.Err
-	}
-	return b.rb.Client.Send(ctx, ops)
 }
 
 // startLocalService starts the embedded local SignalR service on addr; with

@@ -108,7 +108,7 @@ func tryStart(tb testing.TB, env Env, wantListeners int) (*running, error) {
 		listening <- struct{}{}
 	}
 	go func() {
-		r.done <- Run(ctx, env)
+		r.done <- Run(ctx, env, testFunctions())
 		close(r.finished)
 	}()
 	for i := 0; i < wantListeners; i++ {
@@ -344,5 +344,16 @@ func TestIdentityWarningInAzure(t *testing.T) {
 	logs := r.stdout.String() + r.stderr.String()
 	if got := strings.Count(logs, "App Service Authentication is off"); got != 1 {
 		t.Errorf("identity warnings: got %d, want 1; logs: %s", got, logs)
+	}
+}
+
+// TestRunWithoutFunctions checks that Run refuses to serve without code,
+// before it listens, instead of failing on the first request.
+func TestRunWithoutFunctions(t *testing.T) {
+	var stdout, stderr testkit.Buffer
+	err := Run(context.Background(), Env{Dir: appDir(t, nil), Stdout: &stdout, Stderr: &stderr, Addr: "127.0.0.1:0",
+		Listening: func(name, addr string) { t.Errorf("Run started %s on %s, want no server", name, addr) }}, nil)
+	if err == nil || !strings.Contains(err.Error(), "no Functions") {
+		t.Errorf("Run without Functions = %v, want an error saying it has no Functions", err)
 	}
 }

@@ -92,7 +92,7 @@ func TestUsage(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			cancel()
 			err := Run(ctx, Env{Args: tt.args, Dir: appDir(t, nil), Stdout: &stdout, Stderr: &stderr, Addr: "127.0.0.1:0",
-				Listening: func(name, addr string) { t.Errorf("Run started %s on %s, want no server", name, addr) }})
+				Listening: func(name, addr string) { t.Errorf("Run started %s on %s, want no server", name, addr) }}, nil)
 			usage, other := &stdout, &stderr
 			if tt.wantErr {
 				usage, other = &stderr, &stdout
@@ -119,7 +119,7 @@ func TestUsage(t *testing.T) {
 
 func TestUsageNamesTheProgram(t *testing.T) {
 	var stdout bytes.Buffer
-	if err := Run(context.Background(), Env{Args: []string{"--help"}, Name: "chatapp", Stdout: &stdout, Stderr: &stdout}); err != nil {
+	if err := Run(context.Background(), Env{Args: []string{"--help"}, Name: "chatapp", Stdout: &stdout, Stderr: &stdout}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := stdout.String(); !strings.Contains(got, "chatapp local-service") || strings.Contains(got, "funcsignalr") {

@@ -40,11 +40,10 @@ func (a *App) Run(ctx context.Context, env Env) error {
 	}
 	a.running = true
 	a.mu.Unlock()
-	env.Functions = a.functions()
 	if a.location == nil {
 		a.location = timeZone(env.Environ)
 	}
-	return app.Run(ctx, env)
+	return app.Run(ctx, env, a.functions())
 }
 
 // Main runs the app as a program: from the process's arguments,
