@@ -2,6 +2,7 @@ package functions_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -10,8 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	"github.com/funcsignalr/funcsignalr/functions"
 	"github.com/funcsignalr/funcsignalr/internal/signalrtest"
+	"github.com/funcsignalr/funcsignalr/internal/testkit"
 	"github.com/funcsignalr/funcsignalr/localservice"
 	"github.com/funcsignalr/funcsignalr/settings"
 )
@@ -104,4 +108,72 @@ func TestUserFunctionSendsThroughNamedSetting(t *testing.T) {
 func jsonString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// TestInvalidTokenLifetimeFailsNegotiateOnly runs an app whose
+// AzureSignalRAccessTokenLifetime is invalid: negotiate answers a
+// ConfigurationError naming the setting, while send keeps working.
+func TestInvalidTokenLifetimeFailsNegotiateOnly(t *testing.T) {
+	app := functions.New()
+	hub := app.Hub(functions.SignalR{})
+	app.HTTP("negotiate", hub.NegotiateHandler(""))
+	app.HTTP("send", hub.SendHandler())
+	dir := appDir(t, map[string]string{"negotiate": httpAnon, "send": httpFunction}, nil)
+	r := run(t, app, dir, []string{"AzureSignalRAccessTokenLifetime=48:00:00"}, true)
+	base := "http://" + r.addrs["handler"] + "/api/"
+
+	status, _, body := testkit.Do(t, "GET", base+"negotiate", nil, nil)
+	if status != 500 || errorCode(t, body) != "ConfigurationError" || !strings.Contains(body, "AzureSignalRAccessTokenLifetime") {
+		t.Errorf("negotiate: got %d %s, want 500 ConfigurationError naming AzureSignalRAccessTokenLifetime", status, body)
+	}
+	status, _, body = testkit.Do(t, "POST", base+"send", http.Header{"Content-Type": {"application/json"}},
+		strings.NewReader(`{"target":"t","arguments":[]}`))
+	if status != http.StatusAccepted {
+		t.Errorf("send: got %d %s, want 202: the lifetime concerns negotiate only", status, body)
+	}
+}
+
+// TestNegotiateCopiesClaimTypes negotiates with an x-ms-client-principal
+// header through a hub that takes its claim types from the
+// AzureSignalRClaimTypes setting and through one that lists its own: each
+// client token carries the claims of its hub's types and no others.
+func TestNegotiateCopiesClaimTypes(t *testing.T) {
+	app := functions.New()
+	fromSetting := app.Hub(functions.SignalR{})
+	own := app.Hub(functions.SignalR{ClaimTypes: []string{"name"}})
+	app.HTTP("negotiate", fromSetting.NegotiateHandler(""))
+	app.HTTP("negotiateown", own.NegotiateHandler(""))
+	dir := appDir(t, map[string]string{"negotiate": httpAnon, "negotiateown": httpAnon}, nil)
+	r := run(t, app, dir, []string{"AzureSignalRClaimTypes=roles"}, true)
+	principal := base64.StdEncoding.EncodeToString([]byte(
+		`{"auth_typ":"aad","claims":[{"typ":"name","val":"Alice"},{"typ":"roles","val":"reader"}]}`))
+	tests := []struct {
+		function      string
+		want, notWant string
+		wantValue     string
+	}{
+		{"negotiate", "roles", "name", "reader"},
+		{"negotiateown", "name", "roles", "Alice"},
+	}
+	for _, tt := range tests {
+		status, _, body := testkit.Do(t, "GET", "http://"+r.addrs["handler"]+"/api/"+tt.function,
+			http.Header{"X-Ms-Client-Principal": {principal}, "X-Ms-Client-Principal-Id": {"alice"}}, nil)
+		if status != 200 {
+			t.Fatalf("%s: got %d %s, want 200", tt.function, status, body)
+		}
+		var info functions.ConnectionInfo
+		if err := json.Unmarshal([]byte(body), &info); err != nil {
+			t.Fatalf("%s: answer %s: %v", tt.function, body, err)
+		}
+		claims := jwt.MapClaims{}
+		if _, _, err := jwt.NewParser().ParseUnverified(info.AccessToken, claims); err != nil {
+			t.Fatalf("%s: token: %v", tt.function, err)
+		}
+		if got := claims[tt.want]; got != tt.wantValue {
+			t.Errorf("%s: claim %s = %v, want %q", tt.function, tt.want, got, tt.wantValue)
+		}
+		if got, ok := claims[tt.notWant]; ok {
+			t.Errorf("%s: claim %s = %v, want none (not one of the hub's claim types)", tt.function, tt.notWant, got)
+		}
+	}
 }
