@@ -303,10 +303,10 @@ func TestReadinessHoldsInvocationsUntilBuilt(t *testing.T) {
 	}
 }
 
-// TestClientTokenSettings runs the app with an invalid token lifetime, claim
-// types and the Azure markers: negotiate answers the lifetime's
-// ConfigurationError while send keeps working, and the identity warning is
-// logged once at start-up.
+// TestClientTokenSettings runs the app with an invalid
+// AzureSignalRAccessTokenLifetime outside Azure: negotiate answers the
+// lifetime's ConfigurationError while send keeps working, the start-up log
+// names the key, and no identity warning is logged (it is for Azure only).
 func TestClientTokenSettings(t *testing.T) {
 	r := start(t, appDir(t, nil), 2, []string{"AzureSignalRAccessTokenLifetime=48:00:00"})
 	addr := r.addrs["handler"]
