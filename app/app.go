@@ -305,7 +305,7 @@ type ResolvedBinding struct {
 }
 
 // resolver resolves each ConnectionStringSetting once and builds one client
-// per (setting, hub, options).
+// per (setting, hub, token lifetime).
 type resolver struct {
 	ctx       context.Context
 	env       Env
@@ -362,24 +362,35 @@ func (r *resolver) resolve(b Binding) ResolvedBinding {
 		opts.TokenLifetime = r.settings.AccessTokenLifetime
 		negotiateErr = r.settings.AccessTokenLifetimeError
 	}
+	// A binding with its own lifetime shares the client of one that takes
+	// the setting's, but not the setting's error: NegotiateErr is per
+	// binding, set after the cache.
 	key := clientKey{strings.ToLower(setting), hub, opts.TokenLifetime}
-	if rb, ok := r.clients[key]; ok {
-		return rb
+	rb, ok := r.clients[key]
+	if !ok {
+		rb = r.newClient(setting, hub, cr.conn, opts)
+		if r.clients == nil {
+			r.clients = map[clientKey]ResolvedBinding{}
+		}
+		r.clients[key] = rb
 	}
-	rb := ResolvedBinding{Connection: cr.conn, Hub: hub, NegotiateErr: negotiateErr, ClaimTypes: r.settings.ClaimTypes}
-	client, err := bindings.NewClient(cr.conn, hub, opts)
+	rb.NegotiateErr = negotiateErr
+	return rb
+}
+
+// newClient builds the client of a (setting, hub, options), or the error
+// that every use of the binding answers.
+func (r *resolver) newClient(setting, hub string, conn *settings.Connection, opts bindings.Options) ResolvedBinding {
+	rb := ResolvedBinding{Connection: conn, Hub: hub, ClaimTypes: r.settings.ClaimTypes}
+	client, err := bindings.NewClient(conn, hub, opts)
 	if err != nil {
 		r.logger.Error("configuration error", "setting", setting, "hub", hub, "error", err.Error())
 		rb.Err = err
-	} else {
-		*r.stops = append(*r.stops, client.Close)
-		rb.Client = client
-		settings.LogConnection(r.logger, cr.conn, hub)
+		return rb
 	}
-	if r.clients == nil {
-		r.clients = map[clientKey]ResolvedBinding{}
-	}
-	r.clients[key] = rb
+	*r.stops = append(*r.stops, client.Close)
+	rb.Client = client
+	settings.LogConnection(r.logger, conn, hub)
 	return rb
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -111,25 +112,43 @@ func jsonString(s string) string {
 }
 
 // TestInvalidTokenLifetimeFailsNegotiateOnly runs an app whose
-// AzureSignalRAccessTokenLifetime is invalid: negotiate answers a
-// ConfigurationError naming the setting, while send keeps working.
+// AzureSignalRAccessTokenLifetime is invalid: negotiate through a hub that
+// uses the setting answers a ConfigurationError naming it, while send keeps
+// working and a hub with its own AccessTokenLifetime (equal to the
+// default, so that both share a client) negotiates, whichever is declared
+// first.
 func TestInvalidTokenLifetimeFailsNegotiateOnly(t *testing.T) {
-	app := functions.New()
-	hub := app.Hub(functions.SignalR{})
-	app.HTTP("negotiate", hub.NegotiateHandler(""))
-	app.HTTP("send", hub.SendHandler())
-	dir := appDir(t, map[string]string{"negotiate": httpAnon, "send": httpFunction}, nil)
-	r := run(t, app, dir, []string{"AzureSignalRAccessTokenLifetime=48:00:00"}, true)
-	base := "http://" + r.addrs["handler"] + "/api/"
+	for _, explicitFirst := range []bool{false, true} {
+		t.Run(fmt.Sprintf("explicitFirst=%v", explicitFirst), func(t *testing.T) {
+			app := functions.New()
+			var hub, explicit *functions.Hub
+			if explicitFirst {
+				explicit = app.Hub(functions.SignalR{AccessTokenLifetime: time.Hour})
+				hub = app.Hub(functions.SignalR{})
+			} else {
+				hub = app.Hub(functions.SignalR{})
+				explicit = app.Hub(functions.SignalR{AccessTokenLifetime: time.Hour})
+			}
+			app.HTTP("negotiate", hub.NegotiateHandler(""))
+			app.HTTP("negotiateexplicit", explicit.NegotiateHandler(""))
+			app.HTTP("send", hub.SendHandler())
+			dir := appDir(t, map[string]string{"negotiate": httpAnon, "negotiateexplicit": httpAnon, "send": httpFunction}, nil)
+			r := run(t, app, dir, []string{"AzureSignalRAccessTokenLifetime=48:00:00"}, true)
+			base := "http://" + r.addrs["handler"] + "/api/"
 
-	status, _, body := testkit.Do(t, "GET", base+"negotiate", nil, nil)
-	if status != 500 || errorCode(t, body) != "ConfigurationError" || !strings.Contains(body, "AzureSignalRAccessTokenLifetime") {
-		t.Errorf("negotiate: got %d %s, want 500 ConfigurationError naming AzureSignalRAccessTokenLifetime", status, body)
-	}
-	status, _, body = testkit.Do(t, "POST", base+"send", http.Header{"Content-Type": {"application/json"}},
-		strings.NewReader(`{"target":"t","arguments":[]}`))
-	if status != http.StatusAccepted {
-		t.Errorf("send: got %d %s, want 202: the lifetime concerns negotiate only", status, body)
+			status, _, body := testkit.Do(t, "GET", base+"negotiate", nil, nil)
+			if status != 500 || errorCode(t, body) != "ConfigurationError" || !strings.Contains(body, "AzureSignalRAccessTokenLifetime") {
+				t.Errorf("negotiate: got %d %s, want 500 ConfigurationError naming AzureSignalRAccessTokenLifetime", status, body)
+			}
+			if status, _, body := testkit.Do(t, "GET", base+"negotiateexplicit", nil, nil); status != 200 {
+				t.Errorf("negotiate with the hub's own lifetime: got %d %s, want 200: the setting is not used", status, body)
+			}
+			status, _, body = testkit.Do(t, "POST", base+"send", http.Header{"Content-Type": {"application/json"}},
+				strings.NewReader(`{"target":"t","arguments":[]}`))
+			if status != http.StatusAccepted {
+				t.Errorf("send: got %d %s, want 202: the lifetime concerns negotiate only", status, body)
+			}
+		})
 	}
 }
 
