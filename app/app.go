@@ -337,10 +337,7 @@ func (r *resolver) resolve(b Binding) ResolvedBinding {
 	}
 	hub := b.Hub
 	if hub == "" {
-		hub = r.settings.HubName
-	}
-	if hub == "" {
-		hub = "default"
+		hub = r.settings.HubName // settings.Load defaults it
 	}
 	hub = strings.ToLower(hub)
 	if r.configErr != nil {
@@ -509,7 +506,7 @@ func exportFileSettings(sources []settings.Source, setenv func(string, string) e
 				continue
 			}
 			set[k] = true
-			if src.Name != "environment" {
+			if src.Name != settings.SourceEnvironment {
 				setenv(k, v)
 			}
 		}
