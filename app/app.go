@@ -18,6 +18,7 @@ import (
 	"github.com/funcsignalr/funcsignalr/apierror"
 	"github.com/funcsignalr/funcsignalr/bindings"
 	"github.com/funcsignalr/funcsignalr/handler"
+	"github.com/funcsignalr/funcsignalr/internal/httpserve"
 	"github.com/funcsignalr/funcsignalr/localservice"
 	"github.com/funcsignalr/funcsignalr/settings"
 )
@@ -100,7 +101,7 @@ func Run(ctx context.Context, env Env, fns *Functions) error {
 	defer stopRequests(nil)
 	srv := newServer(ready, logger, base)
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(newLimitListener(ln, maxConns, logger)) }()
+	go func() { serveErr <- srv.Serve(httpserve.LimitListener(ln, maxConns, logger)) }()
 	if env.Listening != nil {
 		env.Listening("handler", ln.Addr().String())
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -192,5 +191,4 @@ func TestServerErrorsGoToTheStructuredLog(t *testing.T) {
 			t.Errorf("got %q, want a structured line at %s", lines[i], want)
 		}
 	}
-	var _ *log.Logger = srv.ErrorLog
 }
