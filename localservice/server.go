@@ -2,12 +2,11 @@ package localservice
 
 import (
 	"context"
-	"log/slog"
 	"net"
 	"net/http"
-	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/funcsignalr/funcsignalr/internal/httpserve"
 )
 
 // The service's own HTTP server: every way a caller can hold a connection
@@ -53,7 +52,7 @@ func (s *Service) Serve(ln net.Listener) error {
 		WriteTimeout:      s.httpWriteTimeout,
 		IdleTimeout:       s.idleTimeout,
 		MaxHeaderBytes:    serverMaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ErrorLog:          httpserve.ErrorLog(s.log),
 	}
 	s.mu.Lock()
 	if s.closed {
@@ -63,7 +62,7 @@ func (s *Service) Serve(ln net.Listener) error {
 	}
 	s.servers = append(s.servers, srv)
 	s.mu.Unlock()
-	return srv.Serve(newLimitListener(ln, s.maxConns, s.log))
+	return srv.Serve(httpserve.LimitListener(ln, s.maxConns, s.log))
 }
 
 // shutdownServers stops the servers Serve started: no new connections, and
@@ -91,75 +90,4 @@ func liftWriteDeadline(w http.ResponseWriter, d time.Duration) {
 	// Fails only for writers that cannot set deadlines, such as
 	// httptest.ResponseRecorder: nothing to lift there.
 	http.NewResponseController(w).SetWriteDeadline(t)
-}
-
-// limitListener accepts at most max connections at once: Accept waits for
-// one to close before it takes the next from the listen backlog, as
-// golang.org/x/net/netutil.LimitListener does. It logs once per episode
-// that the limit was reached, and when the episode ends: when the open
-// connections fall below three quarters of the limit.
-type limitListener struct {
-	net.Listener
-	max       int
-	log       *slog.Logger
-	slots     chan struct{} // one token per open connection, and one for a pending Accept
-	open      atomic.Int64  // open connections
-	done      chan struct{} // closed by Close
-	closeOnce sync.Once
-	saturated atomic.Bool // Accept had to wait for a slot, and the episode has not ended
-}
-
-func newLimitListener(ln net.Listener, max int, log *slog.Logger) *limitListener {
-	return &limitListener{Listener: ln, max: max, log: log, slots: make(chan struct{}, max), done: make(chan struct{})}
-}
-
-// Accept waits for a free slot, then accepts a connection that frees it
-// when closed.
-func (l *limitListener) Accept() (net.Conn, error) {
-	select {
-	case l.slots <- struct{}{}:
-	default:
-		if !l.saturated.Swap(true) {
-			l.log.Warn("local SignalR service: connection limit reached; new connections wait until one closes", "maxConnections", l.max)
-		}
-		select {
-		case l.slots <- struct{}{}:
-		case <-l.done:
-			return nil, net.ErrClosed
-		}
-	}
-	c, err := l.Listener.Accept()
-	if err != nil {
-		<-l.slots
-		return nil, err
-	}
-	l.open.Add(1)
-	return &limitedConn{Conn: c, release: l.release}, nil
-}
-
-// release frees a closed connection's slot.
-func (l *limitListener) release() {
-	<-l.slots
-	if n := l.open.Add(-1); 4*n < 3*int64(l.max) && l.saturated.CompareAndSwap(true, false) {
-		l.log.Info("local SignalR service: connections are below the limit again", "open", n, "maxConnections", l.max)
-	}
-}
-
-// Close closes the listener and ends a waiting Accept.
-func (l *limitListener) Close() error {
-	l.closeOnce.Do(func() { close(l.done) })
-	return l.Listener.Close()
-}
-
-// limitedConn frees its slot when closed, once.
-type limitedConn struct {
-	net.Conn
-	once    sync.Once
-	release func()
-}
-
-func (c *limitedConn) Close() error {
-	err := c.Conn.Close()
-	c.once.Do(c.release)
-	return err
 }
