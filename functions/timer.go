@@ -6,46 +6,25 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"time"
 
 	"github.com/funcsignalr/funcsignalr/handler"
 	"github.com/funcsignalr/funcsignalr/internal/timer"
 )
 
 // TimerInfo is a timer invocation as the Functions host describes it (its
-// TimerInfo, as JSON in the invocation payload), and as funcsignalr fills
-// it when it fires timers itself.
-type TimerInfo struct {
-	Schedule TimerSchedule `json:"Schedule"`
-	// ScheduleStatus is nil when the schedule is not monitored (useMonitor
-	// false, or a schedule firing more often than once a minute).
-	ScheduleStatus *ScheduleStatus `json:"ScheduleStatus"`
-	// IsPastDue is true when this invocation runs later than scheduled.
-	IsPastDue bool `json:"IsPastDue"`
-}
+// TimerInfo, as JSON in the invocation payload, which json.Unmarshal
+// reads), and as funcsignalr fills it when it fires timers itself.
+// ScheduleStatus is nil when the schedule is not monitored.
+type TimerInfo = timer.Info
 
 // TimerSchedule describes the schedule: AdjustForDST is true for NCRONTAB
-// schedules, false for a TimeSpan, as the host reports it.
-type TimerSchedule struct {
-	AdjustForDST bool `json:"AdjustForDST"`
-}
+// schedules, false for a TimeSpan.
+type TimerSchedule = timer.TimerSchedule
 
 // ScheduleStatus is the monitored schedule's state as the host keeps it:
 // Last is when the previous run started, Next the occurrence this run is
 // for, LastUpdated when the status last changed. A zero time is unknown.
-type ScheduleStatus struct {
-	Last        time.Time `json:"Last"`
-	Next        time.Time `json:"Next"`
-	LastUpdated time.Time `json:"LastUpdated"`
-}
-
-func fromTimerInfo(in timer.Info) TimerInfo {
-	out := TimerInfo{Schedule: TimerSchedule{AdjustForDST: in.Schedule.AdjustForDST}, IsPastDue: in.IsPastDue}
-	if s := in.ScheduleStatus; s != nil {
-		out.ScheduleStatus = &ScheduleStatus{Last: s.Last, Next: s.Next, LastUpdated: s.LastUpdated}
-	}
-	return out
-}
+type ScheduleStatus = timer.ScheduleStatus
 
 // hostTimer runs a timer function for the host's invocation: the TimerInfo
 // is Data.<trigger binding name>, its times read leniently (with or
@@ -60,7 +39,7 @@ func hostTimer(fn TimerFunc) handler.InvokeFunc {
 		if err != nil {
 			return nil, fmt.Errorf("Data.%s is not a TimerInfo: %w", f.TriggerName, err)
 		}
-		if err := fn(ctx, fromTimerInfo(info)); err != nil {
+		if err := fn(ctx, info); err != nil {
 			return nil, err
 		}
 		return &handler.InvocationResult{}, nil
@@ -86,7 +65,7 @@ func (a *App) timerJobs(fa handler.App) ([]timer.Job, error) {
 		}
 		monitor := f.UseMonitor == nil || *f.UseMonitor
 		jobs = append(jobs, timer.Job{Name: f.Name, Schedule: sched, RunOnStartup: f.RunOnStartup, UseMonitor: monitor,
-			Run: func(ctx context.Context, info timer.Info) error { return fn(ctx, fromTimerInfo(info)) }})
+			Run: fn})
 	}
 	return jobs, errors.Join(problems...)
 }

@@ -183,3 +183,39 @@ func TestHostInvocations(t *testing.T) {
 		t.Errorf("%d panics logged, want 4 with their stacks:\n%s", n, r.stderr)
 	}
 }
+
+// TestTimerInfoReadsTheHostPayload unmarshals TimerInfo values as the
+// Functions host writes them (Data.<binding name> of a timer invocation),
+// the unset time included.
+func TestTimerInfoReadsTheHostPayload(t *testing.T) {
+	next := time.Date(2026, 11, 29, 18, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name    string
+		payload string
+		want    functions.TimerInfo
+	}{
+		{"monitored, first run",
+			`{"Schedule":{"AdjustForDST":true},"ScheduleStatus":{"Last":"0001-01-01T00:00:00","Next":"2026-11-29T18:00:00+00:00","LastUpdated":"0001-01-01T00:00:00"},"IsPastDue":false}`,
+			functions.TimerInfo{Schedule: functions.TimerSchedule{AdjustForDST: true}, ScheduleStatus: &functions.ScheduleStatus{Next: next}}},
+		{"monitored, past due",
+			`{"Schedule":{"AdjustForDST":true},"ScheduleStatus":{"Last":"2026-11-29T17:55:00.0000000+00:00","Next":"2026-11-29T18:00:00+00:00","LastUpdated":"2026-11-29T17:55:00.1234567+00:00"},"IsPastDue":true}`,
+			functions.TimerInfo{Schedule: functions.TimerSchedule{AdjustForDST: true}, IsPastDue: true, ScheduleStatus: &functions.ScheduleStatus{
+				Last: next.Add(-5 * time.Minute), Next: next, LastUpdated: next.Add(-5*time.Minute + 123456700)}}},
+		{"not monitored, TimeSpan", `{"Schedule":{"AdjustForDST":false},"ScheduleStatus":null,"IsPastDue":false}`, functions.TimerInfo{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got functions.TimerInfo
+			if err := json.Unmarshal([]byte(tt.payload), &got); err != nil {
+				t.Fatalf("json.Unmarshal: %v", err)
+			}
+			if got.Schedule != tt.want.Schedule || got.IsPastDue != tt.want.IsPastDue || (got.ScheduleStatus == nil) != (tt.want.ScheduleStatus == nil) {
+				t.Fatalf("got %+v, want %+v", got, tt.want)
+			}
+			if s, w := got.ScheduleStatus, tt.want.ScheduleStatus; s != nil &&
+				(!s.Last.Equal(w.Last) || !s.Next.Equal(w.Next) || !s.LastUpdated.Equal(w.LastUpdated)) {
+				t.Errorf("ScheduleStatus: got %+v, want %+v", *s, *w)
+			}
+		})
+	}
+}

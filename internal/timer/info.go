@@ -8,24 +8,27 @@ import (
 	"time"
 )
 
-// Info is the TimerInfo of one invocation, in the shape the Functions host
-// sends a custom handler in Data.<binding name> (JObject.FromObject of the
-// extension's TimerInfo):
+// Info is the TimerInfo of one timer invocation: as the Functions host
+// sends it to a custom handler in Data.<binding name> (JObject.FromObject
+// of the extension's TimerInfo), which json.Unmarshal and DecodeInfo read,
+// and as funcsignalr fills it when it fires timers itself, standalone:
 //
 //	{"Schedule":{"AdjustForDST":true},
 //	 "ScheduleStatus":{"Last":"…","Next":"…","LastUpdated":"…"},
 //	 "IsPastDue":false}
-//
-// ScheduleStatus is nil (JSON null) when the schedule is not monitored.
 type Info struct {
-	Schedule       TimerSchedule   `json:"Schedule"`
+	Schedule TimerSchedule `json:"Schedule"`
+	// ScheduleStatus is nil (JSON null) when the schedule is not monitored:
+	// useMonitor false in function.json, or a schedule that fires more
+	// often than once a minute.
 	ScheduleStatus *ScheduleStatus `json:"ScheduleStatus"`
 	// IsPastDue is true when this invocation runs later than its scheduled
-	// occurrence (see Runner for the tolerance).
+	// occurrence (standalone: more than a second late, for instance because
+	// the previous run was still going).
 	IsPastDue bool `json:"IsPastDue"`
 }
 
-// TimerSchedule is what the host serializes of the schedule object.
+// TimerSchedule describes the invocation's schedule as the host writes it.
 type TimerSchedule struct {
 	// AdjustForDST is true for NCRONTAB schedules and false for TimeSpan
 	// ones, as the extension's CronSchedule and ConstantSchedule report it.
