@@ -234,6 +234,12 @@ func build(ctx context.Context, env Env, fns *Functions, standalone bool, ready 
 	for _, b := range fns.Bindings {
 		b.Resolved(r.resolve(b))
 	}
+	if fns.Ready != nil {
+		if err := fns.Ready(); err != nil {
+			stop()
+			return nil, err
+		}
+	}
 
 	cfg := handler.Config{App: app, Logger: logger, Functions: fns.HTTP, Invocations: fns.Invocations,
 		Standalone: standalone}
@@ -270,6 +276,9 @@ type Functions struct {
 	Invocations map[string]handler.InvokeFunc
 	// Bindings are resolved once at start-up, before the handler serves.
 	Bindings []Binding
+	// Ready, if set, runs once every binding is resolved, before the
+	// handler serves; its error stops start-up, as Check's does.
+	Ready func() error
 	// Upstream names the HTTP function that receives SignalR upstream
 	// requests ("" when the app has no SignalR trigger): an embedded local
 	// service started here sends its upstream requests to it.

@@ -85,8 +85,10 @@ func (a *App) functions() *app.Functions {
 		fns.Invocations[name] = hostGeneric(fn)
 	}
 	if len(a.triggers) > 0 {
-		fns.HTTP[UpstreamFunction] = &upstreamFunction{app: a}
+		up := &upstreamFunction{app: a}
+		fns.HTTP[UpstreamFunction] = up
 		fns.Upstream = UpstreamFunction
+		fns.Ready = up.route
 	}
 	if len(a.timers) > 0 {
 		fns.Standalone = a.runTimers

@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/funcsignalr/funcsignalr/apierror"
 	"github.com/funcsignalr/funcsignalr/handler"
@@ -21,7 +24,8 @@ import (
 // answers as the official extension does: a framed completion for an
 // invocation the client waits on, 403 to reject a connection, 200 otherwise.
 type upstreamFunction struct {
-	app *App
+	app    *App
+	routes atomic.Pointer[routes] // set by route at start-up
 
 	mu    sync.Mutex
 	conns map[string]*connLock // one connection's events run one at a time
@@ -70,7 +74,12 @@ func (u *upstreamFunction) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		handler.Respond(w, err)
 		return
 	}
-	req, err := upstream.Parse(r.Header, body, u.app.upstreamKeys(r.Header.Get(upstream.HeaderHub)))
+	rt := u.routes.Load()
+	if rt == nil { // route runs before the handler serves
+		handler.Respond(w, apierror.New(apierror.InternalError, "the SignalR trigger functions are not set up"))
+		return
+	}
+	req, err := upstream.Parse(r.Header, body, rt.upstreamKeys(r.Header.Get(upstream.HeaderHub)))
 	if err != nil {
 		var ue *apierror.Error
 		if !errors.As(err, &ue) {
@@ -81,7 +90,7 @@ func (u *upstreamFunction) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		handler.Respond(w, ue)
 		return
 	}
-	t := u.app.findTrigger(req.Hub, Category(req.Category), req.Event)
+	t := rt.findTrigger(req.Hub, Category(req.Category), req.Event)
 	if t == nil {
 		e := apierror.New(apierror.NotFound, "no SignalR trigger function for hub %q, category %q, event %q", clip.String(req.Hub), req.Category, clip.String(req.Event))
 		log.LogAttrs(r.Context(), slog.LevelWarn, "SignalR upstream request for no function", slog.String("message", e.Message))
@@ -166,15 +175,60 @@ func callTrigger(ctx context.Context, t *trigger, inv *InvocationContext, log *s
 	return t.fn(ctx, inv)
 }
 
+// routes are the upstream endpoint's lookups, built once the bindings are
+// resolved (hub names and keys do not change after start-up).
+type routes struct {
+	triggers map[triggerKey]*trigger
+	// keys are, by lower-cased hub, the access keys of the connections of
+	// that hub's triggers, each once; all are every trigger's.
+	keys map[string][]string
+	all  []string
+}
+
+// triggerKey is what an upstream request is dispatched on: the hub and the
+// event lower-cased (matched in any letter case), the category as is.
+type triggerKey struct {
+	hub      string
+	category Category
+	event    string
+}
+
+// route builds the routes from the resolved hubs. Two triggers for one
+// (hub, category, event) are an error: only the first would ever run.
+func (u *upstreamFunction) route() error {
+	rt := &routes{triggers: map[triggerKey]*trigger{}, keys: map[string][]string{}}
+	var problems []string
+	for _, t := range u.app.triggers {
+		hub := t.hub.Name()
+		k := triggerKey{hub, t.category, strings.ToLower(t.event)}
+		if prev, ok := rt.triggers[k]; ok {
+			problems = append(problems, fmt.Sprintf("SignalR triggers %s and %s both handle %s/%s on hub %s (hub names and events compare in any letter case)",
+				prev.name, t.name, prev.category, prev.event, hub))
+			continue
+		}
+		rt.triggers[k] = t
+		keys := rt.keys[hub]
+		for _, key := range t.hub.accessKeys() {
+			if !slices.Contains(keys, key) {
+				keys = append(keys, key)
+			}
+			if !slices.Contains(rt.all, key) {
+				rt.all = append(rt.all, key)
+			}
+		}
+		rt.keys[hub] = keys // present, even empty, for every trigger's hub
+	}
+	if len(problems) > 0 {
+		return errors.New("SignalR triggers conflict:\n  - " + strings.Join(problems, "\n  - "))
+	}
+	u.routes.Store(rt)
+	return nil
+}
+
 // findTrigger returns the trigger for (hub, category, event), compared in
 // any letter case.
-func (a *App) findTrigger(hub string, category Category, event string) *trigger {
-	for _, t := range a.triggers {
-		if strings.EqualFold(t.hub.Name(), hub) && t.category == category && strings.EqualFold(t.event, event) {
-			return t
-		}
-	}
-	return nil
+func (rt *routes) findTrigger(hub string, category Category, event string) *trigger {
+	return rt.triggers[triggerKey{strings.ToLower(hub), category, strings.ToLower(event)}]
 }
 
 // upstreamKeys are the access keys that may sign an upstream request for
@@ -182,26 +236,9 @@ func (a *App) findTrigger(hub string, category Category, event string) *trigger 
 // connection for a hub no trigger names (so that an unsigned caller learns
 // nothing about which hubs exist). None when those connections use
 // Microsoft Entra ID: then the function key alone protects the endpoint.
-func (a *App) upstreamKeys(hub string) []string {
-	var keys, all []string
-	for _, t := range a.triggers {
-		k := t.hub.accessKeys()
-		all = append(all, k...)
-		if strings.EqualFold(t.hub.Name(), hub) {
-			keys = append(keys, k...)
-		}
-	}
-	if a.findHub(hub) {
+func (rt *routes) upstreamKeys(hub string) []string {
+	if keys, ok := rt.keys[strings.ToLower(hub)]; ok {
 		return keys
 	}
-	return all
-}
-
-func (a *App) findHub(hub string) bool {
-	for _, t := range a.triggers {
-		if strings.EqualFold(t.hub.Name(), hub) {
-			return true
-		}
-	}
-	return false
+	return rt.all
 }

@@ -191,6 +191,7 @@ func TestUpstreamAnswersInBothModes(t *testing.T) {
 		{"body over 1 MiB", msg("echo", `{"type":1,"target":"echo","arguments":["`+strings.Repeat("x", handler.MaxBodyBytes)+`"]}`), 413, "application/json", "PayloadTooLarge"},
 		{"no function for the event", msg("nosuch", `{"type":1,"invocationId":"1","target":"nosuch","arguments":[]}`), 404, "application/json", "NotFound"},
 		{"no function for the hub", upstreamCall{conn: "c1", hub: "other", category: "messages", event: "echo", body: `{"type":1,"target":"echo","arguments":[]}`}, 404, "application/json", "NotFound"},
+		{"wrong signature for a hub with no function", upstreamCall{conn: "c1", hub: "other", category: "messages", event: "echo", signature: "sha256=00", body: `{"type":1,"target":"echo","arguments":[]}`}, 401, "application/json", "Unauthorized"},
 	}
 	for _, mode := range []string{"forwarding", "payload"} {
 		for _, tt := range tests {
