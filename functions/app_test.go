@@ -113,15 +113,15 @@ func run(tb testing.TB, app *functions.App, dir string, environ []string, wantLo
 	return r
 }
 
-// startErr runs app in dir and returns the error Run stops with (nil when
-// it is still running after 3 s).
-func startErr(tb testing.TB, app *functions.App, dir string) error {
+// startErr runs app in dir with environ and returns the error Run stops
+// with (nil when it is still running after 3 s).
+func startErr(tb testing.TB, app *functions.App, dir string, environ ...string) error {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	errc := make(chan error, 1)
 	go func() {
-		errc <- app.Run(ctx, functions.Env{Environ: []string{"FUNCSIGNALR_LOCAL_ADDR=127.0.0.1:0"}, Dir: dir,
+		errc <- app.Run(ctx, functions.Env{Environ: append([]string{"FUNCSIGNALR_LOCAL_ADDR=127.0.0.1:0"}, environ...), Dir: dir,
 			Stdout: io.Discard, Stderr: io.Discard, Addr: "127.0.0.1:0"})
 	}()
 	select {
@@ -158,6 +158,18 @@ func TestRegistrationPanics(t *testing.T) {
 			h := a.Hub(functions.SignalR{HubName: "chat"})
 			a.SignalRTrigger("one", h, functions.Messages, "broadcast", trig)
 			a.SignalRTrigger("two", h, functions.Messages, "Broadcast", trig)
+		}, "already handled by one"},
+		{"same event on hubs named in another case", func(a *functions.App) {
+			a.SignalRTrigger("one", a.Hub(functions.SignalR{HubName: "Chat"}), functions.Messages, "broadcast", trig)
+			a.SignalRTrigger("two", a.Hub(functions.SignalR{HubName: "chat"}), functions.Messages, "broadcast", trig)
+		}, "already handled by one"},
+		{"same event on a hub of another connection", func(a *functions.App) {
+			a.SignalRTrigger("one", a.Hub(functions.SignalR{HubName: "chat"}), functions.Messages, "broadcast", trig)
+			a.SignalRTrigger("two", a.Hub(functions.SignalR{ConnectionStringSetting: "Other", HubName: "chat"}), functions.Messages, "broadcast", trig)
+		}, "already handled by one"},
+		{"same event on hubs named by the setting", func(a *functions.App) {
+			a.SignalRTrigger("one", a.Hub(functions.SignalR{}), functions.Connections, functions.Connected, trig)
+			a.SignalRTrigger("two", a.Hub(functions.SignalR{}), functions.Connections, "Connected", trig)
 		}, "already handled by one"},
 		{"token lifetime out of range", func(a *functions.App) { a.Hub(functions.SignalR{AccessTokenLifetime: 25 * time.Hour}) }, "outside 1m to 24h"},
 		{"bad user id expression", func(a *functions.App) { a.Hub(functions.SignalR{}).NegotiateHandler("{claims.sub}") }, "unsupported binding expression"},
@@ -354,5 +366,35 @@ func TestWriteError(t *testing.T) {
 		if w.Code != tt.wantStatus || errorCode(t, w.Body.String()) != tt.wantCode || strings.Contains(w.Body.String(), "secret") {
 			t.Errorf("WriteError(%v): %d %s, want %d %s", tt.err, w.Code, w.Body, tt.wantStatus, tt.wantCode)
 		}
+	}
+}
+
+// TestTriggersConflictOnResolvedHubs registers two triggers for one event
+// on hubs whose names differ until AzureSignalRHubName names the first: Run
+// refuses to start, since upstream requests would only ever reach one.
+func TestTriggersConflictOnResolvedHubs(t *testing.T) {
+	trig := func(context.Context, *functions.InvocationContext) (any, error) { return nil, nil }
+	tests := []struct {
+		name    string
+		environ []string
+		wantErr string // "" → Run starts
+	}{
+		{"the setting names the same hub", []string{"AzureSignalRHubName=CHAT"}, "SignalR triggers one and two both handle messages/broadcast on hub chat"},
+		{"the setting names another hub", []string{"AzureSignalRHubName=lobby"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			app := functions.New()
+			app.SignalRTrigger("one", app.Hub(functions.SignalR{}), functions.Messages, "broadcast", trig)
+			app.SignalRTrigger("two", app.Hub(functions.SignalR{HubName: "Chat"}), functions.Messages, "Broadcast", trig)
+			dir := appDir(t, map[string]string{"signalr": upstreamJSON}, nil)
+			if tt.wantErr == "" {
+				run(t, app, dir, tt.environ, true) // fails the test unless it starts
+				return
+			}
+			if err := startErr(t, app, dir, tt.environ...); err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("Run: %v, want an error containing %q", err, tt.wantErr)
+			}
+		})
 	}
 }

@@ -191,7 +191,9 @@ const UpstreamFunction = "signalr"
 // category on hub's hub (matched in any letter case), when a client
 // connects or disconnects (Connections, Connected or Disconnected) or
 // invokes a hub method (Messages, the method's name). name is the
-// function's name in logs; it needs no folder. The app must have the
+// function's name in logs; it needs no folder. A second trigger for the
+// same hub, category and event panics, or, when a hub name comes from the
+// AzureSignalRHubName setting, makes Run fail. The app must have the
 // folder signalr/ (UpstreamFunction), to which the service posts events.
 func (a *App) SignalRTrigger(name string, hub *Hub, category Category, event string, fn SignalRFunc) {
 	if fn == nil || hub == nil {
@@ -211,9 +213,11 @@ func (a *App) SignalRTrigger(name string, hub *Hub, category Category, event str
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	// Upstream requests are dispatched on hub, category and event alone, in
+	// any letter case. A hub named by AzureSignalRHubName ("") is compared
+	// again by name once the settings are read, at Run.
 	for _, t := range a.triggers {
-		if t.hub.binding.HubName == hub.binding.HubName && t.category == category && strings.EqualFold(t.event, event) &&
-			strings.EqualFold(t.hub.binding.ConnectionStringSetting, hub.binding.ConnectionStringSetting) {
+		if strings.EqualFold(t.hub.binding.HubName, hub.binding.HubName) && t.category == category && strings.EqualFold(t.event, event) {
 			panic(fmt.Sprintf("functions: SignalR trigger %s: %s/%s on this hub is already handled by %s", name, category, event, t.name))
 		}
 	}
