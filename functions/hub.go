@@ -14,7 +14,6 @@ import (
 	"github.com/funcsignalr/funcsignalr/app"
 	"github.com/funcsignalr/funcsignalr/bindings"
 	"github.com/funcsignalr/funcsignalr/handler"
-	"github.com/funcsignalr/funcsignalr/settings"
 )
 
 // SignalR describes a SignalR binding, as the official bindings' attributes
@@ -125,13 +124,6 @@ func (h *Hub) accessKeys() []string {
 		return nil
 	}
 	return h.rb.Connection.AccessKeys()
-}
-
-// connection is the resolved connection; nil before Run or on error.
-func (h *Hub) connection() *settings.Connection {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	return h.rb.Connection
 }
 
 // ConnectionInfo is what a SignalR client needs to connect: the service URL
