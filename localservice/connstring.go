@@ -1,56 +1,13 @@
 package localservice
 
-import (
-	"net"
-	"net/url"
-)
+import "github.com/funcsignalr/funcsignalr/internal/devservice"
 
 // DevAccessKey is the public development key of the local service, the one
 // the official SignalR emulator (Azure/azure-signalr, Microsoft.Azure.SignalR.Emulator)
 // uses too. It is not a secret.
-const DevAccessKey = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH"
-
-// Endpoint is the base URL of a service listening on addr (host:port): an
-// unspecified host (empty, 0.0.0.0, ::) is written localhost, which clients
-// can dial.
-func Endpoint(addr string) string {
-	return "http://" + hostPort(addr)
-}
+const DevAccessKey = devservice.AccessKey
 
 // ConnectionString is the connection string for a service listening on
 // addr, as the official emulator prints it:
 // Endpoint=http://<host>;Port=<port>;AccessKey=<DevAccessKey>;Version=1.0;
-func ConnectionString(addr string) string {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		host, port = addr, ""
-	}
-	host = dialableHost(host)
-	u := url.URL{Scheme: "http", Host: host}
-	if ip := net.ParseIP(host); ip != nil && ip.To4() == nil {
-		u.Host = "[" + host + "]"
-	}
-	s := "Endpoint=" + u.String() + ";"
-	if port != "" {
-		s += "Port=" + port + ";"
-	}
-	return s + "AccessKey=" + DevAccessKey + ";Version=1.0;"
-}
-
-// hostPort is addr with an unspecified host written localhost; an address
-// without a port is kept as given.
-func hostPort(addr string) string {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return addr
-	}
-	return net.JoinHostPort(dialableHost(host), port)
-}
-
-// dialableHost writes an unspecified host (empty, 0.0.0.0, ::) localhost.
-func dialableHost(host string) string {
-	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-		return "localhost"
-	}
-	return host
-}
+func ConnectionString(addr string) string { return devservice.ConnectionString(addr) }

@@ -5,19 +5,19 @@ import (
 	"log/slog"
 	"net/url"
 
-	"github.com/funcsignalr/funcsignalr/localservice"
+	"github.com/funcsignalr/funcsignalr/internal/devservice"
 )
 
 // LocalAccessKey is the public development key of the embedded local
 // service, the one the official SignalR emulator uses. It is not a secret.
-const LocalAccessKey = localservice.DevAccessKey
+const LocalAccessKey = devservice.AccessKey
 
 // LocalConnection is the connection to the embedded local service at addr
 // with the public development key: an unspecified host (0.0.0.0, ::) is
 // written localhost. Its Setting is DefaultConnectionStringSetting; callers
 // resolving another setting overwrite it.
 func LocalConnection(addr string) *Connection {
-	endpoint := localservice.Endpoint(addr)
+	endpoint := devservice.Endpoint(addr)
 	return &Connection{
 		Setting:        DefaultConnectionStringSetting,
 		Endpoint:       endpoint,
@@ -41,7 +41,7 @@ func LogConnection(logger *slog.Logger, c *Connection, hub string) {
 		u, _ := url.Parse(c.Endpoint)
 		logger.Info("SignalR is not configured: using the embedded local SignalR service",
 			slog.String("setting", c.Setting), slog.String("endpoint", c.Endpoint), slog.String("auth", c.Auth),
-			slog.String("hub", hub), slog.String("connectionString", localservice.ConnectionString(u.Host)))
+			slog.String("hub", hub), slog.String("connectionString", devservice.ConnectionString(u.Host)))
 		return
 	}
 	eps := c.ServiceEndpoints()
