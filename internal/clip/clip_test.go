@@ -31,6 +31,43 @@ func TestString(t *testing.T) {
 	}
 }
 
+func TestN(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		max  int
+		want string
+	}{
+		{"within", "abc", 3, "abc"},
+		{"cut", "abcd", 3, "abc" + Ellipsis},
+		{"multi-byte within", "ééé", 3, "ééé"},
+		{"multi-byte cut, not split", "éééé", 3, "ééé" + Ellipsis},
+		{"invalid bytes count one each", "\xff\xfe\xfdz", 3, "\xff\xfe\xfd" + Ellipsis},
+		{"zero", "a", 0, Ellipsis},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := N(tt.in, tt.max); got != tt.want {
+				t.Errorf("N(%q, %d): got %q, want %q", tt.in, tt.max, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestQuote(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"user-1", `"user-1"`},
+		{"a\nb\x00", `"a\nb\x00"`},
+		{"\xff", `"\xff"`},
+		{strings.Repeat("a", MaxRunes+1), `"` + strings.Repeat("a", MaxRunes) + Ellipsis + `"`},
+	}
+	for _, tt := range tests {
+		if got := Quote(tt.in); got != tt.want {
+			t.Errorf("Quote(%q): got %s, want %s", tt.in, got, tt.want)
+		}
+	}
+}
+
 func FuzzString(f *testing.F) {
 	for _, s := range []string{"", "abc", strings.Repeat("é", 300), "\xff\xfe" + strings.Repeat("z", 250)} {
 		f.Add(s)
