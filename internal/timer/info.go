@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/funcsignalr/funcsignalr/internal/clip"
+	"github.com/funcsignalr/funcsignalr/internal/jsonkind"
 )
 
 // Info is the TimerInfo of one timer invocation: as the Functions host
@@ -125,7 +128,7 @@ func parseHostTime(raw json.RawMessage) (time.Time, error) {
 	}
 	var str string
 	if err := json.Unmarshal(raw, &str); err != nil {
-		return time.Time{}, fmt.Errorf("want a timestamp string or null, got %s", abbreviate(raw))
+		return time.Time{}, fmt.Errorf("want a timestamp string or null, got %s", clip.N(string(raw), maxEchoed))
 	}
 	for _, layout := range readLayouts {
 		t, err := time.Parse(layout, str)
@@ -137,17 +140,11 @@ func parseHostTime(raw json.RawMessage) (time.Time, error) {
 		}
 		return t, nil
 	}
-	return time.Time{}, fmt.Errorf("%q is not an RFC 3339 timestamp (such as 2026-11-29T18:00:00Z, with or without the zone)", abbreviate([]byte(str)))
+	return time.Time{}, fmt.Errorf("%q is not an RFC 3339 timestamp (such as 2026-11-29T18:00:00Z, with or without the zone)", clip.N(str, maxEchoed))
 }
 
-// abbreviate keeps error messages about bad input short.
-func abbreviate(b []byte) string {
-	const max = 64
-	if len(b) > max {
-		return string(b[:max]) + "…"
-	}
-	return string(b)
-}
+// maxEchoed is how many characters of a bad value an error quotes.
+const maxEchoed = 64
 
 // DecodeInfo reads the TimerInfo the host sends a custom handler as
 // Data.<timer binding name>. It is lenient where hosts differ: field names in
@@ -157,8 +154,9 @@ func abbreviate(b []byte) string {
 // object, a wrongly typed field, a malformed timestamp), saying where.
 func DecodeInfo(raw []byte) (Info, error) {
 	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '{' {
-		return Info{}, fmt.Errorf("decode timer info: want a JSON object, got %q", abbreviate(raw))
+	// Malformed JSON is left to json.Unmarshal, whose error says where.
+	if kind := jsonkind.Of(raw); kind == "empty" || kind != "object" && json.Valid(raw) {
+		return Info{}, fmt.Errorf("decode timer info: want a JSON object, got %s", jsonkind.Article(kind))
 	}
 	var info Info
 	if err := json.Unmarshal(raw, &info); err != nil {
