@@ -216,13 +216,13 @@ func (r *Request) readHeaders(h http.Header) error {
 		r.Category = CategoryConnections
 		if !strings.EqualFold(r.Event, EventConnected) && !strings.EqualFold(r.Event, EventDisconnected) {
 			return apierror.New(apierror.InvalidMessage, "%s is %s; the %s category has the events %s and %s",
-				HeaderEvent, quote(r.Event), CategoryConnections, EventConnected, EventDisconnected)
+				HeaderEvent, clip.Quote(r.Event), CategoryConnections, EventConnected, EventDisconnected)
 		}
 	case strings.EqualFold(category, CategoryMessages):
 		r.Category = CategoryMessages
 	default:
 		return apierror.New(apierror.InvalidMessage, "%s is %s; want %s or %s",
-			HeaderCategory, quote(category), CategoryConnections, CategoryMessages)
+			HeaderCategory, clip.Quote(category), CategoryConnections, CategoryMessages)
 	}
 
 	r.UserID = h.Get(HeaderUserID)
@@ -247,10 +247,10 @@ func mediaTypeOf(h http.Header) (string, error) {
 	}
 	mediaType, _, err := mime.ParseMediaType(contentType)
 	if err != nil {
-		return "", apierror.New(apierror.UnsupportedMediaType, "Content-Type %s is not a media type; want %s or %s", quote(contentType), ContentTypeJSON, ContentTypeMessagePack)
+		return "", apierror.New(apierror.UnsupportedMediaType, "Content-Type %s is not a media type; want %s or %s", clip.Quote(contentType), ContentTypeJSON, ContentTypeMessagePack)
 	}
 	if mediaType != ContentTypeJSON && mediaType != ContentTypeMessagePack {
-		return "", apierror.New(apierror.UnsupportedMediaType, "Content-Type %s is not supported; want %s or %s", quote(mediaType), ContentTypeJSON, ContentTypeMessagePack)
+		return "", apierror.New(apierror.UnsupportedMediaType, "Content-Type %s is not supported; want %s or %s", clip.Quote(mediaType), ContentTypeJSON, ContentTypeMessagePack)
 	}
 	return mediaType, nil
 }
@@ -268,7 +268,7 @@ func (r *Request) setMessage(msg message) error {
 	}
 	if msg.Type != want {
 		return apierror.New(apierror.InvalidMessage, "the body is a message of type %d; a %s %s event carries type %d",
-			msg.Type, r.Category, quote(r.Event), want)
+			msg.Type, r.Category, clip.Quote(r.Event), want)
 	}
 	r.Type = msg.Type
 	switch msg.Type {
@@ -278,7 +278,7 @@ func (r *Request) setMessage(msg message) error {
 		}
 		if !strings.EqualFold(msg.Target, r.Event) {
 			return apierror.New(apierror.InvalidMessage, "the invocation's target %s differs from %s %s",
-				quote(msg.Target), HeaderEvent, quote(r.Event))
+				clip.Quote(msg.Target), HeaderEvent, clip.Quote(r.Event))
 		}
 		r.InvocationID, r.Target, r.Arguments = msg.InvocationID, msg.Target, msg.Arguments
 	case TypeDisconnected:
@@ -310,14 +310,14 @@ func parseClaims(values []string) ([]Claim, error) {
 			}
 			if !ok {
 				if len(claims) == first {
-					return nil, apierror.New(apierror.InvalidMessage, "%s item %s is not \"type: value\"", HeaderUserClaims, quote(item))
+					return nil, apierror.New(apierror.InvalidMessage, "%s item %s is not \"type: value\"", HeaderUserClaims, clip.Quote(item))
 				}
 				claims[len(claims)-1].Value += ", " + item
 				continue
 			}
 			typ = strings.TrimSpace(typ)
 			if typ == "" {
-				return nil, apierror.New(apierror.InvalidMessage, "%s item %s has no claim type", HeaderUserClaims, quote(item))
+				return nil, apierror.New(apierror.InvalidMessage, "%s item %s has no claim type", HeaderUserClaims, clip.Quote(item))
 			}
 			claims = append(claims, Claim{Type: typ, Value: strings.TrimSpace(value)})
 		}
@@ -364,7 +364,7 @@ func parseJSON(body []byte, event string) (message, error) {
 		return message{}, apierror.New(apierror.InvalidMessage, "the body has no type")
 	}
 	if err := json.Unmarshal(raw.Type, &msg.Type); err != nil {
-		return message{}, apierror.New(apierror.InvalidMessage, "type is %s; want an integer", quote(string(raw.Type)))
+		return message{}, apierror.New(apierror.InvalidMessage, "type is %s; want an integer", clip.Quote(string(raw.Type)))
 	}
 	var err error
 	if msg.InvocationID, err = jsonString(raw.InvocationID, "invocationId"); err != nil {
@@ -405,10 +405,4 @@ func isNull(raw json.RawMessage) bool {
 
 func missingHeader(name string) *apierror.Error {
 	return apierror.New(apierror.InvalidMessage, "the %s header is missing", name)
-}
-
-// quote bounds s and quotes it as Go does, so that control characters
-// cannot forge log lines.
-func quote(s string) string {
-	return fmt.Sprintf("%q", clip.String(s))
 }
