@@ -11,12 +11,9 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/funcsignalr/funcsignalr/apierror"
-	"github.com/funcsignalr/funcsignalr/internal/clip"
+	"github.com/funcsignalr/funcsignalr/internal/hubname"
 	"github.com/funcsignalr/funcsignalr/settings"
 )
-
-// MaxHubNameLength is the longest hub name the service accepts.
-const MaxHubNameLength = 128
 
 // NewClient builds a Client for conn and hub, with one endpoint per
 // conn.ServiceEndpoints(). An endpoint with a Credential uses Microsoft
@@ -29,7 +26,7 @@ func NewClient(conn *settings.Connection, hub string, opts Options) (*Client, er
 	if conn == nil {
 		return nil, apierror.New(apierror.ConfigurationError, "no SignalR connection")
 	}
-	if problem := checkHubName(hub); problem != "" {
+	if problem := hubname.Problem(hub); problem != "" {
 		return nil, apierror.New(apierror.ConfigurationError, "%s", problem)
 	}
 	if opts.TokenLifetime != 0 {
@@ -204,26 +201,3 @@ func clientAudience(endpoint *url.URL, hub string) string {
 	}
 	return endpoint.Scheme + "://" + host + "/client/?hub=" + hub
 }
-
-// checkHubName applies the service's rule ^[A-Za-z][A-Za-z0-9_`,.[\]]{0,127}$.
-func checkHubName(hub string) string {
-	if hub == "" {
-		return "hub name is empty"
-	}
-	if len(hub) > MaxHubNameLength {
-		return "hub name is longer than 128 characters"
-	}
-	for i := 0; i < len(hub); i++ {
-		c := hub[i]
-		letter := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
-		if i == 0 && !letter {
-			return "hub name " + quoteShort(hub) + " must start with a letter"
-		}
-		if !letter && !('0' <= c && c <= '9') && !strings.ContainsRune("_`,.[]", rune(c)) {
-			return "hub name " + quoteShort(hub) + " may only hold letters, digits and _`,.[]"
-		}
-	}
-	return ""
-}
-
-func quoteShort(s string) string { return strconv.Quote(clip.String(s)) }

@@ -2,9 +2,10 @@ package localservice
 
 import (
 	"container/heap"
-	"regexp"
 	"time"
 	"unicode/utf8"
+
+	"github.com/funcsignalr/funcsignalr/internal/hubname"
 )
 
 // Users, groups and connections of each hub. All of it is guarded by
@@ -15,7 +16,7 @@ import (
 // from the front of an expiry heap.
 
 // hubNamePattern is the service's rule for hub (and application) names.
-var hubNamePattern = regexp.MustCompile("^[A-Za-z][A-Za-z0-9_`,.[\\]]{0,127}$")
+var hubNamePattern = hubname.Pattern
 
 // maxGroupNameLength is the longest group name the service accepts.
 const maxGroupNameLength = 1024

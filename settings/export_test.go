@@ -1,7 +1,4 @@
 package settings
 
 // Exported for the settings_test package only.
-var (
-	ParseTimeout = parseTimeout
-	ValidHubName = validHubName
-)
+var ParseTimeout = parseTimeout

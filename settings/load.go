@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/funcsignalr/funcsignalr/apierror"
+	"github.com/funcsignalr/funcsignalr/internal/hubname"
 )
 
 // Names and defaults of the process-wide settings.
@@ -41,13 +42,6 @@ const (
 	MaxAccessTokenLifetime = 24 * time.Hour
 )
 
-// hubNamePattern is the hub-name rule of Azure SignalR Service.
-var hubNamePattern = regexp.MustCompile("^[A-Za-z][A-Za-z0-9_`,.[\\]]{0,127}$")
-
-// validHubName reports whether Azure SignalR Service accepts name as a hub
-// name: a letter, then up to 127 letters, digits or any of _`,.[]
-func validHubName(name string) bool { return hubNamePattern.MatchString(name) }
-
 // Load reads the process-wide settings, the fields of Settings.
 //
 // Every invalid value is reported, as an *apierror.Error naming the key, joined with
@@ -67,7 +61,7 @@ func Load(v *Values) (Settings, error) {
 	}
 
 	if hub, key, ok := v.Get(HubNameSetting); ok {
-		if validHubName(hub) {
+		if hubname.Pattern.MatchString(hub) {
 			s.HubName = hub
 		} else {
 			invalid(key, "invalid hub name %q: it must start with a letter and hold at most 128 letters, digits or _`,.[]", hub)

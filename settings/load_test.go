@@ -245,19 +245,3 @@ func TestParseTimeout(t *testing.T) {
 		}
 	}
 }
-
-func TestValidHubName(t *testing.T) {
-	tests := []struct {
-		name string
-		want bool
-	}{
-		{"a", true}, {"Chat", true}, {"chat_1.x`,[]", true},
-		{"", false}, {"1a", false}, {"_a", false}, {"a-b", false}, {"a b", false}, {"ä", false},
-		{"a" + strings.Repeat("b", 127), true}, {"a" + strings.Repeat("b", 128), false},
-	}
-	for _, tt := range tests {
-		if got := settings.ValidHubName(tt.name); got != tt.want {
-			t.Errorf("ValidHubName(%q): got %v, want %v", tt.name, got, tt.want)
-		}
-	}
-}
