@@ -27,7 +27,7 @@ const seeLog = "; the cause is in the handler's log"
 // maxLoggedCauses bounds the distinct causes remembered for logging once.
 const maxLoggedCauses = 256
 
-// maxCauseLength bounds a logged cause.
+// maxCauseLength bounds a logged cause, in characters.
 const maxCauseLength = 2000
 
 // diagnostics logs why a Microsoft Entra ID token or an access-key
@@ -189,10 +189,7 @@ func credentialCause(err error) (credential, cause string) {
 		credential = m[1]
 	}
 	cause = strings.Join(uniq(parts), "; ")
-	if len(cause) > maxCauseLength {
-		cause = strings.ToValidUTF8(cause[:maxCauseLength], "") + "…"
-	}
-	return credential, cause
+	return credential, clip.N(cause, maxCauseLength)
 }
 
 // credentialHint says what to do about the causes developers meet most.
@@ -219,11 +216,7 @@ func withoutTraceIDs(s string) string {
 
 // compact joins a body's lines and bounds its length.
 func compact(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > maxServiceBodyInError {
-		s = strings.ToValidUTF8(s[:maxServiceBodyInError], "") + "…"
-	}
-	return s
+	return clip.N(strings.Join(strings.Fields(s), " "), maxServiceBodyInError)
 }
 
 func uniq(ss []string) []string {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -217,7 +218,8 @@ func TestCredentialCause(t *testing.T) {
 	}
 }
 
-// FuzzCredentialCause: any error text gives one bounded line without panic.
+// FuzzCredentialCause: any error text gives one bounded line without panic,
+// valid UTF-8 when the text is.
 func FuzzCredentialCause(f *testing.F) {
 	f.Add("DefaultAzureCredential: failed to acquire a token.\nAttempted credentials:\n\tEnvironmentCredential: missing")
 	f.Add("X authentication failed.\n----\nRESPONSE 400: x\n----\n{\"error_description\":\"AADSTS1: a\\\"b\"}\n----")
@@ -229,8 +231,11 @@ func FuzzCredentialCause(f *testing.F) {
 		if strings.Contains(cause, "\n") {
 			t.Errorf("cause %q spans lines", cause)
 		}
-		if len(cause) > 2000+len("…") {
-			t.Errorf("cause is %d bytes, want at most 2000", len(cause))
+		if n := utf8.RuneCountInString(cause); n > 2000+1 {
+			t.Errorf("cause is %d characters, want at most 2000 and an ellipsis", n)
+		}
+		if utf8.ValidString(text) && !utf8.ValidString(cause) {
+			t.Errorf("cause %q is not valid UTF-8, from valid text", cause)
 		}
 	})
 }

@@ -15,8 +15,8 @@ import (
 	"github.com/funcsignalr/funcsignalr/internal/clip"
 )
 
-// maxServiceBodyInError bounds how much of a service's error body is kept in
-// Error.Err.
+// maxServiceBodyInError bounds how many characters of a service's error
+// body are kept in Error.Err and logged.
 const maxServiceBodyInError = 512
 
 // tokenError marks a failure of the Microsoft Entra ID credential, so that it
@@ -39,10 +39,7 @@ func (e *serviceAnswerError) Error() string {
 
 func newServiceAnswerError(resp *http.Response) error {
 	body, _ := runtime.Payload(resp)
-	if len(body) > maxServiceBodyInError {
-		body = body[:maxServiceBodyInError]
-	}
-	return &serviceAnswerError{status: resp.StatusCode, body: string(body)}
+	return &serviceAnswerError{status: resp.StatusCode, body: clip.N(string(body), maxServiceBodyInError)}
 }
 
 // describeStatus renders "503 (x-ms-error-code Foo)" or "503".

@@ -307,6 +307,24 @@ func TestSendServiceErrorMessage(t *testing.T) {
 	}
 }
 
+// TestSendServiceErrorBodyClipped checks that a long error body is kept in
+// the cause cut at 512 characters, never inside a UTF-8 sequence, and marked
+// as cut.
+func TestSendServiceErrorBodyClipped(t *testing.T) {
+	srv := newFakeService(t, func(int, *http.Request) answer {
+		return answer{status: 400, body: strings.Repeat("é", 600)}
+	})
+	c := keyClient(t, srv.Server, "h", testOptions(srv.Server))
+	_, err := c.Send(context.Background(), []bindings.Operation{msg(bindings.Message{Target: "t"})})
+	e := asError(t, err)
+	if e.Err == nil {
+		t.Fatalf("got no cause, want the service's body")
+	}
+	if got, want := e.Err.Error(), "service answered 400: "+strings.Repeat("é", 512)+"…"; got != want {
+		t.Errorf("cause: got %d bytes %.60q…, want %d bytes %.60q…", len(got), got, len(want), want)
+	}
+}
+
 func TestSendHonoursRetryAfter(t *testing.T) {
 	srv := newFakeService(t, func(n int, _ *http.Request) answer {
 		if n == 0 {
