@@ -214,31 +214,29 @@ func (k *keyCache) exchange(ctx context.Context) (*heldKey, error) {
 	req.Raw().Header.Set("Accept", "application/json")
 	resp, err := k.pipeline.Do(req)
 	if err != nil {
+		// callError classifies the failure as for any call; whatever the
+		// class, a failed exchange leaves negotiate without a signing key.
 		err = tokens.explain(err)
+		what := "the access-key exchange with " + k.serverName
+		e := callError(err, what, k.timeout, reach)
 		var te *tokenError
 		switch {
 		case errors.As(err, &te):
-			k.diag.tokenFailed("token for the access-key exchange with "+k.serverName, err)
-			return nil, apierror.Wrap(apierror.AuthenticationUnavailable, err,
-				"could not get a Microsoft Entra ID token (scope %s) for the access-key exchange with %s"+seeLog, EntraScope, k.serverName)
-		case isTimeout(err) && reach.unreached() != "":
-			k.diag.keyExchangeUnreachable(k.serverName, reach.unreached())
-			return nil, apierror.Wrap(apierror.AuthenticationUnavailable, err,
-				"access-key exchange with %s failed: could not reach the service within %s: %s", k.serverName, k.timeout, reach.unreached())
+			k.diag.tokenFailed("token for "+what, err)
+			e.Message += seeLog
 		case isTimeout(err):
-			return nil, apierror.Wrap(apierror.AuthenticationUnavailable, err,
-				"access-key exchange with %s failed: the service did not answer within %s", k.serverName, k.timeout)
-		case errors.Is(err, context.Canceled):
-			return nil, apierror.Wrap(apierror.AuthenticationUnavailable, err, "access-key exchange with %s was canceled", k.serverName)
-		default:
+			if why := reach.unreached(); why != "" {
+				k.diag.keyExchangeUnreachable(k.serverName, why)
+			}
+		case !errors.Is(err, context.Canceled):
 			k.diag.keyExchangeUnreachable(k.serverName, reachReason(err))
-			return nil, apierror.Wrap(apierror.AuthenticationUnavailable, err,
-				"access-key exchange with %s failed: could not reach the service: %s", k.serverName, reachReason(err))
 		}
+		e.Code = apierror.AuthenticationUnavailable
+		return nil, e
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		answer := newServiceAnswerError(resp)
-		k.diag.keyExchangeRefused(k.serverName, resp, answer.(*serviceAnswerError).body)
+		k.diag.keyExchangeRefused(k.serverName, resp, answer.body)
 		return nil, apierror.Wrap(apierror.AuthenticationUnavailable, answer,
 			"access-key exchange with %s failed: the service answered %s"+seeLog, k.serverName, describeStatus(resp))
 	}

@@ -303,8 +303,9 @@ func TestNegotiateEntraExchangeTimeout(t *testing.T) {
 	opts.Timeout, opts.TryTimeout = 200*time.Millisecond, 50*time.Millisecond
 	c := mustNewClient(t, &settings.Connection{Endpoint: ks.URL, Credential: &fake.TokenCredential{}}, "h", opts)
 	_, err := c.Negotiate(context.Background(), "", nil)
-	if e := asError(t, err); e.Code != apierror.AuthenticationUnavailable || !strings.Contains(e.Message, "did not answer within") {
-		t.Errorf("got %s %q, want AuthenticationUnavailable saying the exchange timed out", e.Code, e.Message)
+	want := "SignalR service did not answer the access-key exchange with " + ks.URL + " within 200ms"
+	if e := asError(t, err); e.Code != apierror.AuthenticationUnavailable || e.Message != want {
+		t.Errorf("got %s %q, want AuthenticationUnavailable %q", e.Code, e.Message, want)
 	}
 }
 

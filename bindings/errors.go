@@ -37,7 +37,7 @@ func (e *serviceAnswerError) Error() string {
 	return fmt.Sprintf("service answered %d: %s", e.status, e.body)
 }
 
-func newServiceAnswerError(resp *http.Response) error {
+func newServiceAnswerError(resp *http.Response) *serviceAnswerError {
 	body, _ := runtime.Payload(resp)
 	return &serviceAnswerError{status: resp.StatusCode, body: clip.N(string(body), maxServiceBodyInError)}
 }
