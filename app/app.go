@@ -81,17 +81,22 @@ func Run(ctx context.Context, env Env, fns *Functions) error {
 	}
 	lookupEnv := environMap(env.Environ)
 	port := lookupEnv["FUNCTIONS_CUSTOMHANDLER_PORT"]
+	standalone := port == ""
+	logger := newLogger(env.Stdout, env.Stderr, lookupEnv["FUNCSIGNALR_LOG_LEVEL"])
+	// The setting sources are read once, here: the standalone address is
+	// one of them. A read error is reported once the handler listens.
+	sources, sourcesErr := settings.ReadSources(env.Environ, env.Dir, standalone)
+	src := appSettings{sources: sources, values: settings.NewValues(logger, sources...), readErr: sourcesErr}
 	addr := net.JoinHostPort("127.0.0.1", port)
-	if port == "" {
-		addr = standaloneAddr(env, cmd)
+	if standalone {
+		addr = standaloneAddr(env, cmd, src.values)
 	}
-	// Listen before anything else: the host polls GET / every 25 ms and
-	// readiness must not wait on settings or credentials.
+	// Listen before settings are resolved: the host polls GET / every
+	// 25 ms and readiness must not wait on settings or credentials.
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	logger := newLogger(env.Stdout, env.Stderr, lookupEnv["FUNCSIGNALR_LOG_LEVEL"])
 	maxConns := env.MaxConns
 	if maxConns <= 0 {
 		maxConns = defaultMaxConns
@@ -106,12 +111,12 @@ func Run(ctx context.Context, env Env, fns *Functions) error {
 		env.Listening("handler", ln.Addr().String())
 	}
 
-	if port == "" && !isLoopback(ln.Addr()) {
+	if standalone && !isLoopback(ln.Addr()) {
 		logger.Warn("the standalone handler listens beyond loopback: send has no function key standalone, "+
 			"so anyone who reaches this address can send to every client; listen on 127.0.0.1 unless that is intended",
 			"addr", ln.Addr().String())
 	}
-	stop, err := build(ctx, env, fns, port == "", ready, logger, ln.Addr().String())
+	stop, err := build(ctx, env, fns, src, standalone, ready, logger, ln.Addr().String())
 	if err != nil {
 		srv.Close()
 		return err
@@ -147,22 +152,27 @@ func Run(ctx context.Context, env Env, fns *Functions) error {
 	return nil
 }
 
+// appSettings are the app-setting sources, read once at start-up, and
+// their merged values; readErr is a source that could not be read.
+type appSettings struct {
+	sources []settings.Source
+	values  *settings.Values
+	readErr error
+}
+
 // standaloneAddr is where the handler listens without the Functions host:
-// the -addr flag, Env.Addr, FUNCSIGNALR_ADDR (from the environment, else
-// local.settings.json or .env, as other settings), else defaultAddr.
-func standaloneAddr(env Env, cmd command) string {
+// the -addr flag, Env.Addr, the FUNCSIGNALR_ADDR setting (from the
+// environment, else local.settings.json or .env, spelled in any case as
+// other settings), else defaultAddr.
+func standaloneAddr(env Env, cmd command, values *settings.Values) string {
 	if cmd.addr != "" {
 		return cmd.addr
 	}
 	if env.Addr != "" {
 		return env.Addr
 	}
-	// Read errors are reported once the settings are loaded.
-	sources, _ := settings.ReadSources(env.Environ, env.Dir, true)
-	for _, src := range sources { // highest precedence first
-		if v := src.Pairs["FUNCSIGNALR_ADDR"]; v != "" {
-			return v
-		}
+	if v, _, ok := values.Get("FUNCSIGNALR_ADDR"); ok {
+		return v
 	}
 	return defaultAddr
 }
@@ -179,7 +189,7 @@ func mode(port string) string {
 // answers ConfigurationError wherever it is used, and functions that do not
 // use it keep working. A mismatch between function folders and code does
 // stop it: that is a programming error.
-func build(ctx context.Context, env Env, fns *Functions, standalone bool, ready *readiness, logger *slog.Logger, handlerAddr string) (stop func(), err error) {
+func build(ctx context.Context, env Env, fns *Functions, src appSettings, standalone bool, ready *readiness, logger *slog.Logger, handlerAddr string) (stop func(), err error) {
 	if fns.Logger != nil {
 		fns.Logger(logger)
 	}
@@ -192,16 +202,14 @@ func build(ctx context.Context, env Env, fns *Functions, standalone bool, ready 
 			return nil, err
 		}
 	}
-	sources, err := settings.ReadSources(env.Environ, env.Dir, standalone)
-	var configErr error
-	if err != nil {
-		logger.Error("configuration error", "error", err.Error())
-		configErr = err
+	configErr := src.readErr
+	if configErr != nil {
+		logger.Error("configuration error", "error", configErr.Error())
 	}
 	if standalone && env.Setenv != nil {
-		exportFileSettings(sources, env.Setenv)
+		exportFileSettings(src.sources, env.Setenv)
 	}
-	values := settings.NewValues(logger, sources...)
+	values := src.values
 	s, err := settings.Load(values)
 	if err != nil {
 		logger.Error("configuration error", "error", err.Error())
@@ -257,7 +265,7 @@ func build(ctx context.Context, env Env, fns *Functions, standalone bool, ready 
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			fns.Standalone(tctx, app, logger)
+			fns.Standalone(tctx, app, values, logger)
 		}()
 		stops = append(stops, func() { cancel(); <-done })
 	}
@@ -286,8 +294,8 @@ type Functions struct {
 	// Logger, if set, is given the process's logger before anything runs.
 	Logger func(*slog.Logger)
 	// Standalone runs, without the Functions host, what the host would
-	// trigger (timers) until ctx ends.
-	Standalone func(ctx context.Context, app handler.App, logger *slog.Logger)
+	// trigger (timers) until ctx ends; values are the app settings.
+	Standalone func(ctx context.Context, app handler.App, values *settings.Values, logger *slog.Logger)
 }
 
 // Binding is one SignalR binding declared by code: a ConnectionStringSetting

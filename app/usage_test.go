@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/funcsignalr/funcsignalr/settings"
 )
 
 func TestParseArgs(t *testing.T) {
@@ -141,6 +144,7 @@ func TestStandaloneAddr(t *testing.T) {
 		{name: "local.settings.json", files: map[string]string{"local.settings.json": `{"Values":{"FUNCSIGNALR_ADDR":"127.0.0.1:9002"}}`},
 			want: "127.0.0.1:9002"},
 		{name: ".env", files: map[string]string{".env": "FUNCSIGNALR_ADDR=127.0.0.1:9003\n"}, want: "127.0.0.1:9003"},
+		{name: "spelled in another case", files: map[string]string{".env": "FuncSignalR_Addr=127.0.0.1:9005\n"}, want: "127.0.0.1:9005"},
 		{name: "local.settings.json over .env", files: map[string]string{
 			"local.settings.json": `{"Values":{"FUNCSIGNALR_ADDR":"127.0.0.1:9002"}}`, ".env": "FUNCSIGNALR_ADDR=127.0.0.1:9003\n"},
 			want: "127.0.0.1:9002"},
@@ -161,7 +165,9 @@ func TestStandaloneAddr(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			got := standaloneAddr(Env{Addr: tt.envAddr, Environ: tt.environ, Dir: dir}, command{addr: tt.flag})
+			sources, _ := settings.ReadSources(tt.environ, dir, true) // the unreadable file is skipped
+			values := settings.NewValues(slog.New(slog.DiscardHandler), sources...)
+			got := standaloneAddr(Env{Addr: tt.envAddr, Environ: tt.environ, Dir: dir}, command{addr: tt.flag}, values)
 			if got != tt.want {
 				t.Errorf("got %s, want %s", got, tt.want)
 			}

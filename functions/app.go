@@ -33,7 +33,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/funcsignalr/funcsignalr/internal/timer"
 )
@@ -53,8 +52,7 @@ type App struct {
 	running  bool
 	log      atomic.Pointer[slog.Logger] // set by Run
 
-	clock    timer.Clock    // standalone timers' clock; nil is the wall clock
-	location *time.Location // standalone timers' time zone; nil is UTC
+	clock timer.Clock // standalone timers' clock; nil is the wall clock
 }
 
 // kind is what a registration needs of its function folder.

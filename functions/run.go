@@ -18,6 +18,7 @@ import (
 	"github.com/funcsignalr/funcsignalr/bindings"
 	"github.com/funcsignalr/funcsignalr/handler"
 	"github.com/funcsignalr/funcsignalr/internal/timer"
+	"github.com/funcsignalr/funcsignalr/settings"
 )
 
 // Env is the process's view of the world that Run uses: arguments,
@@ -40,9 +41,6 @@ func (a *App) Run(ctx context.Context, env Env) error {
 	}
 	a.running = true
 	a.mu.Unlock()
-	if a.location == nil {
-		a.location = timeZone(env.Environ)
-	}
 	return app.Run(ctx, env, a.functions())
 }
 
@@ -198,17 +196,21 @@ func registerCall(k kind, name string) string {
 	return fmt.Sprintf("app.Generic(%q, fn)", name)
 }
 
-// timeZone is the time zone of NCRONTAB schedules: WEBSITE_TIME_ZONE (an
-// IANA name on Linux plans) or TZ, else UTC, as on Azure Functions.
-func timeZone(environ []string) *time.Location {
+// timeZone is the time zone of NCRONTAB schedules: the app setting
+// WEBSITE_TIME_ZONE (an IANA name on Linux plans) or TZ, else UTC, as on
+// Azure Functions. A name that is not a known zone is logged and skipped.
+func timeZone(values *settings.Values, log *slog.Logger) *time.Location {
 	for _, key := range []string{"WEBSITE_TIME_ZONE", "TZ"} {
-		for _, kv := range environ {
-			if k, v, ok := strings.Cut(kv, "="); ok && strings.EqualFold(k, key) && v != "" {
-				if loc, err := time.LoadLocation(v); err == nil {
-					return loc
-				}
-			}
+		v, spelling, ok := values.Get(key)
+		if !ok {
+			continue
 		}
+		loc, err := time.LoadLocation(v)
+		if err == nil {
+			return loc
+		}
+		log.Warn("unknown time zone: timer schedules ignore this setting (Linux plans take an IANA name such as Europe/Paris)",
+			"setting", spelling, "error", err.Error())
 	}
 	return time.UTC
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/funcsignalr/funcsignalr/handler"
 	"github.com/funcsignalr/funcsignalr/internal/timer"
+	"github.com/funcsignalr/funcsignalr/settings"
 )
 
 // TimerInfo is a timer invocation as the Functions host describes it (its
@@ -81,14 +82,14 @@ func (a *App) timerFunc(name string) (TimerFunc, bool) {
 
 // runTimers fires the timer functions on their schedules until ctx ends,
 // as the host would: standalone only. The host's time zone is UTC unless
-// WEBSITE_TIME_ZONE (or TZ) names another, read at Run.
-func (a *App) runTimers(ctx context.Context, fa handler.App, log *slog.Logger) {
+// the app setting WEBSITE_TIME_ZONE (or TZ) names another.
+func (a *App) runTimers(ctx context.Context, fa handler.App, values *settings.Values, log *slog.Logger) {
 	jobs, err := a.timerJobs(fa)
 	if err != nil { // already refused by check; kept for safety
 		log.Error("timer functions not started", "error", err.Error())
 		return
 	}
-	r := &timer.Runner{Jobs: jobs, Clock: a.clock, Logger: log, Location: a.location}
+	r := &timer.Runner{Jobs: jobs, Clock: a.clock, Logger: log, Location: timeZone(values, log)}
 	if err := r.Run(ctx); err != nil {
 		log.Error("timer functions not started", "error", err.Error())
 	}

@@ -219,3 +219,46 @@ func TestTimerInfoReadsTheHostPayload(t *testing.T) {
 		})
 	}
 }
+
+// TestStandaloneTimerTimeZone fires a daily 09:00 schedule standalone with
+// the time zone set in local.settings.json, as `go run .` reads it: the
+// runner waits for 09:00 in that zone, or in UTC when the name is unknown
+// (which is logged).
+func TestStandaloneTimerTimeZone(t *testing.T) {
+	tests := []struct {
+		name     string
+		values   string // local.settings.json Values
+		environ  []string
+		wantNext time.Time
+		wantLog  string
+	}{
+		{"WEBSITE_TIME_ZONE in local.settings.json", `{"website_time_zone":"Europe/Paris"}`, nil,
+			time.Date(2026, 3, 3, 8, 0, 0, 0, time.UTC), "timeZone=Europe/Paris"},
+		{"TZ in the environment", `{}`, []string{"TZ=America/New_York"},
+			time.Date(2026, 3, 2, 14, 0, 0, 0, time.UTC), "timeZone=America/New_York"},
+		{"unknown zone", `{"WEBSITE_TIME_ZONE":"W. Europe Standard Time"}`, nil,
+			time.Date(2026, 3, 3, 9, 0, 0, 0, time.UTC), "unknown time zone"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := timer.NewFakeClock(start) // 10:00 UTC
+			app := functions.New()
+			functions.SetClock(app, clock)
+			app.Timer("daily", func(context.Context, functions.TimerInfo) error { return nil })
+			dir := appDir(t, map[string]string{"daily": timerJSON("0 0 9 * * *", false)},
+				map[string]string{"local.settings.json": `{"Values":` + tt.values + `}`})
+			r := run(t, app, dir, tt.environ, false)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := clock.BlockUntil(ctx, 1); err != nil {
+				t.Fatalf("the runner never waited: %v", err)
+			}
+			if got := clock.Pending(); len(got) != 1 || !got[0].Equal(tt.wantNext) {
+				t.Errorf("the runner waits until %v, want %v", got, tt.wantNext)
+			}
+			if logs := r.stdout.String() + r.stderr.String(); !strings.Contains(logs, tt.wantLog) {
+				t.Errorf("logs lack %q:\n%s", tt.wantLog, logs)
+			}
+		})
+	}
+}
