@@ -52,7 +52,8 @@ type App struct {
 	running  bool
 	log      atomic.Pointer[slog.Logger] // set by Run
 
-	clock timer.Clock // standalone timers' clock; nil is the wall clock
+	clock     timer.Clock               // standalone timers' clock; nil is the wall clock
+	schedules map[string]timer.Schedule // timer folders' schedules by folder name, parsed by check
 }
 
 // kind is what a registration needs of its function folder.

@@ -103,9 +103,11 @@ func (a *App) functions() *app.Functions {
 }
 
 // check compares the function folders with the registrations and reports
-// every mismatch in one error.
+// every mismatch in one error. It keeps the timer schedules it parses for
+// the standalone runner.
 func (a *App) check(fa handler.App) error {
 	var problems []string
+	a.schedules = map[string]timer.Schedule{}
 	folders := map[string]handler.Function{}
 	for _, fn := range fa.Functions {
 		folders[strings.ToLower(fn.Name)] = fn
@@ -121,8 +123,11 @@ func (a *App) check(fa handler.App) error {
 		}
 		want := kindOf(fn)
 		if want == kindTimer {
-			if _, err := timer.Parse(fn.Schedule); err != nil {
+			sched, err := timer.Parse(fn.Schedule)
+			if err != nil {
 				problems = append(problems, fmt.Sprintf("%s/function.json: %v", fn.Name, err))
+			} else {
+				a.schedules[fn.Name] = sched
 			}
 		}
 		if strings.EqualFold(fn.Name, UpstreamFunction) && len(a.triggers) > 0 {

@@ -2,7 +2,6 @@ package functions
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -47,28 +46,21 @@ func hostTimer(fn TimerFunc) handler.InvokeFunc {
 	}
 }
 
-// timerJobs builds the standalone runner's jobs from the timer folders.
-func (a *App) timerJobs(fa handler.App) ([]timer.Job, error) {
+// timerJobs builds the standalone runner's jobs from the timer folders
+// and the schedules check parsed.
+func (a *App) timerJobs(fa handler.App) []timer.Job {
 	var jobs []timer.Job
-	var problems []error
 	for _, f := range fa.Functions {
-		if f.Trigger != handler.TriggerTimer {
-			continue
-		}
 		fn, ok := a.timerFunc(f.Name)
-		if !ok {
-			continue // reported by check
-		}
-		sched, err := timer.Parse(f.Schedule)
-		if err != nil {
-			problems = append(problems, fmt.Errorf("%s/function.json: %w", f.Name, err))
-			continue
+		sched, parsed := a.schedules[f.Name]
+		if f.Trigger != handler.TriggerTimer || !ok || !parsed {
+			continue // not a timer, or refused by check
 		}
 		monitor := f.UseMonitor == nil || *f.UseMonitor
 		jobs = append(jobs, timer.Job{Name: f.Name, Schedule: sched, RunOnStartup: f.RunOnStartup, UseMonitor: monitor,
 			Run: fn})
 	}
-	return jobs, errors.Join(problems...)
+	return jobs
 }
 
 func (a *App) timerFunc(name string) (TimerFunc, bool) {
@@ -84,12 +76,7 @@ func (a *App) timerFunc(name string) (TimerFunc, bool) {
 // as the host would: standalone only. The host's time zone is UTC unless
 // the app setting WEBSITE_TIME_ZONE (or TZ) names another.
 func (a *App) runTimers(ctx context.Context, fa handler.App, values *settings.Values, log *slog.Logger) {
-	jobs, err := a.timerJobs(fa)
-	if err != nil { // already refused by check; kept for safety
-		log.Error("timer functions not started", "error", err.Error())
-		return
-	}
-	r := &timer.Runner{Jobs: jobs, Clock: a.clock, Logger: log, Location: timeZone(values, log)}
+	r := &timer.Runner{Jobs: a.timerJobs(fa), Clock: a.clock, Logger: log, Location: timeZone(values, log)}
 	if err := r.Run(ctx); err != nil {
 		log.Error("timer functions not started", "error", err.Error())
 	}
