@@ -92,7 +92,6 @@ func (a *App) functions() *app.Functions {
 		fns.Standalone = a.runTimers
 	}
 	for _, h := range a.hubs {
-		h := h
 		opts := bindings.Options{TokenLifetime: h.binding.AccessTokenLifetime}
 		fns.Bindings = append(fns.Bindings, app.Binding{
 			Setting: h.binding.ConnectionStringSetting, Hub: h.binding.HubName, Options: opts,
