@@ -273,24 +273,8 @@ func TestFoldersAndRegistrationsMustAgree(t *testing.T) {
 	}
 }
 
-// get answers a GET (or a POST with body) on the running app.
-func call(tb testing.TB, method, url, contentType, body string) (int, string) {
-	tb.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(raw)
-}
+// jsonCT declares a request body as JSON.
+var jsonCT = http.Header{"Content-Type": {"application/json"}}
 
 func errorCode(tb testing.TB, body string) string {
 	tb.Helper()
@@ -328,14 +312,14 @@ func TestBrokenSettingOnlyFailsItsFunctions(t *testing.T) {
 	dir := appDir(t, map[string]string{"good": httpAnon, "broken": httpAnon, "missing": httpAnon}, nil)
 	r := run(t, app, dir, []string{"Broken=Endpoint=ftp://nowhere;AccessKey=x"}, true)
 	base := "http://" + r.addrs["handler"] + "/api/"
-	if status, body := call(t, "POST", base+"good", "", ""); status != http.StatusAccepted {
+	if status, _, body := testkit.Do(t, "POST", base+"good", nil, nil); status != http.StatusAccepted {
 		t.Errorf("good: %d %s, want 202", status, body)
 	}
-	status, body := call(t, "POST", base+"broken", "", "")
+	status, _, body := testkit.Do(t, "POST", base+"broken", nil, nil)
 	if status != 500 || !strings.Contains(body, "ConfigurationError") || !strings.Contains(body, "Broken") {
 		t.Errorf("broken: %d %q, want 500 with a ConfigurationError naming Broken", status, body)
 	}
-	status, body = call(t, "POST", base+"missing", "", "")
+	status, _, body = testkit.Do(t, "POST", base+"missing", nil, nil)
 	if status != 500 || !strings.Contains(body, "ConfigurationError") || !strings.Contains(body, "Missing") {
 		t.Errorf("missing: %d %q, want 500 with a ConfigurationError naming Missing", status, body)
 	}

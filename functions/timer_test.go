@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/funcsignalr/funcsignalr/functions"
+	"github.com/funcsignalr/funcsignalr/internal/testkit"
 	"github.com/funcsignalr/funcsignalr/internal/timer"
 )
 
@@ -93,8 +94,8 @@ func TestTimersDoNotFireUnderTheHost(t *testing.T) {
 	r := run(t, app, appDir(t, map[string]string{"tick": timerJSON("* * * * * *", true)}, nil),
 		[]string{"FUNCTIONS_CUSTOMHANDLER_PORT=0"}, false)
 	clock.Advance(time.Hour)
-	status, body := call(t, "POST", "http://"+r.addrs["handler"]+"/tick", "application/json",
-		`{"Data":{"myTimer":{"Schedule":{"AdjustForDST":true},"ScheduleStatus":null,"IsPastDue":false}},"Metadata":{}}`)
+	status, _, body := testkit.Do(t, "POST", "http://"+r.addrs["handler"]+"/tick", jsonCT,
+		strings.NewReader(`{"Data":{"myTimer":{"Schedule":{"AdjustForDST":true},"ScheduleStatus":null,"IsPastDue":false}},"Metadata":{}}`))
 	if status != 200 {
 		t.Fatalf("invocation: %d %s", status, body)
 	}
@@ -150,7 +151,7 @@ func TestHostInvocations(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			status, body := call(t, "POST", base+tt.path, "application/json", tt.body)
+			status, _, body := testkit.Do(t, "POST", base+tt.path, jsonCT, strings.NewReader(tt.body))
 			if status != tt.wantStatus {
 				t.Fatalf("status %d (%s), want %d", status, body, tt.wantStatus)
 			}
@@ -174,7 +175,7 @@ func TestHostInvocations(t *testing.T) {
 
 	// An HTTP function's panic: 500 InternalError, the process keeps serving.
 	for i := 0; i < 2; i++ {
-		status, body := call(t, "GET", base+"/api/httppanic", "", "")
+		status, _, body := testkit.Do(t, "GET", base+"/api/httppanic", nil, nil)
 		if status != 500 || errorCode(t, body) != "InternalError" || strings.Contains(body, "secret-panic-text") {
 			t.Errorf("HTTP panic %d: %d %s, want 500 InternalError without the panic's text", i, status, body)
 		}
