@@ -79,20 +79,16 @@ func TestUserFunctionSendsThroughNamedSetting(t *testing.T) {
 				t.Errorf("hub %q, want lobby (AzureSignalRHubName, lower-cased)", other.Name())
 			}
 			for _, mode := range []string{"forwarding", "payload"} {
-				var status int
 				if mode == "forwarding" {
-					status, _ = call(t, "POST", "http://"+r.addrs["handler"]+"/api/hello", "", "")
+					if status, _, body := testkit.Do(t, "POST", "http://"+r.addrs["handler"]+"/api/hello", nil, nil); status != http.StatusAccepted {
+						t.Fatalf("forwarding: hello answered %d %s, want 202", status, body)
+					}
 				} else {
 					env := `{"Data":{"req":{"Url":"http://x/api/hello","Method":"POST","Query":{},"Headers":{}}},"Metadata":{}}`
-					var body string
-					status, body = call(t, "POST", "http://"+r.addrs["handler"]+"/hello", "application/json", env)
-					if status == 200 && !strings.Contains(body, `"statusCode":202`) {
-						t.Errorf("payload answer %s, want Outputs.res.statusCode 202", body)
+					status, _, body := testkit.Do(t, "POST", "http://"+r.addrs["handler"]+"/hello", jsonCT, strings.NewReader(env))
+					if status != http.StatusOK || !strings.Contains(body, `"statusCode":202`) {
+						t.Fatalf("payload: hello answered %d %s, want 200 with Outputs.res.statusCode 202", status, body)
 					}
-					status = 202
-				}
-				if status != http.StatusAccepted {
-					t.Fatalf("%s: hello answered %d", mode, status)
 				}
 				msg, err := client.Next(ctx)
 				if err != nil {
