@@ -6,9 +6,9 @@ import (
 	"sync/atomic"
 )
 
-// Logger returns the app's logger: structured lines on stdout (errors on
-// stderr too) in the format of funcsignalr's own logs, which the Functions
-// host collects. It may be taken before Run; until Run it writes to
+// Logger returns the app's logger: structured lines in the format of
+// funcsignalr's own logs, errors on stderr and the rest on stdout, which
+// the Functions host collects (stderr at level Error). It may be taken before Run; until Run it writes to
 // slog.Default.
 func (a *App) Logger() *slog.Logger { return slog.New(lateHandler{target: &a.log}) }
 
