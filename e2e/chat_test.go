@@ -5,11 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -17,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/funcsignalr/funcsignalr/internal/funchost"
 	"github.com/funcsignalr/funcsignalr/internal/testkit"
 )
 
@@ -25,7 +24,9 @@ var chatDir = filepath.Join("..", "examples", "chat")
 
 // chatApp builds the example app beside appRoot, once for the tests that
 // need it, and returns its root.
-var chatApp = sync.OnceValues(func() (string, error) { return buildChat(filepath.Join(filepath.Dir(appRoot), "chat")) })
+var chatApp = sync.OnceValues(func() (string, error) {
+	return funchost.Build(chatDir, filepath.Join(filepath.Dir(appRoot), "chat"))
+})
 
 // startChat runs examples/chat standalone, as `cd examples/chat && go run .`
 // does, on free ports.
@@ -36,33 +37,6 @@ func startChat(tb testing.TB) *signalRApp {
 		tb.Fatalf("build examples/chat: %v", err)
 	}
 	return startStandaloneApp(tb, root, "chat")
-}
-
-// buildChat lays the example out in root as it is deployed: the binary
-// chat beside host.json and the function folders (the timer's too, which
-// funchost.Build, made for HTTP-only apps, does not take).
-func buildChat(root string) (string, error) {
-	if out, err := exec.Command("go", "build", "-o", filepath.Join(root, "chat"), "./"+filepath.ToSlash(chatDir)).CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	files, err := filepath.Glob(filepath.Join(chatDir, "*", "function.json"))
-	if err != nil {
-		return "", err
-	}
-	for _, f := range append(files, filepath.Join(chatDir, "host.json")) {
-		rel, _ := filepath.Rel(chatDir, f)
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			return "", err
-		}
-		if err := os.MkdirAll(filepath.Join(root, filepath.Dir(rel)), 0o755); err != nil {
-			return "", err
-		}
-		if err := os.WriteFile(filepath.Join(root, rel), raw, 0o644); err != nil {
-			return "", err
-		}
-	}
-	return root, nil
 }
 
 // chatTargets are the client methods the chat's functions call.
