@@ -25,6 +25,7 @@ import (
 // upstreamEvent is one upstream request the test's upstream accepted.
 type upstreamEvent struct {
 	conn, user, event, invocationID, error string
+	contentType, protocol                  string // the request's Content-Type and the body's hub protocol
 	args                                   []json.RawMessage
 	query                                  url.Values
 }
@@ -72,7 +73,7 @@ func (u *testUpstream) serve(w http.ResponseWriter, r *http.Request) {
 		u.record(upstreamEvent{}, "path "+r.URL.Path+" does not follow the template")
 	}
 	u.record(upstreamEvent{conn: req.ConnectionID, user: req.UserID, event: req.Event, invocationID: req.InvocationID,
-		error: req.Error, args: req.Arguments, query: req.Query}, "")
+		error: req.Error, contentType: r.Header.Get("Content-Type"), protocol: req.Protocol, args: req.Arguments, query: req.Query}, "")
 	var arg json.RawMessage
 	if len(req.Arguments) > 0 {
 		arg = req.Arguments[0]
@@ -196,16 +197,6 @@ func hasEvent(event string) func([]upstreamEvent) bool {
 	}
 }
 
-// canonicalValue re-encodes a JSON value with sorted keys.
-func canonicalValue(raw json.RawMessage) string {
-	var v any
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return "invalid JSON: " + string(raw)
-	}
-	out, _ := json.Marshal(v)
-	return string(out)
-}
-
 // localServiceLine matches the connection string local-service prints.
 var localServiceLine = regexp.MustCompile(`Endpoint=http://127\.0\.0\.1;Port=(\d+);`)
 
@@ -233,10 +224,11 @@ func clientToken(tb testing.TB, hub, user string) string {
 
 // TestUpstreamOfficialClient has the official client invoke and send
 // through `funcsignalr local-service -upstream` to an upstream in the test,
-// over every transport: invoke resolves with the upstream's results and
-// rejects with its errors, a send arrives, 1,000 invocations arrive in
-// order, a refused connected closes the client with the error, and
-// disconnected follows, with the close error when there is one.
+// over every transport and, where the transport carries binary frames, both
+// hub protocols: invoke resolves with the upstream's results and rejects
+// with its errors, a send arrives, 1,000 invocations arrive in order, a
+// refused connected closes the client with the error, and disconnected
+// follows, with the close error when there is one.
 func TestUpstreamOfficialClient(t *testing.T) {
 	requireNode(t)
 	up := newTestUpstream(t)
@@ -249,66 +241,17 @@ func TestUpstreamOfficialClient(t *testing.T) {
 	for _, transport := range []string{"WebSockets", "ServerSentEvents", "LongPolling"} {
 		t.Run(transport, func(t *testing.T) {
 			t.Parallel()
-			t.Run("invoke and send", func(t *testing.T) {
-				c := startClient(t, "invoke", clientOptions{URL: clientURL, Transport: transport, AccessToken: clientToken(t, "chat", "alice"),
-					Timeout: time.Minute, Calls: []clientCall{
-						{Invoke: "echo", Args: []any{map[string]any{"a": []any{1, "x"}}}},
-						{Invoke: "echo", Args: []any{"str"}},
-						{Invoke: "echo", Args: []any{42.5}},
-						{Invoke: "echo", Args: []any{nil}},
-						{Invoke: "fail", Args: []any{"boom"}},
-						{Invoke: "missing"},
-						{Send: "note", Args: []any{"hi", 2}},
-					}})
-				events, code := c.finish(t, time.Minute)
-				if code != clientOK {
-					t.Fatalf("exit code %d, want %d\n%s", code, clientOK, c.describe())
-				}
-				want := map[int]string{
-					0: `result {"a":[1,"x"]}`, 1: `result "str"`, 2: `result 42.5`, 3: `result null`,
-					4: `rejected it failed: boom`, 5: `rejected Invocation failed, status code 404`,
-				}
-				got := map[int]string{}
-				var id string
-				for _, e := range events {
-					switch {
-					case e.Event == "connected":
-						id = e.ConnectionID
-					case e.Index != nil && e.Event == "result":
-						got[*e.Index] = "result " + canonicalValue(e.Result)
-					case e.Index != nil:
-						got[*e.Index] = e.Event + " " + e.Message
-					}
-				}
-				for i, w := range want {
-					if got[i] != w {
-						t.Errorf("call %d: got %q, want %q", i, got[i], w)
-					}
-				}
-				if len(got) != len(want) {
-					t.Errorf("got %d settled calls reported, want %d: %v", len(got), len(want), got)
-				}
-				ups := up.waitFor(t, id, hasEvent(upstream.EventDisconnected))
-				names := eventNames(ups)
-				wantNames := []string{"connected", "echo", "echo", "echo", "echo", "fail", "missing", "note", "disconnected"}
-				if strings.Join(names, ",") != strings.Join(wantNames, ",") {
-					t.Errorf("got upstream events %q, want %q", names, wantNames)
-				}
-				for _, e := range ups {
-					if e.user != "alice" {
-						t.Errorf("%s: got user %q, want alice", e.event, e.user)
-					}
-					if e.query.Get("hub") != "chat" || e.query.Has("access_token") {
-						t.Errorf("%s: got client query %v, want hub=chat without access_token", e.event, e.query)
-					}
-				}
-				if note := ups[len(ups)-2]; note.invocationID != "" || len(note.args) != 2 || string(note.args[0]) != `"hi"` {
-					t.Errorf("send: got id %q args %s, want no id and [\"hi\",2]", note.invocationID, note.args)
-				}
-				if last := ups[len(ups)-1]; last.error != "" {
-					t.Errorf("disconnected: got error %q, want none after stop()", last.error)
-				}
-			})
+			// The client refuses MessagePack over Server-Sent Events, which
+			// carry text only.
+			protocols := []string{upstream.ProtocolJSON, upstream.ProtocolMessagePack}
+			if transport == "ServerSentEvents" {
+				protocols = protocols[:1]
+			}
+			for _, protocol := range protocols {
+				t.Run("invoke and send over "+protocol, func(t *testing.T) {
+					invokeAndSend(t, up, clientURL, transport, protocol)
+				})
+			}
 			t.Run("1000 invocations in order", func(t *testing.T) {
 				const n = 1000
 				c := startClient(t, "seq", clientOptions{URL: clientURL, Transport: transport, AccessToken: clientToken(t, "chat", "bob"),
@@ -384,5 +327,88 @@ func TestUpstreamOfficialClient(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// bigValues holds the values whose MessagePack and JSON forms differ most:
+// integers beyond 2^53 (JavaScript numbers hold them as doubles, so they
+// compare as doubles), a float, nil, nested maps and arrays.
+const bigValues = `{"echo":[42,9223372036854775807,18446744073709551615,1.5,"text",true,null,[1,{"k":"v"}]]}`
+
+// invokeAndSend has a client speaking protocol invoke and send through the
+// service to up, and checks what the client got and what up saw: every
+// invocation forwarded in the client's protocol and with its Content-Type,
+// results and errors carried back in it.
+func invokeAndSend(tb testing.TB, up *testUpstream, clientURL, transport, protocol string) {
+	tb.Helper()
+	c := startClient(tb, "invoke", clientOptions{URL: clientURL, Transport: transport, Protocol: protocol,
+		AccessToken: clientToken(tb, "chat", "alice"), Timeout: time.Minute, Calls: []clientCall{
+			{Invoke: "echo", Args: []any{map[string]any{"a": []any{1, "x"}}}},
+			{Invoke: "echo", Args: []any{"str"}},
+			{Invoke: "echo", Args: []any{42.5}},
+			{Invoke: "echo", Args: []any{nil}},
+			{Invoke: "fail", Args: []any{"boom"}},
+			{Invoke: "missing"},
+			{Send: "note", Args: []any{"hi", 2}},
+			{Invoke: "echo", Args: []any{json.RawMessage(bigValues)}},
+		}})
+	events, code := c.finish(tb, time.Minute)
+	if code != clientOK {
+		tb.Fatalf("exit code %d, want %d\n%s", code, clientOK, c.describe())
+	}
+	want := map[int]string{
+		0: `result {"a":[1,"x"]}`, 1: `result "str"`, 2: `result 42.5`, 3: `result null`,
+		4: `rejected it failed: boom`, 5: `rejected Invocation failed, status code 404`,
+		7: "result " + canonicalJSON([]byte(bigValues)),
+	}
+	got := map[int]string{}
+	var id string
+	for _, e := range events {
+		switch {
+		case e.Event == "connected":
+			id = e.ConnectionID
+		case e.Index != nil && e.Event == "result":
+			got[*e.Index] = "result " + canonicalJSON(e.Result)
+		case e.Index != nil:
+			got[*e.Index] = e.Event + " " + e.Message
+		}
+	}
+	for i, w := range want {
+		if got[i] != w {
+			tb.Errorf("call %d: got %q, want %q", i, got[i], w)
+		}
+	}
+	if len(got) != len(want) {
+		tb.Errorf("got %d settled calls reported, want %d: %v", len(got), len(want), got)
+	}
+	ups := up.waitFor(tb, id, hasEvent(upstream.EventDisconnected))
+	names := eventNames(ups)
+	wantNames := []string{"connected", "echo", "echo", "echo", "echo", "fail", "missing", "note", "echo", "disconnected"}
+	if strings.Join(names, ",") != strings.Join(wantNames, ",") {
+		tb.Fatalf("got upstream events %q, want %q", names, wantNames)
+	}
+	wantType := map[string]string{upstream.ProtocolJSON: upstream.ContentTypeJSON, upstream.ProtocolMessagePack: upstream.ContentTypeMessagePack}[protocol]
+	for _, e := range ups {
+		if e.user != "alice" {
+			tb.Errorf("%s: got user %q, want alice", e.event, e.user)
+		}
+		if e.query.Get("hub") != "chat" || e.query.Has("access_token") {
+			tb.Errorf("%s: got client query %v, want hub=chat without access_token", e.event, e.query)
+		}
+		if e.event == upstream.EventConnected || e.event == upstream.EventDisconnected {
+			continue
+		}
+		if e.contentType != wantType || e.protocol != protocol {
+			tb.Errorf("%s: got Content-Type %q, protocol %q; want %s, %s", e.event, e.contentType, e.protocol, wantType, protocol)
+		}
+	}
+	if note := ups[len(ups)-3]; note.invocationID != "" || len(note.args) != 2 || string(note.args[0]) != `"hi"` {
+		tb.Errorf("send: got id %q args %s, want no id and [\"hi\",2]", note.invocationID, note.args)
+	}
+	if big := ups[len(ups)-2]; len(big.args) != 1 || canonicalJSON(big.args[0]) != canonicalJSON([]byte(bigValues)) {
+		tb.Errorf("echo arguments upstream: got %s, want [%s]", big.args, bigValues)
+	}
+	if last := ups[len(ups)-1]; last.error != "" {
+		tb.Errorf("disconnected: got error %q, want none after stop()", last.error)
 	}
 }

@@ -7,8 +7,6 @@
 //   {"event":"message","target":"newMessage","args":[…]}      one per message
 //       (with --protocol messagepack also "raw": the invocation as received,
 //       base64 MessagePack, so that tests can check the wire types)
-//   {"event":"result","target":"echo","result":…}               --invoke resolved
-//   {"event":"error","stage":"invoke","message":"…"}            --invoke rejected (exit 5)
 //   {"event":"result","index":i,"target":"echo","result":…}     a --calls invoke resolved
 //   {"event":"rejected","index":i,"target":"echo","message":"…"}  a --calls invoke or send rejected
 //   {"event":"calls-done"}                                      every --calls step settled
@@ -33,9 +31,6 @@
 // --skip-negotiation  WebSockets only: connect without the service's negotiate
 // --log-level    the client's own log level, written to stderr (default Warning)
 // --protocol     json | messagepack (default json): the hub protocol
-// --invoke       once connected, connection.invoke(<target>, ...--invoke-args)
-//                and print its result; --expect counts it as one message
-// --invoke-args  a JSON array of arguments for --invoke (default [])
 // --calls        once connected, a JSON array of steps issued at once, in order,
 //                without waiting for one another:
 //                {"invoke"|"send": target, "args": [...], "repeat": N}; with
@@ -83,7 +78,7 @@ class StatusRecordingWebSocket extends WebSocket {
   }
 }
 
-const EXIT = { ok: 0, usage: 1, start: 2, closed: 3, timeout: 4, invoke: 5 };
+const EXIT = { ok: 0, usage: 1, start: 2, closed: 3, timeout: 4 };
 
 function emit(obj) {
   process.stdout.write(JSON.stringify(obj) + "\n");
@@ -110,8 +105,6 @@ const flags = {
   "skip-negotiation": { type: "boolean", default: "false" },
   "log-level": { type: "string", default: "Warning" },
   protocol: { type: "string", default: "json" },
-  invoke: { type: "string" },
-  "invoke-args": { type: "string", default: "[]" },
   calls: { type: "string" },
 };
 
@@ -174,13 +167,6 @@ function main(opts) {
   if (opts.protocol !== "json" && opts.protocol !== "messagepack") {
     return usage(`--protocol ${opts.protocol}: want json or messagepack`);
   }
-  let invokeArgs;
-  try {
-    invokeArgs = JSON.parse(opts["invoke-args"]);
-  } catch (e) {
-    return usage(`--invoke-args: ${e.message}`);
-  }
-  if (!Array.isArray(invokeArgs)) return usage("--invoke-args must be a JSON array");
   let steps = null;
   if (opts.calls !== undefined) {
     try {
@@ -250,19 +236,7 @@ function main(opts) {
         event: "connected",
         connectionId: connection.connectionId,
         transport: t ? transportNames[t.constructor.name] || t.constructor.name : null,
-        protocol: opts.protocol,
       });
-      if (opts.invoke) {
-        connection.invoke(opts.invoke, ...invokeArgs).then(
-          (result) => {
-            if (finished) return;
-            received++;
-            emit({ event: "result", target: opts.invoke, result: result === undefined ? null : result });
-            if (complete()) finish(EXIT.ok, { event: "done", received });
-          },
-          (e) => finish(EXIT.invoke, { event: "error", stage: "invoke", message: String(e && e.message || e) }),
-        );
-      }
       if (steps !== null) runCalls(connection, steps, () => {
         callsSettled = true;
         emit({ event: "calls-done" });
