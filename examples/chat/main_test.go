@@ -9,12 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/funcsignalr/funcsignalr/functions"
+	"github.com/funcsignalr/funcsignalr/internal/apptest"
 	"github.com/funcsignalr/funcsignalr/internal/signalrtest"
+	"github.com/funcsignalr/funcsignalr/internal/testkit"
 	"github.com/funcsignalr/funcsignalr/internal/upstream"
 	"github.com/funcsignalr/funcsignalr/settings"
-
-	"github.com/funcsignalr/funcsignalr/internal/testkit"
 )
 
 // fixedNow is the ticker's clock in these tests.
@@ -25,46 +24,7 @@ var fixedNow = time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("CET", 3600))
 // free ports, and returns the app's base URL.
 func startChat(tb testing.TB) string {
 	tb.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	logs := &testkit.Buffer{}
-	addrs := make(chan [2]string, 2)
-	done := make(chan error, 1)
-	env := functions.Env{
-		Environ: []string{"FUNCSIGNALR_LOCAL_ADDR=127.0.0.1:0", "FUNCSIGNALR_LOG_LEVEL=debug"},
-		Dir:     ".", Addr: "127.0.0.1:0", Stdout: logs, Stderr: logs,
-		Listening: func(name, addr string) { addrs <- [2]string{name, addr} },
-	}
-	go func() { done <- newApp(func() time.Time { return fixedNow }).Run(ctx, env) }()
-	base := ""
-	for base == "" {
-		select {
-		case a := <-addrs:
-			if a[0] == "handler" {
-				base = "http://" + a[1]
-			}
-		case err := <-done:
-			cancel()
-			tb.Fatalf("the chat stopped before it listened: %v\n%s", err, logs)
-		case <-time.After(10 * time.Second):
-			cancel()
-			tb.Fatalf("the chat did not listen within 10s\n%s", logs)
-		}
-	}
-	tb.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				tb.Errorf("Run returned %v after cancel, want nil", err)
-			}
-		case <-time.After(15 * time.Second):
-			tb.Error("Run did not return within 15s of cancel")
-		}
-		if tb.Failed() {
-			tb.Logf("chat log:\n%s", logs)
-		}
-	})
-	return base
+	return apptest.Start(tb, newApp(func() time.Time { return fixedNow }), ".", "FUNCSIGNALR_LOG_LEVEL=debug")
 }
 
 func errorCode(body string) string {

@@ -4,15 +4,12 @@
 package benchapp
 
 import (
-	"context"
-	"io"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/funcsignalr/funcsignalr/functions"
+	"github.com/funcsignalr/funcsignalr/internal/apptest"
 )
 
 // Function folders' function.json.
@@ -38,27 +35,5 @@ func Start(tb testing.TB, app *functions.App, folders map[string]string) string 
 	for name, fj := range folders {
 		write(filepath.Join(name, "function.json"), fj)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	addr := make(chan string, 1)
-	done := make(chan error, 1)
-	var once sync.Once
-	go func() {
-		done <- app.Run(ctx, functions.Env{Dir: dir, Environ: []string{"FUNCSIGNALR_LOCAL_ADDR=127.0.0.1:0"},
-			Stdout: io.Discard, Stderr: io.Discard, Addr: "127.0.0.1:0",
-			Listening: func(name, a string) {
-				if name == "handler" {
-					once.Do(func() { addr <- a })
-				}
-			}})
-	}()
-	tb.Cleanup(func() { cancel(); <-done })
-	select {
-	case a := <-addr:
-		return "http://" + a
-	case err := <-done:
-		tb.Fatalf("Run: %v", err)
-	case <-time.After(10 * time.Second):
-		tb.Fatal("the app did not start")
-	}
-	return ""
+	return apptest.Start(tb, app, dir)
 }
