@@ -128,7 +128,7 @@ func TestBothModesAnswerAlike(t *testing.T) {
 				if status != tt.wantStatus {
 					t.Errorf("%s: status = %d, want %d: %s", mode, status, tt.wantStatus, body)
 				}
-				if code := errorCode(body); code != tt.wantCode {
+				if code := testkit.ErrorCode(body); code != tt.wantCode {
 					t.Errorf("%s: code = %q, want %q: %s", mode, code, tt.wantCode, body)
 				}
 				if !strings.HasPrefix(hd.Get("Content-Type"), "application/json") {
@@ -174,7 +174,7 @@ func TestNotConfiguredInAzure(t *testing.T) {
 	for _, payload := range []bool{false, true} {
 		h := startHost(t, payload, "WEBSITE_INSTANCE_ID=abc123")
 		status, _, body := call(t, h, "GET", "/api/negotiate", nil, "")
-		if status != 500 || errorCode(body) != "ConfigurationError" ||
+		if status != 500 || testkit.ErrorCode(body) != "ConfigurationError" ||
 			!strings.Contains(body, "AzureSignalRConnectionString") || !strings.Contains(body, "__serviceUri") {
 			t.Errorf("payload=%v: negotiate = %d %s, want 500 ConfigurationError naming both settings", payload, status, body)
 		}
@@ -187,7 +187,7 @@ func TestNotConfiguredInAzure(t *testing.T) {
 func TestInvalidSettingKeepsTheProcessUp(t *testing.T) {
 	h := startHost(t, false, "AzureSignalRConnectionString=Endpoint=https://x.service.signalr.net;AuthType=bogus;Version=1.0;")
 	status, _, body := call(t, h, "GET", "/api/negotiate", nil, "")
-	if status != 500 || errorCode(body) != "ConfigurationError" || !strings.Contains(body, "bogus") {
+	if status != 500 || testkit.ErrorCode(body) != "ConfigurationError" || !strings.Contains(body, "bogus") {
 		t.Errorf("negotiate = %d %s, want 500 ConfigurationError naming the AuthType value", status, body)
 	}
 	if status, _, _ := call(t, h, "GET", "/api/negotiate", nil, ""); status != 500 {
@@ -262,7 +262,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 			bodies = append(bodies, body)
 		}
 	}
-	if code := errorCode(bodies[2]); code != "AuthenticationUnavailable" {
+	if code := testkit.ErrorCode(bodies[2]); code != "AuthenticationUnavailable" {
 		t.Errorf("Entra negotiate with a failing authority: code %q, want AuthenticationUnavailable (%s)", code, bodies[2])
 	}
 	// The cause is logged, the secret the authority quoted back scrubbed.

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -53,13 +52,6 @@ func startHost(tb testing.TB, payloadMode bool, settings ...string) *funchost.Ho
 func call(tb testing.TB, h *funchost.Host, method, path string, header http.Header, body string) (int, http.Header, string) {
 	tb.Helper()
 	return testkit.Do(tb, method, h.URL+path, header, strings.NewReader(body))
-}
-
-// errorCode returns the code of a JSON error body, or "".
-func errorCode(body string) string {
-	var e struct{ Error struct{ Code string } }
-	json.Unmarshal([]byte(body), &e)
-	return e.Error.Code
 }
 
 // recorded is one request a fake service received.

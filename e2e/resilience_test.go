@@ -31,6 +31,7 @@ import (
 	"github.com/funcsignalr/funcsignalr/handler"
 	"github.com/funcsignalr/funcsignalr/internal/funchost"
 	"github.com/funcsignalr/funcsignalr/internal/signalrtest"
+	"github.com/funcsignalr/funcsignalr/internal/testkit"
 	"github.com/funcsignalr/funcsignalr/localservice"
 	"github.com/funcsignalr/funcsignalr/settings"
 )
@@ -783,8 +784,8 @@ func TestSendRecoversFromThrottlingAndUnavailability(t *testing.T) {
 			if status != tt.wantStatus {
 				t.Fatalf("send = %d %s, want %d", status, body, tt.wantStatus)
 			}
-			if tt.wantStatus != 202 && errorCode(body) != "ServiceError" {
-				t.Errorf("error code %q, want ServiceError: %s", errorCode(body), body)
+			if tt.wantStatus != 202 && testkit.ErrorCode(body) != "ServiceError" {
+				t.Errorf("error code %q, want ServiceError: %s", testkit.ErrorCode(body), body)
 			}
 			for _, s := range tt.wantInMsg {
 				if !strings.Contains(body, s) {
@@ -850,7 +851,7 @@ func TestSendToAServiceThatNeverAnswers(t *testing.T) {
 			defer resp.Body.Close()
 			var b bytes.Buffer
 			b.ReadFrom(resp.Body)
-			results <- result{resp.StatusCode, errorCode(b.String()), time.Since(start), nil}
+			results <- result{resp.StatusCode, testkit.ErrorCode(b.String()), time.Since(start), nil}
 		}()
 	}
 	time.Sleep(200 * time.Millisecond)
@@ -997,7 +998,7 @@ func TestEntraOutageRecoversWithoutRestart(t *testing.T) {
 	} {
 		start := time.Now()
 		status, _, body := call(t, h.Host, req.method, req.path, functionKey, req.body)
-		if status != http.StatusServiceUnavailable || errorCode(body) != "AuthenticationUnavailable" {
+		if status != http.StatusServiceUnavailable || testkit.ErrorCode(body) != "AuthenticationUnavailable" {
 			t.Errorf("%s %s with the authority down = %d %s, want 503 AuthenticationUnavailable", req.method, req.path, status, body)
 		}
 		if took := time.Since(start); took > 3*time.Second+4*time.Second {

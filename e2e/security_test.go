@@ -124,7 +124,7 @@ func TestMalformedRequestsGetContractErrors(t *testing.T) {
 					hd.Set("Content-Type", tt.ct)
 				}
 				status, rh, body := call(t, h.Host, tt.method, tt.path, hd, tt.body)
-				if status != tt.status || errorCode(body) != tt.code {
+				if status != tt.status || testkit.ErrorCode(body) != tt.code {
 					t.Errorf("%s %s = %d %.200s, want %d %s", tt.method, tt.path, status, body, tt.status, tt.code)
 				}
 				if problem := checkErrorShape(rh.Get("Content-Type"), body); problem != "" {
@@ -170,7 +170,7 @@ func TestMalformedRequestsGetContractErrors(t *testing.T) {
 					hd.Set("Content-Type", tt.ct)
 				}
 				status, ct, body := unwrapInvocation(rawCall(t, tt.method, direct+tt.path, hd, strings.NewReader(tt.body)))
-				if status != tt.status || errorCode(body) != tt.code {
+				if status != tt.status || testkit.ErrorCode(body) != tt.code {
 					t.Errorf("%s %s = %d %.200s, want %d %s", tt.method, tt.path, status, body, tt.status, tt.code)
 				}
 				if problem := checkErrorShape(ct, body); problem != "" {
@@ -188,7 +188,7 @@ func TestMalformedRequestsGetContractErrors(t *testing.T) {
 				t.Fatalf("invocation = %d %s, want 200 application/json", status, ct)
 			}
 			status, ct, body := unwrapInvocation(status, ct, raw)
-			if status != 400 || errorCode(body) != "InvalidJson" {
+			if status != 400 || testkit.ErrorCode(body) != "InvalidJson" {
 				t.Errorf("Outputs.res = %d %s, want 400 InvalidJson", status, body)
 			}
 			if problem := checkErrorShape(ct, body); problem != "" {
@@ -200,7 +200,7 @@ func TestMalformedRequestsGetContractErrors(t *testing.T) {
 		t.Run(mode+"/direct/chunked body over 1 MiB", func(t *testing.T) {
 			big := io.MultiReader(strings.NewReader(`{"target":"t","arguments":["`), bytes.NewReader(bytes.Repeat([]byte("x"), 2<<20)), strings.NewReader(`"]}`))
 			status, ct, body := rawCall(t, "POST", direct+"/api/send", jsonCT, big)
-			if status != 413 || errorCode(body) != "PayloadTooLarge" {
+			if status != 413 || testkit.ErrorCode(body) != "PayloadTooLarge" {
 				t.Errorf("chunked 2 MiB send = %d %.200s, want 413 PayloadTooLarge", status, body)
 			}
 			if problem := checkErrorShape(ct, body); problem != "" {
@@ -470,7 +470,7 @@ func TestIDsCannotLeaveTheirRESTRoute(t *testing.T) {
 				status, _, answer := call(t, h.Host, "POST", "/api/send", functionKey, string(body))
 				got := svc.Requests()[before:]
 				if wantRejected {
-					if status != 400 || errorCode(answer) != "InvalidMessage" {
+					if status != 400 || testkit.ErrorCode(answer) != "InvalidMessage" {
 						t.Errorf("id %q = %d %s, want 400 InvalidMessage", v, status, answer)
 					}
 					if len(got) != 0 {
@@ -536,7 +536,7 @@ func TestHubNameCannotLeaveItsRoute(t *testing.T) {
 				"AzureSignalRHubName="+hub)
 			for _, req := range []struct{ method, path, body string }{{"POST", "/api/send", `{"target":"t"}`}, {"GET", "/api/negotiate", ""}} {
 				status, _, body := call(t, h.Host, req.method, req.path, functionKey, req.body)
-				if status != 500 || errorCode(body) != "ConfigurationError" {
+				if status != 500 || testkit.ErrorCode(body) != "ConfigurationError" {
 					t.Errorf("%s with hub %q = %d %s, want 500 ConfigurationError", req.path, hub, status, body)
 				}
 			}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/funcsignalr/funcsignalr/internal/testkit"
 )
 
 // TestUnreachableServiceIsServiceError: through the binary under the host,
@@ -39,7 +41,7 @@ func TestUnreachableServiceIsServiceError(t *testing.T) {
 			start := time.Now()
 			status, _, body := call(t, h, "POST", "/api/send", http.Header{"X-Functions-Key": {h.FunctionKey}, "Content-Type": {"application/json"}},
 				`{"target":"t"}`)
-			if status != tt.want || errorCode(body) != tt.wantCode {
+			if status != tt.want || testkit.ErrorCode(body) != tt.wantCode {
 				t.Fatalf("got %d %s, want %d %s", status, body, tt.want, tt.wantCode)
 			}
 			for _, part := range tt.wantParts {

@@ -27,14 +27,6 @@ func startChat(tb testing.TB) string {
 	return apptest.Start(tb, newApp(func() time.Time { return fixedNow }), ".", "FUNCSIGNALR_LOG_LEVEL=debug")
 }
 
-func errorCode(body string) string {
-	var e struct {
-		Error struct{ Code, Message string }
-	}
-	json.Unmarshal([]byte(body), &e)
-	return e.Error.Code
-}
-
 func TestPageAndScripts(t *testing.T) {
 	base := startChat(t)
 	bundle, err := content.ReadFile("static/signalr.min.js")
@@ -69,7 +61,7 @@ func TestPageAndScripts(t *testing.T) {
 				t.Errorf("got Content-Type %q, want %s", ct, tt.wantType)
 			}
 			if strings.HasPrefix(tt.wantType, "application/json") {
-				if code := errorCode(body); code != tt.wantBody {
+				if code := testkit.ErrorCode(body); code != tt.wantBody {
 					t.Errorf("got error code %q (%s), want %q", code, body, tt.wantBody)
 				}
 				return
@@ -371,7 +363,7 @@ func TestMessagesFunction(t *testing.T) {
 				if body != tt.wantBody {
 					t.Errorf("got body %s, want %s", body, tt.wantBody)
 				}
-			} else if code := errorCode(body); code != tt.wantBody {
+			} else if code := testkit.ErrorCode(body); code != tt.wantBody {
 				t.Errorf("got error code %q (%s), want %q", code, body, tt.wantBody)
 			}
 			if tt.wantSent == "" {
@@ -389,7 +381,7 @@ func TestMessagesFunction(t *testing.T) {
 	if got, want := bob.next(t, "newMessage"), `[{"sender":"anonymous","connectionId":"","text":"last"}]`; got != want {
 		t.Errorf("bob got %s, want %s first", got, want)
 	}
-	if status, _, body := testkit.Do(t, "GET", base+"/api/messages", nil, nil); status != 405 || errorCode(body) != "MethodNotAllowed" {
+	if status, _, body := testkit.Do(t, "GET", base+"/api/messages", nil, nil); status != 405 || testkit.ErrorCode(body) != "MethodNotAllowed" {
 		t.Errorf("GET messages: got %d %s, want 405 MethodNotAllowed", status, body)
 	}
 }
