@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -97,10 +96,9 @@ func restSend(ctx context.Context, hc *http.Client, base string, c *signalrtest.
 	return nil
 }
 
+// pct is the p-th quantile of d in microseconds.
 func pct(d []time.Duration, p float64) float64 {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	return float64(s[int(p*float64(len(s)-1))].Microseconds())
+	return float64(benchapp.Percentile(d, p).Microseconds())
 }
 
 // BenchmarkInvokeRoundTrip: p50/p99 of client invoke → completion, and of

@@ -1,12 +1,15 @@
 // Package benchapp runs a function app in-process for the benchmarks:
 // host.json and the given function folders in a temporary directory,
-// standalone on free ports, with the embedded local SignalR service.
+// standalone on free ports, with the embedded local SignalR service. It
+// also summarises the latencies they measure.
 package benchapp
 
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/funcsignalr/funcsignalr/functions"
 	"github.com/funcsignalr/funcsignalr/internal/apptest"
@@ -36,4 +39,13 @@ func Start(tb testing.TB, app *functions.App, folders map[string]string) string 
 		write(filepath.Join(name, "function.json"), fj)
 	}
 	return apptest.Start(tb, app, dir)
+}
+
+// Percentile returns the p-th quantile (0 ≤ p ≤ 1) of d, which must not be
+// empty: the value at rank p·(len(d)-1) of the sorted durations, rounded
+// down. d itself is left unsorted.
+func Percentile(d []time.Duration, p float64) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[int(p*float64(len(s)-1))]
 }
