@@ -171,7 +171,7 @@ func TestRegistrationPanics(t *testing.T) {
 			a.SignalRTrigger("one", a.Hub(functions.SignalR{}), functions.Connections, functions.Connected, trig)
 			a.SignalRTrigger("two", a.Hub(functions.SignalR{}), functions.Connections, "Connected", trig)
 		}, "already handled by one"},
-		{"token lifetime out of range", func(a *functions.App) { a.Hub(functions.SignalR{AccessTokenLifetime: 25 * time.Hour}) }, "outside 1m to 24h"},
+		{"token lifetime out of range", func(a *functions.App) { a.Hub(functions.SignalR{AccessTokenLifetime: 25 * time.Hour}) }, "AccessTokenLifetime: access token lifetime 25h0m0s is out of range: want 1 minute to 24 hours"},
 		{"bad user id expression", func(a *functions.App) { a.Hub(functions.SignalR{}).NegotiateHandler("{claims.sub}") }, "unsupported binding expression"},
 	}
 	for _, tt := range tests {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -14,6 +13,7 @@ import (
 	"github.com/funcsignalr/funcsignalr/app"
 	"github.com/funcsignalr/funcsignalr/bindings"
 	"github.com/funcsignalr/funcsignalr/handler"
+	"github.com/funcsignalr/funcsignalr/settings"
 )
 
 // SignalR describes a SignalR binding, as the official bindings' attributes
@@ -63,8 +63,10 @@ func (a *App) Hub(b SignalR) *Hub {
 	if a.running {
 		panic("functions: Hub declared after Run")
 	}
-	if b.AccessTokenLifetime != 0 && (b.AccessTokenLifetime < time.Minute || b.AccessTokenLifetime > 24*time.Hour) {
-		panic(fmt.Sprintf("functions: AccessTokenLifetime %s is outside 1m to 24h", b.AccessTokenLifetime))
+	if b.AccessTokenLifetime != 0 {
+		if err := settings.CheckAccessTokenLifetime(b.AccessTokenLifetime); err != nil {
+			panic("functions: AccessTokenLifetime: " + err.Error())
+		}
 	}
 	h := &Hub{app: a, binding: b}
 	a.hubs = append(a.hubs, h)
