@@ -81,10 +81,7 @@ func (e ServiceEndpoint) HostPort() string {
 func (c *Connection) ServiceEndpoints() []ServiceEndpoint {
 	var eps []ServiceEndpoint
 	if c.Endpoint != "" {
-		eps = append(eps, ServiceEndpoint{
-			Type: Primary, Endpoint: c.Endpoint, ClientEndpoint: c.ClientEndpoint, ServerEndpoint: c.ServerEndpoint,
-			AccessKey: c.AccessKey, Credential: c.Credential, Auth: c.Auth,
-		})
+		eps = append(eps, endpointOf(c, "", Primary))
 	}
 	return append(eps, c.Named...)
 }
@@ -184,6 +181,8 @@ func (r *resolver) named(name string) ([]namedEndpoint, error) {
 	return eps, nil
 }
 
+// endpointOf is the endpoint named name of type t that c's own endpoint,
+// credential and auth describe.
 func endpointOf(c *Connection, name string, t EndpointType) ServiceEndpoint {
 	return ServiceEndpoint{
 		Name: name, Type: t, Endpoint: c.Endpoint, ClientEndpoint: c.ClientEndpoint, ServerEndpoint: c.ServerEndpoint,
