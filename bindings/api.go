@@ -79,7 +79,6 @@ type Options struct {
 // as the official SDK serves several SignalR resources: negotiate picks one
 // endpoint, send reaches all of them.
 type Client struct {
-	hub string // lower-cased, as on the wire
 	eps []*endpoint
 
 	timeout       time.Duration

@@ -42,7 +42,6 @@ func NewClient(conn *settings.Connection, hub string, opts Options) (*Client, er
 
 	hub = strings.ToLower(hub)
 	c := &Client{
-		hub:           hub,
 		timeout:       opts.Timeout,
 		tokenLifetime: opts.TokenLifetime,
 		now:           opts.Now,

@@ -50,7 +50,6 @@ var b64 = base64.RawURLEncoding
 // signer issues HS256 JWTs with one key. Everything constant is computed
 // once: the signing method keyed with the access key and the encoded header.
 type signer struct {
-	kid    string
 	method *keyedHS256
 	header string // base64url({"alg":"HS256","typ":"JWT","kid":...}) + "."
 }
@@ -58,7 +57,7 @@ type signer struct {
 func newSigner(kid string, key []byte) *signer {
 	h := append([]byte(`{"alg":"HS256","typ":"JWT","kid":`), appendJSONString(nil, kid)...)
 	h = append(h, '}')
-	return &signer{kid: kid, method: newKeyedHS256(key), header: b64.EncodeToString(h) + "."}
+	return &signer{method: newKeyedHS256(key), header: b64.EncodeToString(h) + "."}
 }
 
 // keyedHS256 is golang-jwt's HS256 signing method bound to one key, with
