@@ -19,6 +19,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/funcsignalr/funcsignalr/internal/testkit"
 	"github.com/funcsignalr/funcsignalr/settings"
 )
 
@@ -53,7 +54,7 @@ func (t *loopbackOnly) refusedHosts() []string {
 }
 
 // authorityOptions points every Entra credential at the fake authority.
-func authorityOptions(a *fakeAuthority, withCloud bool) (settings.Options, *loopbackOnly) {
+func authorityOptions(a *testkit.Authority, withCloud bool) (settings.Options, *loopbackOnly) {
 	u, _ := url.Parse(a.URL)
 	tr := &loopbackOnly{next: a.Client(), allowed: u.Host}
 	co := azcore.ClientOptions{Transport: tr, Retry: policy.RetryOptions{MaxRetries: -1}}
@@ -123,7 +124,7 @@ func TestCredentialsAgainstFakeAuthority(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := newFakeAuthority(t)
+			a := testkit.NewAuthority(t)
 			opts, tr := authorityOptions(a, tt.withCloud)
 			kv := tt.kv
 			if tt.withCloud {
@@ -195,7 +196,7 @@ func TestDisableInstanceDiscoveryMatters(t *testing.T) {
 	const P = "AzureSignalRConnectionString"
 	for _, disable := range []string{"false", "true"} {
 		t.Run("disableInstanceDiscovery="+disable, func(t *testing.T) {
-			a := newFakeAuthority(t)
+			a := testkit.NewAuthority(t)
 			opts, tr := authorityOptions(a, true)
 			c := mustResolve(t, P, opts, P, "Endpoint=https://x.service.signalr.net;AuthType=azure.app;TenantId=t;ClientId=c;ClientSecret=s",
 				P+"__disableInstanceDiscovery", disable)
@@ -229,7 +230,7 @@ func TestDefaultAzureCredentialFallback(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := newFakeAuthority(t)
+			a := testkit.NewAuthority(t)
 			t.Setenv("AZURE_TOKEN_CREDENTIALS", "EnvironmentCredential")
 			t.Setenv("AZURE_TENANT_ID", "env-tenant")
 			t.Setenv("AZURE_CLIENT_ID", "env-client")

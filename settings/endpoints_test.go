@@ -12,6 +12,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
+	"github.com/funcsignalr/funcsignalr/internal/testkit"
 	"github.com/funcsignalr/funcsignalr/settings"
 )
 
@@ -184,7 +185,7 @@ func TestAccessKeys(t *testing.T) {
 // endpoints with different service principals: each has its own
 // credential, which asks the authority for its own client.
 func TestNamedIdentityEndpointsAgainstFakeAuthority(t *testing.T) {
-	a := newFakeAuthority(t)
+	a := testkit.NewAuthority(t)
 	opts, tr := authorityOptions(a, true)
 	const E = "Azure__SignalR__Endpoints__"
 	c := mustResolve(t, settings.DefaultConnectionStringSetting, opts,

@@ -45,12 +45,6 @@ func writeFile(tb testing.TB, dir, name string, content []byte) string {
 	return path
 }
 
-// fakeAuthority is a Microsoft Entra authority on loopback TLS: it answers
-// OpenID discovery and the token endpoint, and records every request.
-type fakeAuthority = testkit.Authority
-
-func newFakeAuthority(tb testing.TB) *fakeAuthority { return testkit.NewAuthority(tb) }
-
 // checkError asserts err is a *apierror.Error for key whose text holds
 // every want and no notWant.
 func checkError(tb testing.TB, err error, key string, want, notWant []string) {
