@@ -80,6 +80,9 @@ type Options struct {
 // endpoint, send reaches all of them.
 type Client struct {
 	eps []*endpoint
+	// maxUserIDPath is the least endpoint.maxUserIDPath of eps: user ids
+	// whose escaped form fits it need no further check in Negotiate.
+	maxUserIDPath int
 
 	timeout       time.Duration
 	tokenLifetime time.Duration // of client access tokens

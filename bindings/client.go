@@ -3,6 +3,7 @@ package bindings
 import (
 	"errors"
 	"log/slog"
+	"math"
 	"net/url"
 	"strconv"
 	"strings"
@@ -42,6 +43,7 @@ func NewClient(conn *settings.Connection, hub string, opts Options) (*Client, er
 
 	hub = strings.ToLower(hub)
 	c := &Client{
+		maxUserIDPath: math.MaxInt,
 		timeout:       opts.Timeout,
 		tokenLifetime: opts.TokenLifetime,
 		now:           opts.Now,
@@ -62,6 +64,7 @@ func NewClient(conn *settings.Connection, hub string, opts Options) (*Client, er
 			ep.keys.diag = diag
 		}
 		c.eps = append(c.eps, ep)
+		c.maxUserIDPath = min(c.maxUserIDPath, ep.maxUserIDPath())
 	}
 	if len(c.eps) > 1 {
 		for _, ep := range c.eps {

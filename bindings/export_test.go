@@ -62,3 +62,10 @@ func AccessKeyID(accessKey string) string { return accessKeyID(accessKey) }
 
 // MaxBatch is the most objects one send carries out.
 const MaxBatch = maxBatch
+
+// PathEscapedLen is pathEscapedLen: len(url.PathEscape(s)), counted.
+func PathEscapedLen(s string) int { return pathEscapedLen(s) }
+
+// MaxUserIDPath is the escaped length up to which Negotiate accepts a user
+// id without building its REST call.
+func MaxUserIDPath(c *Client) int { return c.maxUserIDPath }

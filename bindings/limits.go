@@ -3,6 +3,9 @@ package bindings
 import (
 	"crypto/sha256"
 	"fmt"
+	"math"
+	"net/http"
+	"net/url"
 	"regexp"
 	"time"
 )
@@ -31,37 +34,98 @@ func (e *endpoint) restTokenLength(r *route, now time.Time) int {
 	return e.signer.tokenLength(restAudience(&u), now, defaultTokenLifetime)
 }
 
+// userRoute is the shortest REST call naming userID:
+// POST /users/{userId}/:send.
+func userRoute(userID string) route {
+	r := route{method: http.MethodPost}
+	r.lit("users")
+	r.id(userID)
+	r.lit(":send")
+	return r
+}
+
+// maxUserIDPath is how many bytes an escaped user id may take in the
+// request path of userRoute at e while its access token stays within
+// MaxTokenLength; math.MaxInt with Microsoft Entra ID. An escaped id is
+// ASCII without quotes or backslashes, so it takes as many bytes in the
+// token's JSON payload. The bound errs low: the token's iat, nbf and exp
+// are counted at their widest (20 digits each), so that an id near it is
+// left to the exact check.
+func (e *endpoint) maxUserIDPath() int {
+	if e.signer == nil {
+		return math.MaxInt
+	}
+	const widestTime = len("-9223372036854775808")
+	r := userRoute("")
+	u := e.requestURL(&r)
+	// At time zero with a zero lifetime, each of the three times is one digit.
+	var stack [maxPayloadOnStack]byte
+	payload := len(appendPayload(stack[:0], restAudience(&u), time.Unix(0, 0), 0, "", nil)) + 3*(widestTime-1)
+	budget := MaxTokenLength - len(e.signer.header) - 1 - b64.EncodedLen(sha256.Size) // for the encoded payload
+	// b64 has no padding: DecodedLen(budget) is the longest payload whose
+	// encoding fits budget.
+	return max(b64.DecodedLen(budget)-payload, 0)
+}
+
+// unescapedInPath marks the bytes url.PathEscape keeps as they are.
+var unescapedInPath = func() (t [256]bool) {
+	for c := range t {
+		s := string([]byte{byte(c)})
+		t[c] = url.PathEscape(s) == s
+	}
+	return t
+}()
+
+// pathEscapedLen is len(url.PathEscape(s)), counted without building it.
+func pathEscapedLen(s string) int {
+	n := len(s)
+	for i := 0; i < len(s); i++ {
+		if !unescapedInPath[s[i]] {
+			n += 2
+		}
+	}
+	return n
+}
+
+// tokenOverLimit is the length of the longest access token the REST call
+// r needs at some endpoint when that is over MaxTokenLength, else 0: the
+// service refuses longer tokens, and an id goes into the token's audience
+// three times over when every byte of it needs escaping.
+func (c *Client) tokenOverLimit(r *route) int {
+	now := c.now()
+	longest := 0
+	for _, e := range c.eps {
+		if n := e.restTokenLength(r, now); n > MaxTokenLength {
+			longest = max(longest, n)
+		}
+	}
+	return longest
+}
+
 // checkReach returns why the REST call of op could not be authorised at
-// some endpoint, or "": the service refuses access tokens over
-// MaxTokenLength characters, and an id goes into the token's audience three
-// times over when every byte of it needs escaping.
+// some endpoint, or "".
 func (c *Client) checkReach(op *Operation) string {
 	r := routeOf(op)
-	now := c.now()
-	for _, e := range c.eps {
-		if n := e.restTokenLength(&r, now); n > MaxTokenLength {
-			return fmt.Sprintf("%s too long to reach: the access token of its REST call, whose audience holds the escaped "+
-				"request path, would be %d characters long; the service accepts at most %d", routedIDs(op), n, MaxTokenLength)
-		}
+	if n := c.tokenOverLimit(&r); n > 0 {
+		return fmt.Sprintf("%s too long to reach: the access token of its REST call, whose audience holds the escaped "+
+			"request path, would be %d characters long; the service accepts at most %d", routedIDs(op), n, MaxTokenLength)
 	}
 	return ""
 }
 
 // checkUserReach returns why no send could reach userID at some endpoint,
 // or "": the shortest call naming a user, POST /users/{userId}/:send, would
-// need an access token over MaxTokenLength characters.
+// need an access token over MaxTokenLength characters. An id whose escaped
+// form fits c.maxUserIDPath (each byte escapes to at most three) is
+// accepted without building its call.
 func (c *Client) checkUserReach(userID string) string {
-	if userID == "" {
+	if len(userID) <= c.maxUserIDPath/3 || pathEscapedLen(userID) <= c.maxUserIDPath {
 		return ""
 	}
-	op := Operation{Message: &Message{UserID: userID}}
-	r := routeOf(&op)
-	now := c.now()
-	for _, e := range c.eps {
-		if n := e.restTokenLength(&r, now); n > MaxTokenLength {
-			return fmt.Sprintf("user id is too long: a send to this user would need a REST access token of %d characters "+
-				"(its audience holds the escaped user id); the service accepts at most %d", n, MaxTokenLength)
-		}
+	r := userRoute(userID)
+	if n := c.tokenOverLimit(&r); n > 0 {
+		return fmt.Sprintf("user id is too long: a send to this user would need a REST access token of %d characters "+
+			"(its audience holds the escaped user id); the service accepts at most %d", n, MaxTokenLength)
 	}
 	return ""
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -132,6 +133,44 @@ func TestReachBoundIsExact(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestUserIDBoundErrsLowByLittle checks the bound under which Negotiate
+// accepts a user id without building its REST call: an id whose escaped
+// form fits it is sent, and one more than 32 escaped bytes over it (the 30
+// of the widest times, and base64 rounding) is refused.
+func TestUserIDBoundErrsLowByLittle(t *testing.T) {
+	srv := newFakeService(t, nil)
+	c := keyClient(t, srv.Server, "chat", testOptions(srv.Server))
+	bound := bindings.MaxUserIDPath(c)
+	send := func(id string) error {
+		_, err := c.Send(context.Background(), []bindings.Operation{msg(bindings.Message{Target: "t", UserID: id})})
+		return err
+	}
+	for _, tt := range []struct {
+		unit    string
+		escaped int // bytes of one unit, escaped
+	}{{"a", 1}, {"/", 3}, {"é", 6}} {
+		if err := send(strings.Repeat(tt.unit, bound/tt.escaped)); err != nil {
+			t.Errorf("%q × %d (within the bound %d): got %v, want it sent", tt.unit, bound/tt.escaped, bound, err)
+		}
+		over := (bound+32)/tt.escaped + 1
+		if e := asError(t, send(strings.Repeat(tt.unit, over))); e.Code != apierror.InvalidMessage {
+			t.Errorf("%q × %d (over the bound %d by more than 32): got %+v, want InvalidMessage", tt.unit, over, bound, e)
+		}
+	}
+}
+
+// FuzzPathEscapedLen checks the counted length against url.PathEscape.
+func FuzzPathEscapedLen(f *testing.F) {
+	for _, s := range []string{"", "user-1", "a/b c", "é", "\xff\x00", "$&+,/:;=?@~%"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := bindings.PathEscapedLen(s), len(url.PathEscape(s)); got != want {
+			t.Errorf("PathEscapedLen(%q): got %d, want %d", s, got, want)
+		}
+	})
 }
 
 // TestIDsOfTheIssueAreRefused checks the ids that negotiate used to accept
