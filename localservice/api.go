@@ -37,12 +37,6 @@ type Options struct {
 	// are answered with the upstream's completion. Without it clients only
 	// listen, and one that invokes is closed.
 	Upstream *Upstream
-	// UpstreamTimeout bounds each upstream request; past it an invocation
-	// fails as on a 500. Default 100s.
-	UpstreamTimeout time.Duration
-	// UpstreamTransport sends the upstream requests; default a keep-alive
-	// transport of the service's own.
-	UpstreamTransport http.RoundTripper
 }
 
 // Default values of Options and of the service's fixed timeouts.
@@ -51,9 +45,9 @@ const (
 	defaultSendBuffer      = 1024
 	defaultSendBufferBytes = 4 << 20
 	defaultClientTimeout   = 30 * time.Second
-	// defaultUpstreamTimeout bounds one upstream request, as the .NET
-	// HttpClient's default timeout.
-	defaultUpstreamTimeout = 100 * time.Second
+	// upstreamTimeout bounds one upstream request, as the .NET HttpClient's
+	// default timeout: past it an invocation fails as on a 500.
+	upstreamTimeout = 100 * time.Second
 	// negotiateTimeout is how long a negotiated connection may wait for its
 	// client to connect.
 	negotiateTimeout = 15 * time.Second
@@ -114,10 +108,9 @@ type Service struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // long-lived requests and their goroutines
 
-	upstream     *Upstream // nil: clients only listen
-	upTimeout    time.Duration
-	upClient     *http.Client
-	upTransport  *http.Transport    // the service's own, when it made upClient's
+	upstream     *Upstream          // nil: clients only listen
+	upTimeout    time.Duration      // upstreamTimeout, a field so that tests can shorten it
+	upClient     *http.Client       // its own keep-alive transport, which tests may replace
 	invokeCtx    context.Context    // cancelled when Close starts: in-flight invocations end
 	invokeCancel context.CancelFunc //
 	events       sync.WaitGroup     // disconnected events in flight
@@ -146,7 +139,7 @@ func New(opts Options) *Service {
 		idleTimeout:       serverIdleTimeout,
 		now:               opts.Now,
 		upstream:          opts.Upstream,
-		upTimeout:         opts.UpstreamTimeout,
+		upTimeout:         upstreamTimeout,
 		negotiateTimeout:  negotiateTimeout,
 		handshakeTimeout:  handshakeTimeout,
 		pollTimeout:       pollTimeout,
@@ -180,11 +173,8 @@ func New(opts Options) *Service {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	if s.upTimeout <= 0 {
-		s.upTimeout = defaultUpstreamTimeout
-	}
 	if s.upstream != nil {
-		s.upClient, s.upTransport = newUpstreamClient(opts.UpstreamTransport)
+		s.upClient = newUpstreamClient()
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.invokeCtx, s.invokeCancel = context.WithCancel(s.ctx)
@@ -241,8 +231,8 @@ func (s *Service) Close() {
 	}
 	s.cancel()
 	<-done
-	if s.upTransport != nil {
-		s.upTransport.CloseIdleConnections()
+	if s.upClient != nil {
+		s.upClient.CloseIdleConnections()
 	}
 	s.shutdownServers()
 	s.log.Debug("local SignalR service closed", "connections", len(conns))

@@ -155,21 +155,16 @@ func escapeDataString(s string) string {
 	return strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
 }
 
-// newUpstreamClient returns the client that sends upstream requests through
-// rt, or through a keep-alive transport of its own (returned too, so that
-// Close can drop its idle connections). Redirects are not followed: a 3xx
-// is an answer like any other non-2xx.
-func newUpstreamClient(rt http.RoundTripper) (*http.Client, *http.Transport) {
-	var own *http.Transport
-	if rt == nil {
-		own = http.DefaultTransport.(*http.Transport).Clone()
-		own.MaxIdleConnsPerHost = upstreamIdleConns
-		rt = own
-	}
+// newUpstreamClient returns the client that sends upstream requests, over
+// a keep-alive transport of its own. Redirects are not followed: a 3xx is
+// an answer like any other non-2xx.
+func newUpstreamClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = upstreamIdleConns
 	return &http.Client{
-		Transport:     rt,
+		Transport:     t,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}, own
+	}
 }
 
 // clientOrigin is what upstream requests tell about a connection's client,

@@ -160,12 +160,13 @@ func TestUpstreamAnswers(t *testing.T) {
 			if tt.name == "timeout" {
 				timeout = 100 * time.Millisecond
 			}
-			opts := Options{
-				UpstreamTimeout:   timeout,
-				UpstreamTransport: tt.transport,
-				Logger:            slog.New(slog.NewTextHandler(&logs, nil)),
-			}
-			e := newUpstreamEnv(t, u, "/api/signalr?code=secret", opts, nil)
+			opts := Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+			e := newUpstreamEnv(t, u, "/api/signalr?code=secret", opts, func(s *Service) {
+				s.upTimeout = timeout
+				if tt.transport != nil {
+					s.upClient.Transport = tt.transport
+				}
+			})
 			c, _ := dialWebSocket(e, "chat", e.clientToken("chat", "u"), "", true)
 			u.setRespond(func(w http.ResponseWriter, r *http.Request, req upRequest) {
 				if req.event() == "connected" {
