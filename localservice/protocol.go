@@ -233,22 +233,39 @@ func messageType(record []byte) (int, error) {
 // a JSON array (nil means none); it is compacted so that the frame holds no
 // line breaks, which Server-Sent Events would split.
 func invocationFrame(target string, arguments json.RawMessage) ([]byte, error) {
-	t, err := json.Marshal(target)
-	if err != nil {
-		return nil, err
-	}
-	var b bytes.Buffer
-	b.Grow(len(`{"type":1,"target":,"arguments":}`) + len(t) + len(arguments) + 1)
-	b.WriteString(`{"type":1,"target":`)
-	b.Write(t)
-	b.WriteString(`,"arguments":`)
+	b := invocationHead(nil, target, len(arguments)+len("[]}\x1e"))
 	if len(arguments) == 0 {
 		b.WriteString("[]")
-	} else if err := json.Compact(&b, arguments); err != nil {
+	} else if err := json.Compact(b, arguments); err != nil {
 		return nil, err
 	}
 	b.WriteString("}\x1e")
 	return b.Bytes(), nil
+}
+
+// invocationHead starts an Invocation message of the JSON hub protocol up
+// to its arguments, {"type":1,"invocationId":I,"target":T,"arguments":,
+// without invocationId when id is nil, in a buffer with room for n bytes
+// more. Strings are escaped as json.Marshal does, < > and & included, as
+// ASP.NET Core's System.Text.Json writer escapes them too.
+func invocationHead(id *string, target string, n int) *bytes.Buffer {
+	t, _ := json.Marshal(target) // a string always marshals
+	var i []byte
+	if id != nil {
+		i, _ = json.Marshal(*id)
+	}
+	b := new(bytes.Buffer)
+	b.Grow(len(`{"type":1,"invocationId":,"target":,"arguments":`) + len(i) + len(t) + n)
+	b.WriteString(`{"type":1,`)
+	if id != nil {
+		b.WriteString(`"invocationId":`)
+		b.Write(i)
+		b.WriteByte(',')
+	}
+	b.WriteString(`"target":`)
+	b.Write(t)
+	b.WriteString(`,"arguments":`)
+	return b
 }
 
 // closeFrame is a Close message; an empty reason leaves out "error".

@@ -485,28 +485,10 @@ func jsonTypeName(field string) string {
 // upstreamBody is the invocation as the service forwards it: the message
 // re-encoded without its headers and without the record separator.
 func (m *invocationMessage) upstreamBody() []byte {
-	var b bytes.Buffer
-	b.Grow(64 + len(*m.Target) + len(m.Arguments))
-	b.WriteString(`{"type":1,`)
-	if m.InvocationID != nil {
-		b.WriteString(`"invocationId":`)
-		writeJSONString(&b, *m.InvocationID)
-		b.WriteByte(',')
-	}
-	b.WriteString(`"target":`)
-	writeJSONString(&b, *m.Target)
-	b.WriteString(`,"arguments":`)
+	b := invocationHead(m.InvocationID, *m.Target, len(m.Arguments)+1)
 	b.Write(m.Arguments)
 	b.WriteByte('}')
 	return b.Bytes()
-}
-
-// writeJSONString writes s as a JSON string, HTML characters unescaped.
-func writeJSONString(b *bytes.Buffer, s string) {
-	enc := json.NewEncoder(b)
-	enc.SetEscapeHTML(false)
-	enc.Encode(s)
-	b.Truncate(b.Len() - 1) // Encode's newline
 }
 
 // upstreamInvocation is a client's Invocation as it goes upstream.

@@ -737,7 +737,7 @@ func TestParseInvocation(t *testing.T) {
 		rec, body, err string
 	}{
 		{`{"type":1,"target":"t","arguments":[1,{"a":"<b>"}],"headers":{"h":"v"}}`, `{"type":1,"target":"t","arguments":[1,{"a":"<b>"}]}`, ""},
-		{`{"type":1,"invocationId":"7","target":"<t>","arguments":[]}`, `{"type":1,"invocationId":"7","target":"<t>","arguments":[]}`, ""},
+		{`{"type":1,"invocationId":"7","target":"<t>","arguments":[]}`, `{"type":1,"invocationId":"7","target":"\u003ct\u003e","arguments":[]}`, ""},
 		{`{"type":1,"arguments":[]}`, "", "Missing required property 'target'."},
 		{`{"type":1,"target":"t"}`, "", "Missing required property 'arguments'."},
 		{`{"type":1,"target":"t","arguments":{}}`, "", "Expected 'arguments' to be of type Array."},
