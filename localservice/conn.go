@@ -84,7 +84,7 @@ type conn struct {
 	upOpen     bool                   // connected went upstream and was not refused: events follow
 	upHeader   http.Header            // what every upstream request of c carries, set when connected is sent
 
-	origin  *clientOrigin // guarded by s.mu; set by the first transport request when upstream is on
+	origin  clientOrigin  // guarded by s.mu; set by the first transport request when upstream is on
 	upBusy  atomic.Bool   // an upstream request of the connection is in flight: the client timeout waits
 	sending chan struct{} // capacity 1: one POST of a Server-Sent Events or long-polling client at a time
 	// held is closed once the client may be written to: at once without
@@ -129,7 +129,7 @@ func (s *Service) newConn(hub, user string, v0 bool) (*conn, error) {
 		held:    make(chan struct{}),
 	}
 	if s.upstream == nil {
-		close(c.held)
+		c.release()
 	}
 	c.reader.max = s.maxReceive
 	c.token = c.id
@@ -167,11 +167,12 @@ func (s *Service) lookup(token string) *conn {
 	return s.tokens[token]
 }
 
-// attach binds c to transport t; first tells whether this request is the
-// first of the connection. It fails with a status when c is closed (404),
-// already taken by a stream (409) or bound to another transport (400). On
-// success it counts one long-lived request in s.wg; the caller calls s.wg.Done.
-func (c *conn) attach(t transportKind) (first bool, e *apiError) {
+// attach binds c to transport t for a request from o; first tells whether
+// this request is the first of the connection, whose origin upstream
+// requests tell. It fails with a status when c is closed (404), already
+// taken by a stream (409) or bound to another transport (400). On success
+// it counts one long-lived request in s.wg; the caller calls s.wg.Done.
+func (c *conn) attach(t transportKind, o clientOrigin) (first bool, e *apiError) {
 	s := c.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -189,6 +190,9 @@ func (c *conn) attach(t transportKind) (first bool, e *apiError) {
 	first = !c.attached
 	if first {
 		c.attached, c.transport = true, t
+		if s.upstream != nil {
+			c.origin = o
+		}
 		c.timers = append(c.timers, time.AfterFunc(s.handshakeTimeout, func() {
 			if !c.handshaken.Load() {
 				c.shutdown(nil, false, "no handshake in time")
@@ -301,13 +305,7 @@ func (c *conn) end(msg []byte, errText string, graceful bool, reason string) {
 
 // release lets the writers write to the client.
 func (c *conn) release() {
-	c.holdOnce.Do(func() {
-		select {
-		case <-c.held:
-		default:
-			close(c.held)
-		}
-	})
+	c.holdOnce.Do(func() { close(c.held) })
 }
 
 // forget drops a closed long-polling connection's token.

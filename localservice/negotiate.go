@@ -124,6 +124,7 @@ func (s *Service) serveConnection(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	user := claims.userID()
+	origin := clientOrigin{query: r.URL.RawQuery, payload: claims.payload}
 	token := r.URL.Query().Get("id")
 	isWebSocket := r.Method == http.MethodGet && strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
 	if token == "" {
@@ -137,8 +138,7 @@ func (s *Service) serveConnection(w http.ResponseWriter, r *http.Request) {
 			writeError(w, r, errUnavailable(err.Error()))
 			return
 		}
-		c.noteClient(r, claims)
-		s.serveStream(w, r, c, transportWebSockets, s.serveWebSocket)
+		s.serveStream(w, r, c, origin, transportWebSockets, s.serveWebSocket)
 		return
 	}
 	c := s.lookup(token)
@@ -154,16 +154,13 @@ func (s *Service) serveConnection(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, &apiError{http.StatusForbidden, "Error.Forbidden", "the access token is for another user than the one who negotiated this connection"})
 		return
 	}
-	if r.Method == http.MethodGet {
-		c.noteClient(r, claims)
-	}
 	switch {
 	case isWebSocket:
-		s.serveStream(w, r, c, transportWebSockets, s.serveWebSocket)
+		s.serveStream(w, r, c, origin, transportWebSockets, s.serveWebSocket)
 	case r.Method == http.MethodGet && strings.Contains(r.Header.Get("Accept"), "text/event-stream"):
-		s.serveStream(w, r, c, transportServerSentEvents, s.serveSSE)
+		s.serveStream(w, r, c, origin, transportServerSentEvents, s.serveSSE)
 	case r.Method == http.MethodGet:
-		s.servePoll(w, r, c)
+		s.servePoll(w, r, c, origin)
 	case r.Method == http.MethodPost:
 		s.serveSend(w, r, c)
 	case r.Method == http.MethodDelete:
@@ -174,11 +171,11 @@ func (s *Service) serveConnection(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// serveStream attaches c to the streaming transport t (WebSockets or
-// Server-Sent Events), or answers why it cannot, and runs serve for as long
-// as the stream lasts; the connection ends with it.
-func (s *Service) serveStream(w http.ResponseWriter, r *http.Request, c *conn, t transportKind, serve func(http.ResponseWriter, *http.Request, *conn)) {
-	if _, e := c.attach(t); e != nil {
+// serveStream attaches c, for r from o, to the streaming transport t
+// (WebSockets or Server-Sent Events), or answers why it cannot, and runs
+// serve for as long as the stream lasts; the connection ends with it.
+func (s *Service) serveStream(w http.ResponseWriter, r *http.Request, c *conn, o clientOrigin, t transportKind, serve func(http.ResponseWriter, *http.Request, *conn)) {
+	if _, e := c.attach(t, o); e != nil {
 		writeError(w, r, e)
 		return
 	}

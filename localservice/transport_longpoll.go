@@ -10,9 +10,9 @@ import (
 // 200 with messages, 200 empty when nothing came in time, and 204 once the
 // connection is closed.
 
-// servePoll serves one long poll.
-func (s *Service) servePoll(w http.ResponseWriter, r *http.Request, c *conn) {
-	first, e := c.attach(transportLongPolling)
+// servePoll serves one long poll, r from o.
+func (s *Service) servePoll(w http.ResponseWriter, r *http.Request, c *conn, o clientOrigin) {
+	first, e := c.attach(transportLongPolling, o)
 	if e != nil {
 		writeError(w, r, e)
 		return

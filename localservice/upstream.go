@@ -168,31 +168,11 @@ func newUpstreamClient() *http.Client {
 }
 
 // clientOrigin is what upstream requests tell about a connection's client,
-// from its connect request.
+// as its first transport request came: its query and the claims of its
+// token.
 type clientOrigin struct {
-	query  string   // the connect request's query with its leading ?, or ""
-	claims []string // "type: value" of each claim forwarded
-}
-
-// noteClient records, once, what upstream requests tell about c's client:
-// the query of r, c's first transport request, and the claims of its token.
-func (c *conn) noteClient(r *http.Request, claims *tokenClaims) {
-	if c.s.upstream == nil {
-		return
-	}
-	s := c.s
-	s.mu.RLock()
-	noted := c.origin != nil
-	s.mu.RUnlock()
-	if noted {
-		return
-	}
-	o := &clientOrigin{query: clientQuery(r.URL.RawQuery), claims: forwardedClaims(claims.payload)}
-	s.mu.Lock()
-	if c.origin == nil {
-		c.origin = o
-	}
-	s.mu.Unlock()
+	query   string // raw, without the leading ?
+	payload string // the token's claims segment (base64url JSON)
 }
 
 // clientQuery is raw with its leading ?, without the access_token
@@ -371,7 +351,7 @@ func upstreamError(err error) string {
 
 // upstreamHeader is what every upstream request of c carries, besides its
 // category, event and Content-Type.
-func upstreamHeader(c *conn, o *clientOrigin) http.Header {
+func upstreamHeader(c *conn, o clientOrigin) http.Header {
 	h := http.Header{
 		hConnectionID: {c.id},
 		hHub:          {c.hub},
@@ -380,15 +360,13 @@ func upstreamHeader(c *conn, o *clientOrigin) http.Header {
 	if c.user != "" {
 		h[hUserID] = []string{c.user}
 	}
-	if o != nil {
-		if len(o.claims) > 0 {
-			// One header line, values joined by ", ", as .NET's HttpClient
-			// writes a header with several values.
-			h[hUserClaims] = []string{strings.Join(o.claims, ", ")}
-		}
-		if o.query != "" {
-			h[hClientQuery] = []string{o.query}
-		}
+	if claims := forwardedClaims(o.payload); len(claims) > 0 {
+		// One header line, values joined by ", ", as .NET's HttpClient
+		// writes a header with several values.
+		h[hUserClaims] = []string{strings.Join(claims, ", ")}
+	}
+	if q := clientQuery(o.query); q != "" {
+		h[hClientQuery] = []string{q}
 	}
 	return h
 }
@@ -403,7 +381,7 @@ func (c *conn) openUpstream() bool {
 		return false
 	}
 	c.s.mu.RLock()
-	origin := c.origin // set by the connect request's goroutine
+	origin := c.origin // set by the first transport request's goroutine
 	c.s.mu.RUnlock()
 	c.upHeader = upstreamHeader(c, origin)
 	a := c.postUpstream(c.s.ctx, upstream.CategoryConnections, upstream.EventConnected, connectedBody, upstream.ContentTypeJSON, false)
