@@ -106,6 +106,8 @@ type clientEvent struct {
 	Result       json.RawMessage   `json:"result,omitempty"` // what an invoke resolved with
 	Index        *int              `json:"index,omitempty"`  // the --calls step of a result or rejected event
 	ID           int               `json:"id,omitempty"`     // session.mjs: the command an invoke's result or error answers
+
+	line []byte // the line as printed, for scripts that print other fields
 }
 
 func (e clientEvent) String() string {
@@ -215,6 +217,7 @@ func startNode(tb testing.TB, name string, args, env []string, limit time.Durati
 			if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
 				e = clientEvent{Event: "unparsable", Message: sc.Text()}
 			}
+			e.line = bytes.Clone(sc.Bytes())
 			c.mu.Lock()
 			c.events = append(c.events, e)
 			c.mu.Unlock()

@@ -1,12 +1,11 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -43,7 +42,7 @@ func buildTriggerApp(tb testing.TB) string {
 // transport, and with the MessagePack hub protocol over the transports that
 // carry binary data.
 func TestSignalRTriggerWithTheOfficialClient(t *testing.T) {
-	node := requireNode(t)
+	requireNode(t)
 	root := buildTriggerApp(t)
 	count := 1000
 	if testing.Short() {
@@ -66,39 +65,24 @@ func TestSignalRTriggerWithTheOfficialClient(t *testing.T) {
 			if !strings.Contains(app.logs(), "sends client events upstream") {
 				t.Errorf("no start-up line naming the upstream URL:\n%s", app.logs())
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, node, "trigger.mjs", "--url", app.base+"/api", "--transport", transport,
-				"--count", itoa(count), "--protocol", r.protocol)
-			cmd.Dir = filepath.Join("node")
-			stdout, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var stderr strings.Builder
-			cmd.Stderr = &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
+			c, _ := startNode(t, "trigger "+name, []string{"trigger.mjs", "--url", app.base + "/api", "--transport", transport,
+				"--count", strconv.Itoa(count), "--protocol", r.protocol}, nil, 2*time.Minute, false)
+			lines, code := c.finish(t, 2*time.Minute)
+			if code != 0 {
+				t.Fatalf("exit code %d, want 0\n%s", code, c.describe())
 			}
 			var events []map[string]any
-			sc := bufio.NewScanner(stdout)
-			sc.Buffer(make([]byte, 1<<20), 1<<20)
-			for sc.Scan() {
+			for _, l := range lines {
 				var ev map[string]any
-				if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-					t.Fatalf("client printed %q: %v", sc.Text(), err)
+				if err := json.Unmarshal(l.line, &ev); err != nil {
+					t.Fatalf("client printed %q: %v", l.line, err)
 				}
 				events = append(events, ev)
-			}
-			if err := cmd.Wait(); err != nil {
-				t.Fatalf("client: %v\nevents: %v\nstderr: %s", err, events, stderr.String())
 			}
 			checkTriggerEvents(t, events, count)
 		})
 	}
 }
-
-func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
 
 func checkTriggerEvents(t *testing.T, events []map[string]any, count int) {
 	t.Helper()
