@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,8 +28,9 @@ const nodeDir = "node"
 const installHint = "run ./scripts/test from the repository root: it installs Node.js and npm if absent and runs `npm ci` in e2e/node (CI does the same)"
 
 // requireNode returns the path of node. It fails the test, never skips it,
-// when Node.js or the pinned @microsoft/signalr is not installed: a missing
-// client must not pass for a working one.
+// when Node.js or a package that e2e/node/package.json pins (the official
+// client and its MessagePack protocol) is not installed at that version: a
+// missing client must not pass for a working one.
 func requireNode(tb testing.TB) string {
 	tb.Helper()
 	node, err := exec.LookPath("node")
@@ -42,26 +45,22 @@ func requireNode(tb testing.TB) string {
 	if err != nil {
 		tb.Fatalf("read e2e/node/package.json: %v", err)
 	}
-	var installed struct{ Version string }
-	raw, err = os.ReadFile(filepath.Join(nodeDir, "node_modules", "@microsoft", "signalr", "package.json"))
-	if err != nil {
-		tb.Fatalf("@microsoft/signalr is not installed in e2e/node/node_modules (%v): %s", err, installHint)
+	if len(pinned.Dependencies) == 0 {
+		tb.Fatalf("e2e/node/package.json pins no dependencies")
 	}
-	if err := json.Unmarshal(raw, &installed); err != nil {
-		tb.Fatalf("e2e/node/node_modules/@microsoft/signalr/package.json: %v: %s", err, installHint)
-	}
-	if want := pinned.Dependencies["@microsoft/signalr"]; installed.Version != want {
-		tb.Fatalf("e2e/node/node_modules has @microsoft/signalr %s, package.json pins %s: %s", installed.Version, want, installHint)
-	}
-	raw, err = os.ReadFile(filepath.Join(nodeDir, "node_modules", "@microsoft", "signalr-protocol-msgpack", "package.json"))
-	if err == nil {
-		err = json.Unmarshal(raw, &installed)
-	}
-	if err != nil {
-		tb.Fatalf("@microsoft/signalr-protocol-msgpack is not installed in e2e/node/node_modules (%v): %s", err, installHint)
-	}
-	if want := pinned.Dependencies["@microsoft/signalr-protocol-msgpack"]; installed.Version != want {
-		tb.Fatalf("e2e/node/node_modules has @microsoft/signalr-protocol-msgpack %s, package.json pins %s: %s", installed.Version, want, installHint)
+	for _, name := range slices.Sorted(maps.Keys(pinned.Dependencies)) {
+		want := pinned.Dependencies[name]
+		var installed struct{ Version string }
+		raw, err := os.ReadFile(filepath.Join(nodeDir, "node_modules", filepath.FromSlash(name), "package.json"))
+		if err != nil {
+			tb.Fatalf("%s is not installed in e2e/node/node_modules (%v): %s", name, err, installHint)
+		}
+		if err := json.Unmarshal(raw, &installed); err != nil {
+			tb.Fatalf("e2e/node/node_modules/%s/package.json: %v: %s", name, err, installHint)
+		}
+		if installed.Version != want {
+			tb.Fatalf("e2e/node/node_modules has %s %s, package.json pins %s: %s", name, installed.Version, want, installHint)
+		}
 	}
 	return node
 }
