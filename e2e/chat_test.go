@@ -273,6 +273,8 @@ func TestChatExampleWithNodeClients(t *testing.T) {
 		alice.ok(t, "sendToGroup", "team", "bob left")
 		nothingBefore(t, bob, "marker 6")
 	})
+	// examples/chat's own tests check every hub method's arguments; these
+	// show that a function's error text reaches the official client as is.
 	t.Run("wrong arguments are refused with what was expected", func(t *testing.T) {
 		tests := []struct {
 			method  string
@@ -280,16 +282,7 @@ func TestChatExampleWithNodeClients(t *testing.T) {
 			wantErr string
 		}{
 			{"broadcast", nil, "broadcast expects 1 argument (text string), got 0"},
-			{"broadcast", []any{42}, "broadcast expects 1 argument (text string): text is not string"},
-			{"broadcast", []any{""}, "broadcast: text is empty"},
-			{"sendToUser", []any{"bob"}, "sendToUser expects 2 arguments (userId string, text string), got 1"},
-			{"sendToGroup", []any{"room", false}, "sendToGroup expects 2 arguments (group string, text string): text is not string"},
-			{"sendToConnection", []any{"c", "hi", "extra"}, "sendToConnection expects 2 arguments (connectionId string, text string), got 3"},
-			{"joinGroup", []any{nil}, "joinGroup expects 1 argument (group string): group is not string"},
-			{"leaveGroup", []any{}, "leaveGroup expects 1 argument (group string), got 0"},
 			{"joinUserToGroup", []any{"bob", 7}, "joinUserToGroup expects 2 arguments (userId string, group string): group is not string"},
-			{"leaveUserFromGroup", []any{"bob"}, "leaveUserFromGroup expects 2 arguments (userId string, group string), got 1"},
-			{"whoami", []any{"x"}, "whoami expects no arguments, got 1"},
 		}
 		for _, tt := range tests {
 			t.Run(tt.method+mustJSON(tt.args), func(t *testing.T) {

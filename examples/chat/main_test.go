@@ -291,25 +291,32 @@ func TestHubMethodsCheckTheirArguments(t *testing.T) {
 		{"broadcast", []any{42}, "broadcast expects 1 argument (text string): text is not string"},
 		{"broadcast", []any{nil}, "broadcast expects 1 argument (text string): text is not string"},
 		{"broadcast", []any{"  "}, "broadcast: text is empty"},
+		{"broadcast", []any{""}, "broadcast: text is empty"},
 		{"sendToUser", []any{"bob"}, "sendToUser expects 2 arguments (userId string, text string), got 1"},
 		{"sendToUser", []any{map[string]any{"id": "bob"}, "hi"}, "sendToUser expects 2 arguments (userId string, text string): userId is not string"},
 		{"sendToUser", []any{"", "hi"}, "sendToUser: userId is empty"},
 		{"sendToGroup", []any{"room"}, "sendToGroup expects 2 arguments (group string, text string), got 1"},
 		{"sendToGroup", []any{"room", []any{"hi"}}, "sendToGroup expects 2 arguments (group string, text string): text is not string"},
+		{"sendToGroup", []any{"room", false}, "sendToGroup expects 2 arguments (group string, text string): text is not string"},
 		{"sendToConnection", []any{}, "sendToConnection expects 2 arguments (connectionId string, text string), got 0"},
+		{"sendToConnection", []any{"c", "hi", "extra"}, "sendToConnection expects 2 arguments (connectionId string, text string), got 3"},
 		{"joinGroup", []any{}, "joinGroup expects 1 argument (group string), got 0"},
 		{"joinGroup", []any{true}, "joinGroup expects 1 argument (group string): group is not string"},
-		{"joinGroup", []any{strings.Repeat("g", 1025)}, "InvalidMessage"},
+		{"joinGroup", []any{nil}, "joinGroup expects 1 argument (group string): group is not string"},
+		{"joinGroup", []any{strings.Repeat("g", 1025)}, "InvalidMessage: operation 0: groupName is 1025 characters long; the service allows at most 1024"},
 		{"leaveGroup", []any{"a", "b"}, "leaveGroup expects 1 argument (group string), got 2"},
+		{"leaveGroup", []any{}, "leaveGroup expects 1 argument (group string), got 0"},
 		{"joinUserToGroup", []any{"bob"}, "joinUserToGroup expects 2 arguments (userId string, group string), got 1"},
+		{"joinUserToGroup", []any{"bob", 7}, "joinUserToGroup expects 2 arguments (userId string, group string): group is not string"},
 		{"leaveUserFromGroup", []any{1, 2}, "leaveUserFromGroup expects 2 arguments (userId string, group string): userId is not string"},
+		{"leaveUserFromGroup", []any{"bob"}, "leaveUserFromGroup expects 2 arguments (userId string, group string), got 1"},
 		{"whoami", []any{"me"}, "whoami expects no arguments, got 1"},
 	}
 	for _, tt := range tests {
 		raw, _ := json.Marshal(tt.args)
 		t.Run(tt.event+string(raw), func(t *testing.T) {
 			status, result, errText := invoke(t, base, alice, "messages", tt.event, tt.args...)
-			if status != 200 || !strings.HasPrefix(errText, tt.wantErr) {
+			if status != 200 || errText != tt.wantErr {
 				t.Errorf("got %d result %s error %q, want 200 with error %q", status, result, errText, tt.wantErr)
 			}
 		})
