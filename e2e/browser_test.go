@@ -63,7 +63,8 @@ func TestBrowserPageOnAnotherOrigin(t *testing.T) {
 		a.send(t, op{"target": "newMessage", "arguments": []any{"hello browser"}})
 		a.send(t, op{"target": "newMessage", "arguments": []any{"hello connection"}, "connectionId": id})
 
-		rep := run.wait(t)
+		var rep browserReport
+		run.wait(t, &rep)
 		if rep.Result == nil || rep.Result.Error != "" {
 			t.Fatalf("page did not receive the messages:\n%s", run)
 		}
@@ -93,7 +94,8 @@ func TestBrowserPageOnAnotherOrigin(t *testing.T) {
 		defer cancel()
 		run := runBrowser(ctx, t, browserDir, page.urlFor(a))
 
-		rep := run.wait(t)
+		var rep browserReport
+		run.wait(t, &rep)
 		if rep.Result == nil || rep.Result.Stage != "start" || rep.Result.Error == "" {
 			t.Fatalf("got %+v, want connection.start() to fail:\n%s", rep.Result, run)
 		}
@@ -206,8 +208,10 @@ func (p *browserPage) urlFor(a *signalRApp) string {
 	return p.URL + "/?api=" + url.QueryEscape(a.base+"/api")
 }
 
-// browserRun is one run of browser/run.mjs: node driving Chromium on a page.
+// browserRun is one run of a script of e2e/browser (run.mjs, chat.mjs):
+// node driving Chromium.
 type browserRun struct {
+	script         string
 	done           chan struct{}
 	err            error // from cmd.Wait, once done
 	stdout, stderr testkit.Buffer
@@ -254,7 +258,7 @@ func runBrowserScript(ctx context.Context, tb testing.TB, browserDir string, arg
 	cmd.Env = append(os.Environ(), "CHROMIUM="+browserChromium)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 10 * time.Second
-	r := &browserRun{done: make(chan struct{})}
+	r := &browserRun{script: args[0], done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = &r.stdout, &r.stderr
 	if err := cmd.Start(); err != nil {
 		tb.Fatalf("start node %s: %v", args[0], err)
@@ -270,25 +274,29 @@ func runBrowserScript(ctx context.Context, tb testing.TB, browserDir string, arg
 	return r
 }
 
-// wait waits for run.mjs to end and returns its report.
-func (r *browserRun) wait(tb testing.TB) browserReport {
+// wait waits for the script to end and decodes its report, the last line
+// it printed, into report. It fails the test when there is no report, or
+// when the script failed: a non-zero exit or an error in the report.
+func (r *browserRun) wait(tb testing.TB, report any) {
 	tb.Helper()
 	<-r.done
-	var rep browserReport
 	out := bytes.TrimSpace([]byte(r.stdout.String()))
 	last := out[bytes.LastIndexByte(out, '\n')+1:]
-	if err := json.Unmarshal(last, &rep); err != nil {
-		tb.Fatalf("no report from run.mjs (%v, exit: %v):\n%s", err, r.err, r)
+	var ended struct{ Error string } // the field every script's report has
+	if err := json.Unmarshal(last, &ended); err != nil {
+		tb.Fatalf("no report from %s (%v, exit: %v):\n%s", r.script, err, r.err, r)
 	}
-	if r.err != nil || rep.Error != "" {
-		tb.Fatalf("run.mjs failed (exit: %v):\n%s", r.err, r)
+	if r.err != nil || ended.Error != "" {
+		tb.Fatalf("%s failed (exit: %v): %s\n%s", r.script, r.err, ended.Error, r)
 	}
-	return rep
+	if err := json.Unmarshal(last, report); err != nil {
+		tb.Fatalf("%s's report: %v\n%s", r.script, err, r)
+	}
 }
 
 func (r *browserRun) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "run.mjs stdout:\n")
+	fmt.Fprintf(&b, "%s stdout:\n", r.script)
 	sc := bufio.NewScanner(strings.NewReader(r.stdout.String()))
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
@@ -300,6 +308,6 @@ func (r *browserRun) String() string {
 			fmt.Fprintf(&b, "  %s\n", sc.Text())
 		}
 	}
-	fmt.Fprintf(&b, "run.mjs stderr:\n%s", r.stderr.String())
+	fmt.Fprintf(&b, "%s stderr:\n%s", r.script, r.stderr.String())
 	return b.String()
 }

@@ -382,21 +382,15 @@ func TestChatExampleInBrowser(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	run := runBrowserScript(ctx, t, browserDir, "chat.mjs", a.base+"/api/index", shot, "15000")
-	<-run.done
-
 	var rep struct {
 		Steps          []string
 		Clock          []string
 		Console        []string
 		FailedRequests []string
-		Error          string
 	}
-	out := bytes.TrimSpace([]byte(run.stdout.String()))
-	if err := json.Unmarshal(out[bytes.LastIndexByte(out, '\n')+1:], &rep); err != nil {
-		t.Fatalf("no report from chat.mjs (%v, exit: %v):\n%s", err, run.err, run)
-	}
-	if run.err != nil || rep.Error != "" || !slices.Equal(rep.Steps, chatSteps) {
-		t.Fatalf("chat.mjs: %s (exit: %v)\npassed: %q\nwant:   %q\n%s\nchat logs:\n%s", rep.Error, run.err, rep.Steps, chatSteps, run, a.logs())
+	run.wait(t, &rep)
+	if !slices.Equal(rep.Steps, chatSteps) {
+		t.Fatalf("chat.mjs passed %q, want %q\n%s", rep.Steps, chatSteps, run)
 	}
 	t.Logf("clock went from %s to %s", rep.Clock[0], rep.Clock[1])
 	if len(rep.FailedRequests) > 0 {

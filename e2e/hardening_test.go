@@ -135,7 +135,8 @@ func TestCrossSitePostCannotSendStandalone(t *testing.T) {
 	}))
 	defer page.Close()
 	run := runBrowser(ctx, t, browserDir, page.URL+"/?base="+url.QueryEscape(a.base))
-	rep := run.wait(t)
+	var rep browserReport
+	run.wait(t, &rep)
 	if rep.Result == nil || len(rep.Result.Messages) != 3 {
 		t.Fatalf("got %+v, want the page to report its 3 posts:\n%s", rep.Result, run)
 	}

@@ -9,7 +9,7 @@
 // "failedRequests": [...], "error": …} and exits 0 when every step passed,
 // 1 otherwise; "steps" lists the steps that passed, so a failure names the
 // first that did not.
-import { chromium } from "playwright-core";
+import { ending, launch } from "./browser.mjs";
 
 const [url, screenshot, timeoutArg] = process.argv.slice(2);
 if (!url || !screenshot) {
@@ -17,21 +17,10 @@ if (!url || !screenshot) {
   process.exit(2);
 }
 const stepTimeout = Number(timeoutArg ?? 15000);
-const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 
 const report = { steps: [], clock: [], console: [], failedRequests: [], error: null };
 let browser;
-
-async function finish(code, error) {
-  if (error && !report.error) report.error = String(error);
-  try {
-    await browser?.close();
-  } catch {}
-  process.stdout.write(JSON.stringify(report) + "\n");
-  process.exit(code);
-}
-// Whatever happens, the browser goes down with us and the process ends.
-setTimeout(() => finish(1, "chat.mjs: hard timeout"), stepTimeout * 12).unref();
+const finish = ending("chat.mjs", report, () => browser, stepTimeout * 12);
 
 async function step(name, fn) {
   try {
@@ -99,13 +88,7 @@ async function noMessage(page, text, from, marker) {
 }
 
 try {
-  browser = await chromium.launch({
-    executablePath,
-    headless: true,
-    timeout: 30000,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launch();
   let alice, bob;
   await step("alice connects", async () => {
     alice = await open("alice");

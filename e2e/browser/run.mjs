@@ -8,7 +8,7 @@
 // and exits 0 when the page set a result, 1 otherwise (timeout, crash).
 // The browser's console and failed requests are reported so the caller can
 // tell a CORS block from any other failure.
-import { chromium } from "playwright-core";
+import { ending, launch } from "./browser.mjs";
 
 const [url, timeoutArg] = process.argv.slice(2);
 if (!url) {
@@ -16,41 +16,13 @@ if (!url) {
   process.exit(2);
 }
 const timeout = Number(timeoutArg ?? 45000);
-const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 
 const report = { result: null, console: [], failedRequests: [], error: null };
 let browser;
-let code = 1;
-// Whatever happens, the browser goes down with us and the process ends.
-const hardStop = setTimeout(() => finish("run.mjs: hard timeout"), timeout + 15000);
-
-async function finish(error) {
-  if (error && !report.error) report.error = String(error);
-  clearTimeout(hardStop);
-  try {
-    await browser?.close();
-  } catch {}
-  process.stdout.write(JSON.stringify(report) + "\n");
-  process.exit(code);
-}
+const finish = ending("run.mjs", report, () => browser, timeout + 15000);
 
 try {
-  // playwright gives the browser a fresh, temporary --user-data-dir.
-  browser = await chromium.launch({
-    executablePath,
-    headless: true,
-    timeout: 30000,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await launch();
   const page = await browser.newPage();
   page.on("console", (m) => report.console.push(`${m.type()}: ${m.text()}`));
   page.on("pageerror", (e) => report.console.push(`pageerror: ${e.message}`));
@@ -60,8 +32,7 @@ try {
   await page.goto(url, { timeout });
   await page.waitForFunction(() => window.__result !== undefined, null, { timeout, polling: 50 });
   report.result = await page.evaluate(() => window.__result);
-  code = 0;
-  await finish();
+  await finish(0);
 } catch (e) {
-  await finish(e?.message ?? e);
+  await finish(1, e?.message ?? e);
 }
