@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -565,7 +567,9 @@ func TestUpstreamCloseInFlight(t *testing.T) {
 }
 
 // TestUpstreamSlowBoundsBacklog checks that a client whose invocation waits
-// on the upstream is not read further: its next POST waits for its turn.
+// on the upstream is not read further: its next POST waits for its turn
+// before it reads its body, and one whose client gives up meanwhile returns
+// without reading it.
 func TestUpstreamSlowBoundsBacklog(t *testing.T) {
 	u := newFakeUpstream(t)
 	release := u.holdEvent("slow")
@@ -574,6 +578,28 @@ func TestUpstreamSlowBoundsBacklog(t *testing.T) {
 	go c.write(invocation("", "slow", "[]"))
 	u.nextEvent("connected")
 	u.nextEvent("slow")
+
+	target, err := url.Parse(c.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := e.svc.lookup(target.Query().Get("id"))
+	gaveUp, cancel := context.WithCancel(context.Background())
+	cancel()
+	body := &readSignal{Reader: strings.NewReader(invocation("", "dropped", "[]")), read: make(chan struct{})}
+	returned := make(chan struct{})
+	go func() {
+		e.svc.serveSend(httptest.NewRecorder(), httptest.NewRequestWithContext(gaveUp, "POST", c.url, body), conn)
+		close(returned)
+	}()
+	select {
+	case <-body.read:
+		t.Fatal("a POST read its body while the previous one waited on the upstream, want it to wait for its turn")
+	case <-returned:
+	case <-time.After(testTimeout):
+		t.Fatal("a POST whose client gave up did not return")
+	}
+
 	second := make(chan struct{})
 	go func() { c.write(invocation("", "next", "[]")); close(second) }()
 	release()
@@ -582,6 +608,18 @@ func TestUpstreamSlowBoundsBacklog(t *testing.T) {
 	if got := upstreamEvents(u.requests()); !slices.Equal(got, []string{"connected", "slow", "next"}) {
 		t.Errorf("got upstream events %q, want connected, slow, next", got)
 	}
+}
+
+// readSignal is a request body that closes read when it is first read.
+type readSignal struct {
+	io.Reader
+	once sync.Once
+	read chan struct{}
+}
+
+func (r *readSignal) Read(p []byte) (int, error) {
+	r.once.Do(func() { close(r.read) })
+	return r.Reader.Read(p)
 }
 
 // TestUpstreamPausesClientTimeout checks that a client whose invocation
