@@ -640,10 +640,11 @@ func TestUpstreamPausesClientTimeout(t *testing.T) {
 	expectCompletion(t, c, "1", "[]", "")
 }
 
-// TestUpstreamHandshakeHeld checks that the handshake response waits for
-// the answer to connected and goes out with what it led to: a message the
-// connected function sent, or the refusal's Close message, so that a client
-// sees the refusal as the end of its start.
+// TestUpstreamHandshakeHeld checks, over each transport, that the
+// handshake response waits for the answer to connected and goes out with
+// what it led to, in the same WebSocket message, event or poll: a message
+// the connected function sent, or the refusal's Close message, so that a
+// client sees the refusal as the end of its start.
 func TestUpstreamHandshakeHeld(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -653,34 +654,84 @@ func TestUpstreamHandshakeHeld(t *testing.T) {
 		{"accepted", 200, "{}\x1e" + `{"type":1,"target":"welcome","arguments":[]}` + "\x1e"},
 		{"refused", 403, "{}\x1e" + `{"type":7,"error":"Connection rejected by upstream (403)"}` + "\x1e"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			u := newFakeUpstream(t)
-			var e *testEnv
-			u.setRespond(func(w http.ResponseWriter, r *http.Request, req upRequest) {
-				if req.event() != "connected" {
-					return
+	for _, tr := range []struct {
+		name  string
+		first func(e *testEnv, tok string) string // sends the handshake and returns what the client gets first
+	}{
+		{"WebSockets", firstWebSocketMessage},
+		{"ServerSentEvents", firstEvent},
+		{"LongPolling", firstPoll},
+	} {
+		for _, tt := range tests {
+			t.Run(tr.name+"/"+tt.name, func(t *testing.T) {
+				u := newFakeUpstream(t)
+				var e *testEnv
+				u.setRespond(func(w http.ResponseWriter, r *http.Request, req upRequest) {
+					if req.event() != "connected" {
+						return
+					}
+					if tt.status == 200 {
+						e.send("chat", "connections/"+req.conn(), "welcome")
+					}
+					w.WriteHeader(tt.status)
+				})
+				e = newUpstreamEnv(t, u, "", Options{}, nil)
+				if got := tr.first(e, e.clientToken("chat", "u")); got != tt.want {
+					t.Errorf("first answer: got %q, want %q", got, tt.want)
 				}
-				if tt.status == 200 {
-					e.send("chat", "connections/"+req.conn(), "welcome")
-				}
-				w.WriteHeader(tt.status)
 			})
-			e = newUpstreamEnv(t, u, "", Options{}, nil)
-			c, _ := dialWebSocket(e, "chat", e.clientToken("chat", "u"), "", false)
-			ws := c.(*wsClient)
-			ws.write(handshakeJSON)
-			ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-			defer cancel()
-			_, got, err := ws.ws.Read(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if string(got) != tt.want {
-				t.Errorf("first WebSocket message: got %q, want %q", got, tt.want)
-			}
-		})
+		}
 	}
+}
+
+// firstWebSocketMessage connects to chat over a WebSocket with token tok,
+// sends the handshake and returns the first WebSocket message.
+func firstWebSocketMessage(e *testEnv, tok string) string {
+	e.tb.Helper()
+	c, _ := dialWebSocket(e, "chat", tok, "", false)
+	ws := c.(*wsClient)
+	ws.write(handshakeJSON)
+	_, got, err := readWS(ws.ws, testTimeout)
+	if err != nil {
+		e.tb.Fatal(err)
+	}
+	return string(got)
+}
+
+// firstEvent connects to chat over Server-Sent Events with token tok, sends
+// the handshake and returns the data of the first event.
+func firstEvent(e *testEnv, tok string) string {
+	e.tb.Helper()
+	c, _ := dialEventStream(e, "chat", tok, "", false)
+	c.write(handshakeJSON)
+	select {
+	case ev := <-c.events:
+		return ev
+	case <-time.After(testTimeout):
+		e.tb.Fatal("timed out waiting for an event")
+		return ""
+	}
+}
+
+// firstPoll connects to chat over long polling with token tok and returns
+// the answer to the poll after the opening one, which waits while the
+// handshake is sent.
+func firstPoll(e *testEnv, tok string) string {
+	e.tb.Helper()
+	nr := e.negotiateWith("chat", tok)
+	u := "/client/?hub=chat&id=" + url.QueryEscape(nr.ConnectionToken)
+	if st, _ := poll(e, u, tok); st != http.StatusOK {
+		e.tb.Fatalf("first poll: got %d, want 200", st)
+	}
+	done := startPoll(e, u, tok, nr.ConnectionToken)
+	if st, _, body := e.do("POST", u, tok, handshakeJSON, nil); st != http.StatusOK {
+		e.tb.Fatalf("handshake: got %d (%s), want 200", st, body)
+	}
+	st, body := waitPoll(e.tb, done)
+	if st != http.StatusOK {
+		e.tb.Fatalf("poll: got %d %q, want 200", st, body)
+	}
+	return body
 }
 
 func TestParseUpstream(t *testing.T) {
