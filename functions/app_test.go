@@ -2,7 +2,6 @@ package functions_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -276,17 +275,6 @@ func TestFoldersAndRegistrationsMustAgree(t *testing.T) {
 // jsonCT declares a request body as JSON.
 var jsonCT = http.Header{"Content-Type": {"application/json"}}
 
-func errorCode(tb testing.TB, body string) string {
-	tb.Helper()
-	var e struct {
-		Error struct{ Code, Message string }
-	}
-	if err := json.Unmarshal([]byte(body), &e); err != nil {
-		tb.Fatalf("body %q is not a JSON error: %v", body, err)
-	}
-	return e.Error.Code
-}
-
 func TestBrokenSettingOnlyFailsItsFunctions(t *testing.T) {
 	app := functions.New()
 	good := app.Hub(functions.SignalR{HubName: "chat"})
@@ -347,7 +335,7 @@ func TestWriteError(t *testing.T) {
 	for _, tt := range tests {
 		w := httptest.NewRecorder()
 		functions.WriteError(w, tt.err)
-		if w.Code != tt.wantStatus || errorCode(t, w.Body.String()) != tt.wantCode || strings.Contains(w.Body.String(), "secret") {
+		if w.Code != tt.wantStatus || testkit.ErrorCode(w.Body.String()) != tt.wantCode || strings.Contains(w.Body.String(), "secret") {
 			t.Errorf("WriteError(%v): %d %s, want %d %s", tt.err, w.Code, w.Body, tt.wantStatus, tt.wantCode)
 		}
 	}

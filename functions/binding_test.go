@@ -133,7 +133,7 @@ func TestInvalidTokenLifetimeFailsNegotiateOnly(t *testing.T) {
 			base := "http://" + r.addrs["handler"] + "/api/"
 
 			status, _, body := testkit.Do(t, "GET", base+"negotiate", nil, nil)
-			if status != 500 || errorCode(t, body) != "ConfigurationError" || !strings.Contains(body, "AzureSignalRAccessTokenLifetime") {
+			if status != 500 || testkit.ErrorCode(body) != "ConfigurationError" || !strings.Contains(body, "AzureSignalRAccessTokenLifetime") {
 				t.Errorf("negotiate: got %d %s, want 500 ConfigurationError naming AzureSignalRAccessTokenLifetime", status, body)
 			}
 			if status, _, body := testkit.Do(t, "GET", base+"negotiateexplicit", nil, nil); status != 200 {

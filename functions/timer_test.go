@@ -156,7 +156,7 @@ func TestHostInvocations(t *testing.T) {
 				t.Fatalf("status %d (%s), want %d", status, body, tt.wantStatus)
 			}
 			if strings.HasPrefix(body, `{"error"`) {
-				if code := errorCode(t, body); code != tt.wantBody {
+				if code := testkit.ErrorCode(body); code != tt.wantBody {
 					t.Errorf("code %q (%s), want %q", code, body, tt.wantBody)
 				}
 			} else if body != tt.wantBody {
@@ -176,7 +176,7 @@ func TestHostInvocations(t *testing.T) {
 	// An HTTP function's panic: 500 InternalError, the process keeps serving.
 	for i := 0; i < 2; i++ {
 		status, _, body := testkit.Do(t, "GET", base+"/api/httppanic", nil, nil)
-		if status != 500 || errorCode(t, body) != "InternalError" || strings.Contains(body, "secret-panic-text") {
+		if status != 500 || testkit.ErrorCode(body) != "InternalError" || strings.Contains(body, "secret-panic-text") {
 			t.Errorf("HTTP panic %d: %d %s, want 500 InternalError without the panic's text", i, status, body)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/funcsignalr/funcsignalr/functions"
 	"github.com/funcsignalr/funcsignalr/handler"
+	"github.com/funcsignalr/funcsignalr/internal/testkit"
 	"github.com/funcsignalr/funcsignalr/internal/upstream"
 	"github.com/funcsignalr/funcsignalr/settings"
 )
@@ -210,7 +211,7 @@ func TestUpstreamAnswersInBothModes(t *testing.T) {
 					t.Errorf("Content-Type %q, want %s", ct, tt.wantType)
 				}
 				if strings.HasPrefix(body, `{"error"`) {
-					if code := errorCode(t, body); code != tt.wantBody {
+					if code := testkit.ErrorCode(body); code != tt.wantBody {
 						t.Errorf("error code %q (%s), want %q", code, body, tt.wantBody)
 					}
 					if strings.Contains(body, "secret-panic-text") {

@@ -12,6 +12,7 @@ import (
 	"github.com/funcsignalr/funcsignalr/apierror"
 	"github.com/funcsignalr/funcsignalr/bindings"
 	"github.com/funcsignalr/funcsignalr/internal/clip"
+	"github.com/funcsignalr/funcsignalr/internal/testkit"
 )
 
 // TestStandaloneSendTakesDeclaredJSONOnly checks that without the
@@ -71,7 +72,7 @@ func checkStandaloneSend(t *testing.T, standalone, userCode bool, ct string, wan
 		t.Fatalf("got %d %s, want %d", rec.Code, rec.Body, wantStatus)
 	}
 	if wantStatus == 415 {
-		if code := errorCodeOf(t, rec.Body.String()); code != apierror.UnsupportedMediaType {
+		if code := testkit.ErrorCode(rec.Body.String()); code != apierror.UnsupportedMediaType {
 			t.Errorf("got code %q, want %s", code, apierror.UnsupportedMediaType)
 		}
 		if len(fb.ops) != 0 {
@@ -236,7 +237,7 @@ func TestEchoedValuesAreBounded(t *testing.T) {
 			}
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, req)
-			if code := errorCodeOf(t, rec.Body.String()); code != tt.wantCode {
+			if code := testkit.ErrorCode(rec.Body.String()); code != tt.wantCode {
 				t.Fatalf("got code %q, want %s", code, tt.wantCode)
 			}
 			if n := rec.Body.Len(); n > bound {
@@ -317,13 +318,4 @@ func invokeWithContext(tb testing.TB, ctx context.Context, h http.Handler, paylo
 		tb.Fatalf("got %d %s: %v", rec.Code, rec.Body, err)
 	}
 	return resp.Outputs["res"].StatusCode, resp.Outputs["res"].Body
-}
-
-func errorCodeOf(tb testing.TB, body string) string {
-	tb.Helper()
-	var e struct{ Error struct{ Code string } }
-	if err := json.Unmarshal([]byte(body), &e); err != nil {
-		tb.Fatalf("got body %q: %v", body, err)
-	}
-	return e.Error.Code
 }
