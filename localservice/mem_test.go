@@ -93,3 +93,42 @@ func measureIdle(b *testing.B, dial func() *websocket.Conn) {
 		ws.CloseNow()
 	}
 }
+
+// TestWebSocketRequestReturns checks that the handler of a WebSocket request
+// returns once the connection is upgraded, while the connection lives on in
+// goroutines of its own: the request's goroutine, whose stack net/http and
+// the upgrade have grown, and the request itself are not held for as long
+// as the client stays connected.
+func TestWebSocketRequestReturns(t *testing.T) {
+	svc := New(Options{})
+	returned := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		svc.ServeHTTP(w, r)
+		if r.Header.Get("Upgrade") != "" {
+			returned <- struct{}{}
+		}
+	}))
+	t.Cleanup(func() {
+		svc.Close()
+		srv.Close()
+	})
+	e := &testEnv{tb: t, svc: svc, srv: srv, base: srv.URL}
+	c := e.dialWS("chat", "u")
+	select {
+	case <-returned:
+	case <-time.After(testTimeout):
+		t.Fatalf("the WebSocket request's handler still runs after %v, want it returned once the connection is upgraded", testTimeout)
+	}
+	// The connection goes on in both directions.
+	e.send("chat", "", "hello", 1)
+	c.expect("hello", "[1]")
+	c.write(`{"type":6}` + "\x1e")
+	c.write(`{"type":7}` + "\x1e")
+	c.expectClosed()
+	waitFor(t, "the connection to leave its hub", func() bool {
+		svc.mu.RLock()
+		defer svc.mu.RUnlock()
+		h := svc.hubs["chat"]
+		return h == nil || len(h.conns) == 0
+	})
+}

@@ -173,13 +173,15 @@ func (s *Service) serveConnection(w http.ResponseWriter, r *http.Request) {
 
 // serveStream attaches c, for r from o, to the streaming transport t
 // (WebSockets or Server-Sent Events), or answers why it cannot, and runs
-// serve for as long as the stream lasts; the connection ends with it.
-func (s *Service) serveStream(w http.ResponseWriter, r *http.Request, c *conn, o clientOrigin, t transportKind, serve func(http.ResponseWriter, *http.Request, *conn)) {
+// serve, which calls finish once the stream is over, possibly after it
+// returned; the connection ends with the stream.
+func (s *Service) serveStream(w http.ResponseWriter, r *http.Request, c *conn, o clientOrigin, t transportKind, serve func(w http.ResponseWriter, r *http.Request, c *conn, finish func())) {
 	if _, e := c.attach(t, o); e != nil {
 		writeError(w, r, e)
 		return
 	}
-	defer s.wg.Done()
-	defer c.cancel()
-	serve(w, r, c)
+	serve(w, r, c, func() {
+		c.cancel()
+		s.wg.Done()
+	})
 }

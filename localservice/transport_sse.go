@@ -48,7 +48,8 @@ func (k *sseSink) write(ctx context.Context, p []byte) error {
 // serveSSE runs c, attached by serveStream, over Server-Sent Events: this
 // request streams what the service sends; the client sends with POST to the
 // same URL.
-func (s *Service) serveSSE(w http.ResponseWriter, r *http.Request, c *conn) {
+func (s *Service) serveSSE(w http.ResponseWriter, r *http.Request, c *conn, finish func()) {
+	defer finish()
 	// The stream outlives the server's write timeout: each write sets its
 	// own deadline instead (sseSink).
 	liftWriteDeadline(w, 0)

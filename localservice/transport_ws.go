@@ -28,13 +28,19 @@ func (k wsSink) write(ctx context.Context, p []byte) error {
 	return k.ws.Write(ctx, typ, p)
 }
 
-// serveWebSocket runs c, attached by serveStream, over a WebSocket: this
-// request writes, a second goroutine reads, until the connection closes.
-func (s *Service) serveWebSocket(w http.ResponseWriter, r *http.Request, c *conn) {
+// serveWebSocket runs c, attached by serveStream, over a WebSocket: one
+// goroutine reads what the client sends, another writes to it, until the
+// connection closes; then finish is called. It returns as soon as they run:
+// the request's goroutine ends, and with it the stack that net/http's
+// request handling and the upgrade grew (to 16 KiB with Go 1.26 on amd64)
+// and the request, which every idle connection would otherwise hold for as
+// long as its client stays connected.
+func (s *Service) serveWebSocket(w http.ResponseWriter, r *http.Request, c *conn, finish func()) {
 	// Any origin may connect, as with the service; the token is the guard.
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil {
 		c.shutdown(nil, false, "WebSocket upgrade failed")
+		finish()
 		return
 	}
 	// No limit on a WebSocket message: what a client sends is read in
@@ -43,7 +49,6 @@ func (s *Service) serveWebSocket(w http.ResponseWriter, r *http.Request, c *conn
 	// with ASP.NET Core, whichever way it is split into WebSocket messages.
 	ws.SetReadLimit(-1)
 	stop := context.AfterFunc(c.ctx, func() { ws.CloseNow() })
-	defer stop()
 
 	readDone := make(chan struct{})
 	go func() {
@@ -57,14 +62,18 @@ func (s *Service) serveWebSocket(w http.ResponseWriter, r *http.Request, c *conn
 			}
 		}
 	}()
-	if c.writeLoop(wsSink{ws, c}) {
-		ws.Close(websocket.StatusNormalClosure, "")
-	} else {
-		ws.CloseNow()
-	}
-	c.shutdown(nil, false, "transport closed")
-	c.cancel()
-	<-readDone
+	go func() {
+		defer finish()
+		defer stop()
+		if c.writeLoop(wsSink{ws, c}) {
+			ws.Close(websocket.StatusNormalClosure, "")
+		} else {
+			ws.CloseNow()
+		}
+		c.shutdown(nil, false, "transport closed")
+		c.cancel()
+		<-readDone
+	}()
 }
 
 // readChunk is how much of a WebSocket message is read at a time.
